@@ -1,0 +1,12 @@
+// Placeholder registration; replaced by the real command.
+#include "sim/cli/commands.hpp"
+#include "sim/config/error.hpp"
+
+namespace trainsim::cli {
+
+void register_run(CLI::App& app, Action& action) {
+  auto* cmd = app.add_subcommand("run", "(not implemented yet)");
+  cmd->callback([&action] { action = [] () -> int { throw InputError({}, "trainsim run: not implemented yet"); }; });
+}
+
+}  // namespace trainsim::cli

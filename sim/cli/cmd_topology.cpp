@@ -1,0 +1,12 @@
+// Placeholder registration; replaced by the real command.
+#include "sim/cli/commands.hpp"
+#include "sim/config/error.hpp"
+
+namespace trainsim::cli {
+
+void register_topology(CLI::App& app, Action& action) {
+  auto* cmd = app.add_subcommand("topology", "(not implemented yet)");
+  cmd->callback([&action] { action = [] () -> int { throw InputError({}, "trainsim topology: not implemented yet"); }; });
+}
+
+}  // namespace trainsim::cli

@@ -1,0 +1,36 @@
+#pragma once
+// Each sub-command lives in its own file (cmd_<name>.cpp) and registers itself
+// on the CLI11 app; main() only wires them and maps errors to exit statuses.
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace trainsim::cli {
+
+// Options shared by the commands that read config files.
+struct ConfigOptions {
+  std::string cluster_path;
+  std::string workload_path;
+  std::vector<std::string> set_args;  // raw `key.path=value`
+  std::string format = "text";
+};
+void add_cluster_option(CLI::App& cmd, ConfigOptions& opts);
+void add_workload_option(CLI::App& cmd, ConfigOptions& opts);
+void add_set_option(CLI::App& cmd, ConfigOptions& opts);
+void add_format_option(CLI::App& cmd, ConfigOptions& opts, const std::vector<std::string>& formats);
+
+// A command's action; returns the process exit status. InputError thrown from
+// it becomes `FILE:LINE:COL: message` and status 2.
+using Action = std::function<int()>;
+
+// Registration functions, one per cmd_<name>.cpp. Each adds a subcommand to `app`
+// and sets `action` when that subcommand is the one parsed.
+void register_inspect(CLI::App& app, Action& action);
+void register_topology(CLI::App& app, Action& action);
+void register_net(CLI::App& app, Action& action);
+void register_schedule(CLI::App& app, Action& action);
+void register_run(CLI::App& app, Action& action);
+void register_check(CLI::App& app, Action& action);
+
+}  // namespace trainsim::cli

@@ -1,0 +1,41 @@
+// trainsim: simulate large-model training steps on GPU clusters.
+#include <cstdio>
+#include <exception>
+#include <iostream>
+
+#include "sim/cli/commands.hpp"
+#include "sim/config/error.hpp"
+
+int main(int argc, char** argv) {
+  using namespace trainsim;
+  CLI::App app{"trainsim: simulate a large-model training run on a GPU cluster, step by step"};
+  app.require_subcommand(1);
+  app.set_help_all_flag("--help-all", "Help for every sub-command");
+  cli::Action action;
+  cli::register_inspect(app, action);
+  cli::register_topology(app, action);
+  cli::register_net(app, action);
+  cli::register_schedule(app, action);
+  cli::register_run(app, action);
+  cli::register_check(app, action);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // Bad flags are input errors too: one line, status 2.
+    std::cerr << "trainsim: " << e.what() << " (see trainsim --help)\n";
+    return 2;
+  }
+  try {
+    return action ? action() : 2;
+  } catch (const InputError& e) {
+    std::cerr << e.what() << '\n';
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "trainsim: internal error: " << e.what() << '\n';
+    return 3;
+  }
+}
