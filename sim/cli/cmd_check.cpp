@@ -1,12 +1,42 @@
-// Placeholder registration; replaced by the real command.
+// trainsim check: load the cluster and the workload, cross-check them, and print
+// a short summary. Exit 0 when both are valid; an input error exits 2 with one line.
+#include <iostream>
+#include <memory>
+
 #include "sim/cli/commands.hpp"
-#include "sim/config/error.hpp"
+#include "sim/config/load.hpp"
 
 namespace trainsim::cli {
 
+namespace {
+int run_check(const ConfigOptions& opts) {
+  const auto overrides = parse_overrides(opts.set_args);
+  const ClusterSpec cluster = load_cluster(opts.cluster_path, overrides);
+  const WorkloadSpec workload = load_workload(opts.workload_path, overrides);
+  check_workload_fits_cluster(workload, cluster);
+  const ParallelismSpec& p = workload.parallelism;
+  std::cout << "cluster:  " << cluster.name << " (" << cluster.source_file << "): " << cluster.num_gpus() << " GPUs = "
+            << cluster.nodes << " nodes x " << cluster.node.gpus << " " << cluster.gpu.name << ", "
+            << to_string(cluster.network.fabric) << "\n"
+            << "workload: " << workload.model.name << " (" << workload.source_file << "): " << workload.model.layers
+            << " layers, " << (workload.model.moe ? "MoE" : "dense") << "\n"
+            << "parallelism: tp " << p.tp << ", pp " << p.pp << ", ep " << p.ep << ", dp " << p.dp << ", zero "
+            << p.zero << ", schedule " << to_string(p.schedule) << "\n"
+            << "micro-batches per step: " << workload.micro_batches_per_step() << "\n"
+            << "uncertain constants: " << cluster.uncertain.size() + workload.uncertain.size() << " ("
+            << cluster.uncertain.size() << " cluster, " << workload.uncertain.size() << " workload)\n"
+            << "ok\n";
+  return 0;
+}
+}  // namespace
+
 void register_check(CLI::App& app, Action& action) {
-  auto* cmd = app.add_subcommand("check", "(not implemented yet)");
-  cmd->callback([&action] { action = [] () -> int { throw InputError({}, "trainsim check: not implemented yet"); }; });
+  auto* cmd = app.add_subcommand("check", "Validate a cluster and a workload file and print a summary");
+  auto opts = std::make_shared<ConfigOptions>();
+  add_cluster_option(*cmd, *opts);
+  add_workload_option(*cmd, *opts);
+  add_set_option(*cmd, *opts);
+  cmd->callback([&action, opts] { action = [opts] { return run_check(*opts); }; });
 }
 
 }  // namespace trainsim::cli

@@ -1,12 +1,234 @@
-// Placeholder registration; replaced by the real command.
+// trainsim net COLLECTIVE: one collective on the simulated network, NCCL-tests style.
+// Ranks are the first N GPUs in order (node by node); --groups G runs G groups of N
+// ranks side by side (group g = GPUs [g·N, (g+1)·N)).
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <numeric>
+#include <optional>
+#include <stdexcept>
+
 #include "sim/cli/commands.hpp"
 #include "sim/config/error.hpp"
+#include "sim/config/load.hpp"
+#include "sim/config/units.hpp"
+#include "sim/engine/platform.hpp"
+#include "sim/engine/transfers.hpp"
+#include "sim/parallel/collectives.hpp"
+#include "sim/parallel/moe_routing.hpp"
 
 namespace trainsim::cli {
+namespace {
+
+constexpr double kGB = 1e9;  // GB/s as NCCL-tests and DeepEP print them
+
+struct NetOptions {
+  ConfigOptions config;
+  std::string collective;
+  std::string algorithm = "ring";
+  int ranks = 8;
+  int groups = 1;
+  std::string size = "1GiB";
+  std::optional<int> tokens, hidden, top_k, experts, max_nodes;
+  std::optional<std::string> dispatch_precision;
+  std::optional<std::string> routing;
+  std::optional<double> zipf_exponent;
+  std::optional<unsigned> seed;
+  bool build_only = false;
+};
+
+SourceMark flag(const std::string& name) { return {"--" + name, 0, 0}; }
+
+parallel::CollectivePlan make_group_plan(const NetOptions& o, const std::vector<int>& group, int gpus_per_node,
+                                         double bytes, const parallel::MoeRouting* routing, double token_bytes) {
+  const bool hier = o.algorithm == "hierarchical";
+  const int k = std::min(gpus_per_node, static_cast<int>(group.size()));
+  if (o.collective == "p2p") return parallel::point_to_point(group.front(), group.back(), bytes);
+  if (o.collective == "allreduce")
+    return hier ? parallel::hierarchical_all_reduce(group, k, bytes) : parallel::ring_all_reduce(group, bytes);
+  if (o.collective == "reducescatter")
+    return hier ? parallel::hierarchical_reduce_scatter(group, k, bytes) : parallel::ring_reduce_scatter(group, bytes);
+  if (o.collective == "allgather")
+    return hier ? parallel::hierarchical_all_gather(group, k, bytes) : parallel::ring_all_gather(group, bytes);
+  if (o.collective == "alltoall") return parallel::direct_all_to_all(group, bytes);
+  if (o.collective == "dispatch") return parallel::moe_dispatch(group, *routing, token_bytes);
+  return parallel::moe_combine(group, *routing, token_bytes);
+}
+
+int run_net(const NetOptions& o) {
+  const auto overrides = parse_overrides(o.config.set_args);
+  const ClusterSpec cluster = load_cluster(o.config.cluster_path, overrides);
+  const int gpus = cluster.num_gpus();
+
+  if (o.build_only) {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto& sim = engine::Simulator::create(cluster);
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::cout << fmt::format("platform: {} GPUs, {} directed links, built in {:.3f} s (wall)\n", sim.num_gpus(),
+                             sim.num_links(), wall);
+    return 0;
+  }
+
+  if (o.ranks < 2) throw InputError(flag("ranks"), "needs at least 2 ranks");
+  if (o.groups < 1) throw InputError(flag("groups"), "needs at least 1 group");
+  if (static_cast<long long>(o.ranks) * o.groups > gpus)
+    throw InputError(flag("ranks"), fmt::format("{} groups of {} ranks need {} GPUs; the cluster has {}", o.groups,
+                                                o.ranks, static_cast<long long>(o.ranks) * o.groups, gpus));
+  double bytes = 0;
+  try {
+    bytes = units::memory_bytes(o.size);
+  } catch (const std::invalid_argument& e) {
+    throw InputError(flag("size"), e.what());
+  }
+  const bool moe = o.collective == "dispatch" || o.collective == "combine";
+  if (o.algorithm == "hierarchical" && o.collective != "allreduce" && o.collective != "reducescatter" &&
+      o.collective != "allgather")
+    throw InputError(flag("algorithm"), "hierarchical applies to allreduce, reducescatter and allgather");
+
+  // MoE routing: defaults from the workload, explicit flags win.
+  std::optional<parallel::MoeRouting> routing;
+  double token_bytes = 0;
+  parallel::MoeRoutingParams params;
+  int hidden = 0;
+  Precision dispatch_precision = Precision::fp8;
+  if (moe) {
+    const WorkloadSpec workload = load_workload(o.config.workload_path, overrides);
+    params = parallel::routing_params(workload, cluster.node.gpus);
+    hidden = workload.model.hidden;
+    dispatch_precision = workload.training.dispatch;
+    params.ranks = o.ranks;
+    params.ranks_per_node = std::min(cluster.node.gpus, o.ranks);
+    if (o.tokens) params.tokens = *o.tokens;
+    if (o.hidden) hidden = *o.hidden;
+    if (o.top_k) params.top_k = *o.top_k;
+    if (o.experts) params.experts = *o.experts;
+    if (o.max_nodes) params.max_nodes = *o.max_nodes;
+    if (o.routing) params.routing = *o.routing == "zipf" ? RoutingKind::zipf : RoutingKind::balanced;
+    if (o.zipf_exponent) params.zipf_exponent = *o.zipf_exponent;
+    if (o.seed) params.seed = *o.seed;
+    if (o.dispatch_precision) dispatch_precision = *o.dispatch_precision == "fp8" ? Precision::fp8 : Precision::bf16;
+    try {
+      routing = parallel::route_tokens(params);
+    } catch (const std::invalid_argument& e) {
+      throw InputError(flag("ranks"), e.what());
+    }
+    token_bytes = o.collective == "dispatch" ? parallel::dispatch_bytes_per_token(hidden, dispatch_precision)
+                                             : parallel::combine_bytes_per_token(hidden);
+  }
+
+  std::vector<parallel::CollectivePlan> plans;
+  for (int g = 0; g < o.groups; ++g) {
+    std::vector<int> group(static_cast<std::size_t>(o.ranks));
+    std::iota(group.begin(), group.end(), g * o.ranks);
+    try {
+      plans.push_back(make_group_plan(o, group, cluster.node.gpus, bytes, routing ? &*routing : nullptr, token_bytes));
+    } catch (const std::invalid_argument& e) {
+      throw InputError(flag("ranks"), e.what());
+    }
+  }
+  const auto plan = parallel::side_by_side(plans);
+
+  auto& sim = engine::Simulator::create(cluster);
+  const auto timing = engine::run_plan(sim, plan);
+  const double t = timing.seconds;
+  const auto load = engine::busiest_link(sim, plan, timing);
+  const double total = plan.total_bytes();
+  double received = 0;
+  for (const auto& [gpu, b] : plan.bytes_received_by_gpu()) received += b;
+  const double algbw = t > 0 ? plan.payload_bytes / t : 0;
+  const double busbw = algbw * plan.bus_factor;
+  std::optional<engine::PortBytes> ports;
+  if (moe) ports = engine::busiest_ports(sim, plan);
+  const std::string algorithm = moe ? "deepep-two-hop"
+                                : (o.collective == "alltoall" || o.collective == "p2p") ? "direct"
+                                                                                       : o.algorithm;
+
+  if (o.config.format == "json") {
+    nlohmann::json j;
+    j["collective"] = o.collective;
+    j["algorithm"] = algorithm;
+    j["cluster"] = cluster.name;
+    j["fabric"] = to_string(cluster.network.fabric);
+    j["ranks"] = o.ranks;
+    j["groups"] = o.groups;
+    j["size_bytes"] = plan.payload_bytes;
+    j["time_s"] = t;
+    j["algbw_GBps"] = algbw / kGB;
+    j["busbw_GBps"] = busbw / kGB;
+    j["bytes_sent"] = total;
+    j["bytes_received"] = received;
+    j["transfers"] = plan.transfer_count();
+    j["phases"] = plan.phases.size();
+    j["busiest_link"] = {{"kind", to_string(load.kind)}, {"utilisation", load.utilisation}};
+    if (moe) {
+      j["tokens"] = params.tokens;
+      j["hidden"] = hidden;
+      j["top_k"] = params.top_k;
+      j["experts"] = params.experts;
+      j["max_nodes"] = params.max_nodes;
+      j["routing"] = to_string(params.routing);
+      j["bytes_per_token"] = token_bytes;
+      j["rdma_GBps"] = ports->nic_bytes / t / kGB;
+      j["nvlink_GBps"] = ports->nvlink_bytes / t / kGB;
+    }
+    std::cout << j.dump(2) << '\n';
+    return 0;
+  }
+  std::cout << fmt::format("{} ({}) on {} [{}]: {} ranks x {} group(s), {} transfers in {} phase(s)\n", o.collective,
+                           algorithm, cluster.name, to_string(cluster.network.fabric), o.ranks, o.groups,
+                           plan.transfer_count(), plan.phases.size());
+  if (moe)
+    std::cout << fmt::format("  tokens {} per rank, hidden {}, top-{} of {} experts, max {} nodes, {} routing, {} B per token copy\n",
+                             params.tokens, hidden, params.top_k, params.experts, params.max_nodes,
+                             to_string(params.routing), token_bytes);
+  std::cout << fmt::format("  size (S)        {:.6g} B per rank\n", plan.payload_bytes);
+  std::cout << fmt::format("  time            {:.3f} us\n", t * 1e6);
+  std::cout << fmt::format("  algbw           {:.2f} GB/s\n", algbw / kGB);
+  std::cout << fmt::format("  busbw           {:.2f} GB/s\n", busbw / kGB);
+  std::cout << fmt::format("  bytes sent      {:.6g} B (received {:.6g} B)\n", total, received);
+  if (moe) {
+    std::cout << fmt::format("  rdma_GBps       {:.2f} GB/s (busiest NIC)\n", ports->nic_bytes / t / kGB);
+    std::cout << fmt::format("  nvlink_GBps     {:.2f} GB/s (busiest NVLink port)\n", ports->nvlink_bytes / t / kGB);
+  }
+  std::cout << fmt::format("  busiest link    {} at {:.1f}% of its bandwidth\n", to_string(load.kind),
+                           100 * load.utilisation);
+  return 0;
+}
+
+}  // namespace
 
 void register_net(CLI::App& app, Action& action) {
-  auto* cmd = app.add_subcommand("net", "(not implemented yet)");
-  cmd->callback([&action] { action = [] () -> int { throw InputError({}, "trainsim net: not implemented yet"); }; });
+  auto opts = std::make_shared<NetOptions>();
+  auto* cmd = app.add_subcommand("net", "Simulate one collective on the cluster network (NCCL-tests style)");
+  cmd->add_option("collective", opts->collective, "Collective")
+      ->required()
+      ->check(CLI::IsMember({"p2p", "allreduce", "reducescatter", "allgather", "alltoall", "dispatch", "combine"}));
+  add_cluster_option(*cmd, opts->config);
+  add_workload_option(*cmd, opts->config);
+  add_set_option(*cmd, opts->config);
+  add_format_option(*cmd, opts->config, {"text", "json"});
+  cmd->add_option("--ranks", opts->ranks, "Ranks per group: the first N GPUs, node by node (p2p: first → last)");
+  cmd->add_option("--groups", opts->groups, "Groups of N ranks running side by side");
+  cmd->add_option("--size", opts->size, "S with a unit (e.g. 1GiB, 256MB): NCCL-tests size");
+  cmd->add_option("--algorithm", opts->algorithm, "All-reduce family algorithm")
+      ->check(CLI::IsMember({"ring", "hierarchical"}));
+  cmd->add_option("--tokens", opts->tokens, "MoE: tokens per rank");
+  cmd->add_option("--hidden", opts->hidden, "MoE: hidden size");
+  cmd->add_option("--top-k", opts->top_k, "MoE: routed experts per token");
+  cmd->add_option("--experts", opts->experts, "MoE: routed experts in the EP group");
+  cmd->add_option("--max-nodes", opts->max_nodes, "MoE: node limit per token (0 = none)");
+  cmd->add_option("--dispatch-precision", opts->dispatch_precision, "MoE: dispatch payload precision")
+      ->check(CLI::IsMember({"fp8", "bf16"}));
+  cmd->add_option("--routing", opts->routing, "MoE: balanced (expected values) or zipf (sampled)")
+      ->check(CLI::IsMember({"balanced", "zipf"}));
+  cmd->add_option("--zipf-exponent", opts->zipf_exponent, "MoE: Zipf exponent of expert popularity");
+  cmd->add_option("--seed", opts->seed, "MoE: seed of the zipf routing");
+  // Hidden: build the platform and exit (platform build benchmark).
+  cmd->add_flag("--build-only", opts->build_only, "")->group("");
+  cmd->callback([&action, opts] { action = [opts]() -> int { return run_net(*opts); }; });
 }
 
 }  // namespace trainsim::cli

@@ -1,12 +1,161 @@
-// Placeholder registration; replaced by the real command.
+// `trainsim schedule`: generate a pipeline schedule and time it without a
+// network (each op takes its chunk time; cross-rank dependencies add
+// --p2p-latency). Shows each rank's op order, the makespan and the bubble.
+#include <fmt/format.h>
+
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
+
 #include "sim/cli/commands.hpp"
 #include "sim/config/error.hpp"
+#include "sim/config/units.hpp"
+#include "sim/parallel/schedule.hpp"
+#include "sim/parallel/schedule_timing.hpp"
 
 namespace trainsim::cli {
+namespace {
+
+struct ScheduleOptions {
+  std::string schedule;
+  int pp = 0;
+  int microbatches = 0;
+  int virtual_stages = 2;
+  std::string f = "1", b = "2", w = "1", fb, p2p_latency = "0";
+  std::string format = "text";
+};
+
+// A time flag: a plain number of seconds ("0.5") or a number with a unit ("1ms").
+double time_flag(const std::string& flag, const std::string& text) {
+  try {
+    return units::plain_number(text);
+  } catch (const std::invalid_argument&) {
+  }
+  try {
+    return units::time_s(text);
+  } catch (const std::invalid_argument& e) {
+    throw InputError({flag, 0, 0}, e.what());
+  }
+}
+
+std::string op_label(const PipelineSchedule& s, const PipelineOp& op) {
+  // Micro-batch numbers; the stage is added when a rank holds several stages of
+  // one micro-batch (interleaved, DualPipeV).
+  const bool show_stage = s.kind == Schedule::interleaved || s.kind == Schedule::dualpipev;
+  auto ref = [&](ChunkRef c) {
+    return show_stage ? fmt::format("{}.{}", c.microbatch, c.stage) : std::to_string(c.microbatch);
+  };
+  switch (op.kind) {
+    case PassKind::F: return "F" + ref(op.fwd);
+    case PassKind::FB: return "FB(" + ref(op.fwd) + "|" + ref(op.bwd) + ")";
+    default: return pass_name(op.kind) + ref(op.bwd);
+  }
+}
+
+int run_schedule(const ScheduleOptions& o) {
+  Schedule kind{};
+  try {
+    kind = schedule_from_name(o.schedule);
+  } catch (const std::invalid_argument& e) {
+    throw InputError({"--schedule", 0, 0}, e.what());
+  }
+  ChunkTimes t;
+  t.f = time_flag("--f", o.f);
+  t.b = time_flag("--b", o.b);
+  t.w = time_flag("--w", o.w);
+  t.fb = o.fb.empty() ? t.f + t.b : time_flag("--fb", o.fb);
+  t.p2p_latency = time_flag("--p2p-latency", o.p2p_latency);
+  if (t.f < 0 || t.b < 0 || t.w < 0 || t.fb < 0 || t.p2p_latency < 0)
+    throw InputError({"--f", 0, 0}, "chunk times must be >= 0");
+  if (t.b < t.w) throw InputError({"--b", 0, 0}, "--b is the full backward (input + weight) and must be >= --w");
+
+  PipelineSchedule s;
+  try {
+    s = make_schedule(kind, o.pp, o.microbatches, o.virtual_stages);
+  } catch (const std::invalid_argument& e) {
+    throw InputError({"--schedule", 0, 0}, e.what());
+  }
+  const ScheduleTiming timing = simulate_schedule(s, t);
+
+  if (o.format == "json") {
+    nlohmann::ordered_json j;
+    j["schedule"] = schedule_name(s.kind);
+    j["pp"] = s.pp;
+    j["microbatches"] = s.microbatches;
+    j["virtual_stages"] = s.virtual_stages;
+    j["num_stages"] = s.num_stages;
+    j["chunk_times_s"] = {{"f", t.f}, {"b", t.b}, {"w", t.w}, {"fb", t.fb}, {"p2p_latency", t.p2p_latency}};
+    j["makespan"] = timing.makespan_s;
+    j["bubble"] = timing.bubble_s;
+    auto ranks = nlohmann::ordered_json::array();
+    for (int r = 0; r < s.pp; ++r) {
+      nlohmann::ordered_json rank;
+      rank["rank"] = r;
+      rank["busy"] = timing.ranks[r].busy_s;
+      rank["idle"] = timing.ranks[r].idle_s;
+      auto ops = nlohmann::ordered_json::array();
+      for (std::size_t i = 0; i < s.ranks[r].size(); ++i) {
+        const PipelineOp& op = s.ranks[r][i];
+        nlohmann::ordered_json jo;
+        jo["kind"] = pass_name(op.kind);
+        // F and FB: the forward's chunk; B, W, BW: the backward's. FB adds its backward.
+        const ChunkRef main = (op.kind == PassKind::F || op.kind == PassKind::FB) ? op.fwd : op.bwd;
+        jo["microbatch"] = main.microbatch;
+        jo["stage"] = main.stage;
+        if (op.kind == PassKind::FB) {
+          jo["bwd_microbatch"] = op.bwd.microbatch;
+          jo["bwd_stage"] = op.bwd.stage;
+        }
+        jo["start"] = timing.ranks[r].ops[i].start_s;
+        jo["end"] = timing.ranks[r].ops[i].end_s;
+        ops.push_back(std::move(jo));
+      }
+      rank["ops"] = std::move(ops);
+      ranks.push_back(std::move(rank));
+    }
+    j["ranks"] = std::move(ranks);
+    std::cout << j.dump(2) << '\n';
+    return 0;
+  }
+
+  std::cout << fmt::format("{} schedule: pp={} microbatches={} stages={}", schedule_name(s.kind), s.pp,
+                           s.microbatches, s.num_stages);
+  if (s.kind == Schedule::interleaved) std::cout << fmt::format(" virtual_stages={}", s.virtual_stages);
+  std::cout << fmt::format("\nchunk times (s): f={:g} b={:g} w={:g} fb={:g} p2p_latency={:g}\n", t.f, t.b, t.w,
+                           t.fb, t.p2p_latency);
+  for (int r = 0; r < s.pp; ++r) {
+    std::cout << fmt::format("rank {:>3} busy {:<8g} idle {:<8g}|", r, timing.ranks[r].busy_s,
+                             timing.ranks[r].idle_s);
+    for (const PipelineOp& op : s.ranks[r]) std::cout << ' ' << op_label(s, op);
+    std::cout << '\n';
+  }
+  std::cout << fmt::format("makespan {:g} s\nbubble {:g} s (max over ranks of makespan - busy)\n", timing.makespan_s,
+                           timing.bubble_s);
+  return 0;
+}
+
+}  // namespace
 
 void register_schedule(CLI::App& app, Action& action) {
-  auto* cmd = app.add_subcommand("schedule", "(not implemented yet)");
-  cmd->callback([&action] { action = [] () -> int { throw InputError({}, "trainsim schedule: not implemented yet"); }; });
+  auto opts = std::make_shared<ScheduleOptions>();
+  auto* cmd = app.add_subcommand(
+      "schedule",
+      "Generate a pipeline schedule and time it without a network: per-rank op order, makespan, bubble.\n"
+      "Chunk times default to f=1 b=2 w=1 and fb=f+b (no overlap benefit); b is the full backward\n"
+      "(input + weight), so an input-only B takes b-w. Times are seconds (0.5) or with a unit (1ms).");
+  cmd->add_option("--schedule", opts->schedule, "gpipe | 1f1b | interleaved | zb-h1 | dualpipe | dualpipev")
+      ->required();
+  cmd->add_option("--pp", opts->pp, "Pipeline ranks")->required();
+  cmd->add_option("--microbatches", opts->microbatches, "Micro-batches per step")->required();
+  cmd->add_option("--virtual-stages", opts->virtual_stages, "Model chunks per rank (interleaved only; default 2)");
+  cmd->add_option("--f", opts->f, "Forward chunk time (default 1)");
+  cmd->add_option("--b", opts->b, "Full backward chunk time, input + weight (default 2)");
+  cmd->add_option("--w", opts->w, "Weight-gradient chunk time (default 1)");
+  cmd->add_option("--fb", opts->fb, "Overlapped forward+backward pair time (default f + b: no overlap benefit)");
+  cmd->add_option("--p2p-latency", opts->p2p_latency, "Added to every cross-rank dependency (default 0)");
+  cmd->add_option("--format", opts->format, "Output format (default text)")->check(CLI::IsMember({"text", "json"}));
+  cmd->callback([&action, opts] { action = [opts]() -> int { return run_schedule(*opts); }; });
 }
 
 }  // namespace trainsim::cli

@@ -1,12 +1,54 @@
-// Placeholder registration; replaced by the real command.
+// trainsim topology: build the cluster graph and print its facts (switches,
+// links, diameter, bisection) as text or JSON, or the graph as Graphviz DOT.
+#include <iostream>
+#include <memory>
+#include <stdexcept>
+
 #include "sim/cli/commands.hpp"
-#include "sim/config/error.hpp"
+#include "sim/config/load.hpp"
+#include "sim/topology/cluster_graph.hpp"
+#include "sim/topology/topology_output.hpp"
 
 namespace trainsim::cli {
 
+namespace {
+
+int run_topology(const ConfigOptions& o) {
+  const ClusterSpec cluster = load_cluster(o.cluster_path, parse_overrides(o.set_args));
+  ClusterGraph graph;
+  try {
+    graph = build_cluster_graph(cluster);
+  } catch (const std::invalid_argument& e) {
+    // A fabric too small for the GPUs is an input error: point at the radix.
+    auto it = cluster.marks.find("network.switch_radix");
+    throw InputError(it != cluster.marks.end() ? it->second : SourceMark{cluster.source_file, 0, 0}, e.what());
+  }
+  if (o.format == "dot") {
+    write_topology_dot(std::cout, graph, cluster.name);
+    return 0;
+  }
+  const TopologyFacts facts = topology_facts(graph, cluster);
+  if (o.format == "json") {
+    nlohmann::ordered_json j;
+    j["cluster"] = cluster.name;
+    j.update(to_json(facts));
+    std::cout << j.dump(2) << '\n';
+  } else {
+    write_topology_text(std::cout, facts, cluster.name);
+  }
+  return 0;
+}
+
+}  // namespace
+
 void register_topology(CLI::App& app, Action& action) {
-  auto* cmd = app.add_subcommand("topology", "(not implemented yet)");
-  cmd->callback([&action] { action = [] () -> int { throw InputError({}, "trainsim topology: not implemented yet"); }; });
+  auto opts = std::make_shared<ConfigOptions>();
+  auto* cmd = app.add_subcommand(
+      "topology", "Cluster graph: switch and link counts, diameter, bisection bandwidth; --format dot draws it");
+  add_cluster_option(*cmd, *opts);
+  add_set_option(*cmd, *opts);
+  add_format_option(*cmd, *opts, {"text", "json", "dot"});
+  cmd->callback([&action, opts] { action = [opts]() -> int { return run_topology(*opts); }; });
 }
 
 }  // namespace trainsim::cli

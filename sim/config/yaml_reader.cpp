@@ -1,0 +1,263 @@
+#include "sim/config/yaml_reader.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <stdexcept>
+
+#include "sim/config/suggest.hpp"
+
+namespace trainsim::config {
+
+const SchemaKey* SchemaKey::child(std::string_view key) const {
+  for (const auto& c : children)
+    if (c.name == key) return &c;
+  return nullptr;
+}
+
+std::vector<std::string> SchemaKey::child_names() const {
+  std::vector<std::string> names;
+  for (const auto& c : children) names.push_back(c.name);
+  return names;
+}
+
+namespace {
+std::string number_text(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
+const SchemaKey& uncertain_schema() {
+  static const SchemaKey schema{"", {{"value", {}}, {"low", {}}, {"high", {}}}};
+  return schema;
+}
+
+const char* type_name(const YAML::Node& n) {
+  if (n.IsMap()) return "a map";
+  if (n.IsSequence()) return "a list";
+  if (n.IsNull()) return "nothing";
+  return "a value";
+}
+
+// Integers are written as digits only: "1.5", "1e3" and "8.0" are refused.
+double parse_integer(std::string_view text) {
+  size_t i = (!text.empty() && (text[0] == '-' || text[0] == '+')) ? 1 : 0;
+  bool ok = i < text.size();
+  for (size_t j = i; j < text.size(); ++j) ok = ok && text[j] >= '0' && text[j] <= '9';
+  if (!ok || text.size() > 12) throw std::invalid_argument("expected an integer, got \"" + std::string(text) + "\"");
+  return std::stod(std::string(text));
+}
+}  // namespace
+
+bool Range::contains(double v) const {
+  const bool above = min_inclusive ? v >= min : v > min;
+  const bool below = max_inclusive ? v <= max : v < max;
+  return above && below;
+}
+
+std::string Range::describe() const {
+  const bool has_min = std::isfinite(min), has_max = std::isfinite(max);
+  if (has_min && has_max)
+    return std::string("must be in ") + (min_inclusive ? "[" : "(") + number_text(min) + ", " + number_text(max) +
+           (max_inclusive ? "]" : ")");
+  if (has_min) return std::string("must be ") + (min_inclusive ? "at least " : "> ") + number_text(min);
+  if (has_max) return std::string("must be ") + (max_inclusive ? "at most " : "< ") + number_text(max);
+  return "must be a number";
+}
+
+std::string join_path(const std::string& a, const std::string& b) {
+  if (a.empty()) return b;
+  return b.empty() ? a : a + "." + b;
+}
+
+std::string printable(std::string_view s) {
+  std::string out;
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u >= 0x20 && u < 0x7f) {
+      out += c;
+    } else {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02X", u);
+      out += buf;
+    }
+  }
+  return out;
+}
+
+SourceMark LoadContext::mark(const std::string& path, const YAML::Mark& m) const {
+  // The longest overridden prefix of the path (a whole section may be replaced).
+  std::string p = path;
+  while (!p.empty()) {
+    auto it = override_origin.find(p);
+    if (it != override_origin.end()) return {it->second, 0, 0};
+    const auto dot = p.rfind('.');
+    p = dot == std::string::npos ? std::string() : p.substr(0, dot);
+  }
+  if (m.line < 0) return {file, 0, 0};
+  return {file, m.line + 1, m.column + 1};
+}
+
+Section::Section(const LoadContext& ctx, const YAML::Node& node, std::string path, const SchemaKey& schema,
+                 const YAML::Mark& where)
+    : ctx_(&ctx), schema_(&schema), path_(std::move(path)), mark_(ctx.mark(path_, where)) {
+  const std::string label = path_.empty() ? "at top level" : "in " + path_;
+  if (!node.IsMap()) {
+    const std::string what = path_.empty() ? "the file" : path_;
+    throw InputError(ctx.mark(path_, node.IsNull() ? where : node.Mark()),
+                     what + ": expected a map of keys, got " + type_name(node));
+  }
+  const auto names = schema.child_names();
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    const YAML::Node key = it->first;  // copies: `it->first` lives in a temporary proxy
+    const YAML::Node value = it->second;
+    if (!key.IsScalar()) throw InputError(ctx.mark(path_, key.Mark()), "expected a key name " + label);
+    const std::string& name = key.Scalar();
+    const std::string full = join_path(path_, name);
+    if (auto seen = entries_.find(name); seen != entries_.end()) {
+      const SourceMark first = ctx.mark(full, seen->second.key.Mark());
+      throw InputError(ctx.mark(full, key.Mark()), "duplicate key \"" + printable(name) + "\" " + label +
+                                                       " (first written at line " + std::to_string(first.line) + ")");
+    }
+    if (schema.child(name) == nullptr)
+      throw InputError(ctx.mark(full, key.Mark()),
+                       "unknown key \"" + printable(name) + "\" " + label + suggestion(name, names));
+    entries_.emplace(name, Entry{key, value});
+    if (ctx.marks != nullptr) (*ctx.marks)[full] = ctx.mark(full, key.Mark());
+  }
+}
+
+SourceMark Section::key_mark(const std::string& key) const {
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return mark_;
+  return ctx_->mark(join_path(path_, key), it->second.key.Mark());
+}
+
+SourceMark Section::value_mark(const std::string& key) const {
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return mark_;
+  const YAML::Mark m = it->second.value.Mark();
+  return ctx_->mark(join_path(path_, key), m.line < 0 ? it->second.key.Mark() : m);
+}
+
+void Section::fail_key(const std::string& key, const std::string& message) const {
+  throw InputError(key_mark(key), join_path(path_, key) + ": " + message);
+}
+
+void Section::fail_value(const std::string& key, const std::string& message) const {
+  throw InputError(value_mark(key), join_path(path_, key) + ": " + message);
+}
+
+void Section::fail_missing(const std::string& key) const {
+  throw InputError(mark_, "missing key \"" + key + "\" " + (path_.empty() ? "at top level" : "in " + path_));
+}
+
+const Section::Entry& Section::require(const std::string& key) const {
+  auto it = entries_.find(key);
+  if (it == entries_.end()) fail_missing(key);
+  return it->second;
+}
+
+std::string Section::list(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
+std::string Section::suggest(const std::string& word, const std::vector<std::string>& names) {
+  const std::string near = nearest(word, names);
+  return near.empty() ? "" : "; did you mean \"" + near + "\"?";
+}
+
+Section Section::section(const std::string& key) const {
+  const Entry& e = require(key);
+  return Section(*ctx_, e.value, join_path(path_, key), *schema_->child(key), e.key.Mark());
+}
+
+std::optional<Section> Section::optional_section(const std::string& key) const {
+  if (!has(key)) return std::nullopt;
+  return section(key);
+}
+
+const YAML::Node& Section::scalar(const std::string& key, std::string_view expected) const {
+  const Entry& e = require(key);
+  if (e.value.IsNull()) fail_value(key, "missing value; expected " + std::string(expected));
+  if (!e.value.IsScalar()) fail_value(key, "expected " + std::string(expected) + ", got " + type_name(e.value));
+  return e.value;
+}
+
+std::string Section::text(const std::string& key) const {
+  const std::string t = scalar(key, "a text value").Scalar();
+  if (t.empty()) fail_value(key, "empty value");
+  return printable(t);
+}
+
+bool Section::boolean(const std::string& key) const {
+  const std::string t = scalar(key, "true or false").Scalar();
+  if (t == "true") return true;
+  if (t == "false") return false;
+  fail_value(key, "expected true or false, got \"" + printable(t) + "\"");
+}
+
+bool Section::boolean_or(const std::string& key, bool fallback) const {
+  return has(key) ? boolean(key) : fallback;
+}
+
+double Section::parse_one(const std::string& key, const std::string& sub, const YAML::Node& node, Parser parse,
+                          std::string_view /*expected_kind*/) const {
+  const std::string full = join_path(join_path(path_, key), sub);
+  const SourceMark where = ctx_->mark(full, node.Mark().line < 0 ? entries_.at(key).key.Mark() : node.Mark());
+  if (node.IsNull()) throw InputError(where, full + ": missing value");
+  if (!node.IsScalar()) throw InputError(where, full + ": expected a single value, got " + type_name(node));
+  try {
+    return parse(node.Scalar());
+  } catch (const std::invalid_argument& e) {
+    throw InputError(where, full + ": " + printable(e.what()));
+  }
+}
+
+double Section::number(const std::string& key, Parser parse, Range range) const {
+  const Entry& e = require(key);
+  const std::string full = join_path(path_, key);
+  const auto check_range = [&](const std::string& sub, const YAML::Node& node, double v) {
+    if (range.contains(v)) return;
+    const std::string p = join_path(full, sub);
+    const SourceMark where = ctx_->mark(p, node.Mark().line < 0 ? e.key.Mark() : node.Mark());
+    throw InputError(where, p + ": " + range.describe() + ", got " + printable(node.Scalar()));
+  };
+  if (!e.value.IsMap()) {
+    const double v = parse_one(key, "", e.value, parse, "");
+    check_range("", e.value, v);
+    return v;
+  }
+  // {value: V, low: L, high: H}
+  const Section u(*ctx_, e.value, full, uncertain_schema(), e.key.Mark());
+  double vals[3] = {0, 0, 0};
+  const char* names[3] = {"value", "low", "high"};
+  for (int i = 0; i < 3; ++i) {
+    const Entry& sub = u.require(names[i]);
+    vals[i] = parse_one(key, names[i], sub.value, parse, "");
+    check_range(names[i], sub.value, vals[i]);
+  }
+  if (!(vals[1] <= vals[0] && vals[0] <= vals[2]))
+    throw InputError(value_mark(key), full + ": needs low <= value <= high, got low " + number_text(vals[1]) +
+                                          ", value " + number_text(vals[0]) + ", high " + number_text(vals[2]));
+  if (ctx_->uncertain != nullptr) ctx_->uncertain->push_back({ctx_->prefix + full, vals[0], vals[1], vals[2]});
+  return vals[0];
+}
+
+double Section::number_or(const std::string& key, Parser parse, Range range, double fallback) const {
+  return has(key) ? number(key, parse, range) : fallback;
+}
+
+int Section::integer(const std::string& key, Range range) const {
+  const double v = number(key, parse_integer, range);
+  if (std::abs(v) > 2147483647.0) fail_value(key, "too large for an integer count, got " + number_text(v));
+  return static_cast<int>(v);
+}
+
+int Section::integer_or(const std::string& key, Range range, int fallback) const {
+  return has(key) ? integer(key, range) : fallback;
+}
+
+}  // namespace trainsim::config

@@ -1,0 +1,217 @@
+// The SimGrid platform, built in code from the cluster graph (never from XML).
+//
+// Routing choice. SimGrid 3.32's stock zones either store routes (Full/Floyd: an N×N
+// table, 16,384² entries at full scale), search them (Dijkstra: slow, cached tables), or
+// impose their own wiring (FatTreeZone: one fat-tree, no multi-plane fabric with NVLink
+// forwarding between planes, no rails). The installed kernel header
+// simgrid/kernel/routing/NetZoneImpl.hpp lets a subclass answer `get_local_route`, so the
+// platform is ONE flat zone (GraphZone) holding a host per GPU and two links per graph
+// edge (one per direction: full duplex), whose routes are computed on the fly by the
+// topology's deterministic up–down route() in O(hops). Memory is O(GPUs + edges), and
+// the routes are exactly those the rest of trainsim reasons about. Switches need no
+// SimGrid object: a route is a list of links, and a switch's traversal latency is folded
+// into the link that leaves it.
+//
+// Network model: an ideal fluid model. SimGrid's default (LV08) models TCP over
+// Ethernet (bandwidth factor 0.97, latency factor 13.01, TCP window bound, cross
+// traffic of acknowledgements); NVLink and InfiniBand RDMA have none of that. So:
+// network/model:CM02 (max-min sharing, a flow costs latency + bytes / rate),
+// network/crosstraffic:0, network/TCP-gamma:0 (no window bound), network/weight-S:0
+// (no extra per-link RTT penalty in the sharing), and the bandwidth/latency factors from
+// network.bandwidth_factor / latency_factor (default 1). CM02 still weighs a flow's share
+// by its path latency; where flows of unequal latency share a saturated link the link
+// stays saturated, so the collective's end time is unchanged.
+//
+// Achievable bandwidth: a link's SimGrid bandwidth = graph bandwidth × efficiency:
+// node.nvlink_efficiency on NVLink edges (H800: ~160 of 200 GB/s), network.nic_efficiency
+// on the NIC attachment, NIC cable and switch-to-switch edges (InfiniBand: ~40 of 50 GB/s).
+#include "sim/engine/platform.hpp"
+
+#include <simgrid/kernel/routing/NetPoint.hpp>
+#include <simgrid/kernel/routing/NetZoneImpl.hpp>
+#include <fmt/format.h>
+#include <simgrid/s4u.hpp>
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+#include "sim/engine/simgrid_access.hpp"
+
+namespace trainsim::engine {
+namespace sgr = simgrid::kernel::routing;
+
+struct Simulator::Impl {
+  ClusterSpec spec;
+  ClusterGraph graph;
+  simgrid::s4u::Engine* engine = nullptr;  // owned by SimGrid for the whole process
+  std::vector<simgrid::s4u::Host*> hosts;  // by GPU
+  std::vector<simgrid::s4u::Link*> links;  // by LinkIndex
+  std::vector<double> bandwidth_bytes_per_s;
+  std::vector<double> latency_s;
+  std::vector<int> gpu_by_netpoint;        // netpoint id → GPU
+};
+
+namespace {
+
+Simulator* g_simulator = nullptr;
+
+// The whole platform as one zone whose routes come from the topology's route().
+class GraphZone final : public sgr::NetZoneImpl {
+ public:
+  GraphZone(const std::string& name, const Simulator::Impl& impl) : NetZoneImpl(name), impl_(impl) {}
+
+  void get_local_route(const sgr::NetPoint* src, const sgr::NetPoint* dst, sgr::Route* into,
+                       double* latency) override {
+    const int s = impl_.gpu_by_netpoint.at(src->id());
+    const int d = impl_.gpu_by_netpoint.at(dst->id());
+    for (const Hop& hop : route(impl_.graph, s, d)) {
+      const LinkIndex link = 2 * hop.edge + (hop.from == impl_.graph.edge_source(hop.edge) ? 0 : 1);
+      into->link_list_.push_back(impl_.links[link]->get_impl());
+      if (latency != nullptr) *latency += impl_.latency_s[link];
+    }
+  }
+
+ private:
+  const Simulator::Impl& impl_;
+};
+
+double efficiency(const ClusterSpec& spec, EdgeKind kind) {
+  return kind == EdgeKind::nvlink ? spec.node.nvlink_efficiency : spec.network.nic_efficiency;
+}
+
+}  // namespace
+
+Simulator& Simulator::create(const ClusterSpec& spec) {
+  if (g_simulator != nullptr) throw std::logic_error("engine::Simulator::create: SimGrid's engine exists already");
+  // Never destroyed: SimGrid's engine lives until the process ends.
+  g_simulator = new Simulator(spec);
+  return *g_simulator;
+}
+
+bool Simulator::exists() { return g_simulator != nullptr; }
+
+Simulator& Simulator::get() {
+  if (g_simulator == nullptr) throw std::logic_error("engine::Simulator::get: create() was not called");
+  return *g_simulator;
+}
+
+Simulator::~Simulator() = default;
+
+Simulator::Simulator(const ClusterSpec& spec) : impl_(std::make_unique<Impl>()) {
+  Impl& im = *impl_;
+  im.spec = spec;
+  im.graph = build_cluster_graph(spec);
+
+  // Quiet SimGrid's own INFO chatter (configuration changes) on stderr.
+  int argc = 3;
+  std::string arg0 = "trainsim", arg1 = "--log=xbt_cfg.thres:warning", arg2 = "--log=root.thres:warning";
+  char* argv[] = {arg0.data(), arg1.data(), arg2.data(), nullptr};
+  im.engine = new simgrid::s4u::Engine(&argc, argv);
+  simgrid::s4u::Engine::set_config("network/model:CM02");
+  simgrid::s4u::Engine::set_config("network/crosstraffic:0");
+  simgrid::s4u::Engine::set_config("network/TCP-gamma:0");
+  simgrid::s4u::Engine::set_config("network/weight-S:0");
+  simgrid::s4u::Engine::set_config(fmt::format("network/bandwidth-factor:{}", spec.network.bandwidth_factor));
+  simgrid::s4u::Engine::set_config(fmt::format("network/latency-factor:{}", spec.network.latency_factor));
+
+  // The first zone created becomes the root and initialises the models.
+  auto* zone = new GraphZone("cluster", im);
+  const ClusterGraph& g = im.graph;
+  const int gpus = g.num_gpus();
+  im.hosts.reserve(static_cast<std::size_t>(gpus));
+  for (int gpu = 0; gpu < gpus; ++gpu) {
+    auto* host = zone->create_host(g.vertex(g.gpu_vertex[static_cast<std::size_t>(gpu)]).name, std::vector<double>{1.0});
+    host->seal();
+    const auto id = host->get_netpoint()->id();
+    if (im.gpu_by_netpoint.size() <= id) im.gpu_by_netpoint.resize(id + 1, -1);
+    im.gpu_by_netpoint[id] = gpu;
+    im.hosts.push_back(host);
+  }
+
+  const std::size_t edges = g.edges.size();
+  im.links.resize(2 * edges);
+  im.bandwidth_bytes_per_s.resize(2 * edges);
+  im.latency_s.resize(2 * edges);
+  for (std::size_t e = 0; e < edges; ++e) {
+    const EdgeProps& edge = g.edge(e);
+    const double bandwidth = edge.bandwidth_bytes_per_s * efficiency(spec, edge.kind);
+    const VertexId ends[2] = {g.edge_source(e), g.edge_target(e)};
+    for (std::size_t dir = 0; dir < 2; ++dir) {
+      const LinkIndex link = 2 * e + dir;
+      // Leaving a switch costs its traversal latency (0 for GPUs, NICs, NVSwitches).
+      const double latency = edge.latency_s + g.vertex(ends[dir]).latency_s;
+      im.bandwidth_bytes_per_s[link] = bandwidth;
+      im.latency_s[link] = latency;
+      im.links[link] = zone->create_link(fmt::format("l{}", link), std::vector<double>{bandwidth});
+      im.links[link]->set_latency(latency)->seal();
+    }
+  }
+  zone->get_iface()->seal();
+}
+
+const ClusterSpec& Simulator::spec() const { return impl_->spec; }
+const ClusterGraph& Simulator::graph() const { return impl_->graph; }
+int Simulator::num_gpus() const { return impl_->graph.num_gpus(); }
+double Simulator::now_s() const { return simgrid::s4u::Engine::get_clock(); }
+std::size_t Simulator::num_links() const { return impl_->links.size(); }
+double Simulator::link_bandwidth_bytes_per_s(LinkIndex link) const { return impl_->bandwidth_bytes_per_s.at(link); }
+double Simulator::link_latency_s(LinkIndex link) const { return impl_->latency_s.at(link); }
+EdgeKind Simulator::link_kind(LinkIndex link) const { return impl_->graph.edge(link / 2).kind; }
+
+LinkIndex Simulator::link_of(const Hop& hop) const {
+  return 2 * hop.edge + (hop.from == impl_->graph.edge_source(hop.edge) ? 0 : 1);
+}
+
+std::vector<LinkIndex> Simulator::route_links(int src_gpu, int dst_gpu) const {
+  std::vector<LinkIndex> links;
+  for (const Hop& hop : route(impl_->graph, src_gpu, dst_gpu)) links.push_back(link_of(hop));
+  return links;
+}
+
+double Simulator::route_latency_s(int src_gpu, int dst_gpu) const {
+  double latency = 0;
+  for (LinkIndex link : route_links(src_gpu, dst_gpu)) latency += impl_->latency_s[link];
+  return latency;
+}
+
+double Simulator::route_bandwidth_bytes_per_s(int src_gpu, int dst_gpu) const {
+  double bandwidth = std::numeric_limits<double>::infinity();
+  for (LinkIndex link : route_links(src_gpu, dst_gpu)) bandwidth = std::min(bandwidth, impl_->bandwidth_bytes_per_s[link]);
+  return bandwidth;
+}
+
+simgrid::s4u::Host* gpu_host(int gpu) { return Simulator::get().impl().hosts.at(static_cast<std::size_t>(gpu)); }
+
+simgrid::s4u::Engine& simgrid_engine() { return *Simulator::get().impl().engine; }
+
+namespace {
+// Reaches the protected Activity::add_successor through a member pointer of a derived
+// class (the derived class is never instantiated).
+struct SuccessorAccess : simgrid::s4u::Activity {
+  static void add(simgrid::s4u::Activity& before, const simgrid::s4u::ActivityPtr& after) {
+    void (simgrid::s4u::Activity::*add_successor_fn)(simgrid::s4u::ActivityPtr) = &SuccessorAccess::add_successor;
+    (before.*add_successor_fn)(after);
+  }
+};
+}  // namespace
+
+void add_dependency(const simgrid::s4u::ActivityPtr& before, const simgrid::s4u::ActivityPtr& after) {
+  SuccessorAccess::add(*before, after);
+}
+
+std::vector<simgrid::s4u::CommPtr> make_transfers(const std::vector<parallel::Transfer>& transfers) {
+  std::vector<simgrid::s4u::CommPtr> comms;
+  comms.reserve(transfers.size());
+  for (const auto& t : transfers) {
+    if (t.src_gpu == t.dst_gpu) continue;
+    auto comm = simgrid::s4u::Comm::sendto_init(gpu_host(t.src_gpu), gpu_host(t.dst_gpu));
+    comm->set_payload_size(static_cast<std::uint64_t>(std::llround(std::max(t.bytes, 0.0))));
+    comms.push_back(comm);
+  }
+  return comms;
+}
+
+}  // namespace trainsim::engine

@@ -1,0 +1,38 @@
+#pragma once
+// Engine-internal: SimGrid handles for the step executor and the transfer runner.
+// Only sim/engine/*.cpp include this header.
+#include <simgrid/s4u.hpp>
+#include <vector>
+
+#include "sim/engine/platform.hpp"
+#include "sim/parallel/collectives.hpp"
+
+namespace trainsim::engine {
+
+// The host of a GPU: its compute stream, speed 1 flop/s, so an Exec of `seconds` flops
+// lasts `seconds` (the step executor converts op costs into seconds beforehand).
+[[nodiscard]] simgrid::s4u::Host* gpu_host(int gpu);
+[[nodiscard]] simgrid::s4u::Engine& simgrid_engine();
+
+// One actor-less Comm per transfer (source host → destination host, payload = bytes), not
+// started yet. Self transfers (src = dst) move no data and are skipped.
+[[nodiscard]] std::vector<simgrid::s4u::CommPtr> make_transfers(const std::vector<parallel::Transfer>& transfers);
+
+// `after` starts only once `before` has finished. In SimGrid 3.32 Activity::add_successor
+// is protected (public only on the typed ExecPtr/CommPtr/IoPtr); this works on ActivityPtr.
+void add_dependency(const simgrid::s4u::ActivityPtr& before, const simgrid::s4u::ActivityPtr& after);
+
+// make_transfers, each Comm made a successor of every activity in `after` (ExecPtr or
+// CommPtr), then vetoable-started: a Comm starts when its dependencies have finished.
+// Run them with simgrid_engine().run().
+template <class ActivityPtrT = simgrid::s4u::CommPtr>
+std::vector<simgrid::s4u::CommPtr> start_transfers(const std::vector<parallel::Transfer>& transfers,
+                                                   const std::vector<ActivityPtrT>& after = {}) {
+  auto comms = make_transfers(transfers);
+  for (auto& comm : comms)
+    for (const auto& before : after) add_dependency(before, comm);
+  for (auto& comm : comms) comm->vetoable_start();
+  return comms;
+}
+
+}  // namespace trainsim::engine

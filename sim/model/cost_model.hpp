@@ -1,0 +1,124 @@
+#pragma once
+// Transformer cost model: parameters, FLOPs, HBM bytes and kept activations of
+// every operator of one training step, for ONE micro-batch
+// (tokens = training.micro_batch × training.seq_len), unsharded (TP = 1: the
+// caller divides by TP). Pure arithmetic on a WorkloadSpec; knows nothing of
+// SimGrid, ranks or time.
+//
+// Conventions (see sim/model/README.md for the reasoning):
+// - FLOPs count tensor-core products only. A GEMM [m×k]·[k×n] is 2·m·n·k in
+//   forward; its input-gradient (B) and weight-gradient (W) GEMMs are 2·m·n·k
+//   each. Memory-bound ops (norms, SwiGLU, rotary, residual, router, loss) have
+//   0 FLOPs and are timed by their bytes.
+// - Attention core per sequence and head: 2·s²·d_qk (scores) + 2·s²·d_v (value
+//   product), halved when training.causal. Its backward is 2.5× its forward
+//   (FlashAttention: dQ, dK, dV, dP plus the recomputation of S inside the
+//   kernel), all of it input-gradient work (no weights).
+// - Bytes: forward = inputs read + weights read at the op's precision + output
+//   written in BF16 (FP8 GEMMs emit BF16, DeepSeek-V3 §3.3.1). Backward
+//   B = dY read + weights read + dX written; W = dY read + X read + dW written in
+//   FP32 (gradients in FP32, §3.3.3).
+// - Recomputation (training.recompute) adds forward work to the backward pass
+//   (recompute_flops/recompute_bytes) and removes the activations it makes
+//   unnecessary; it is never part of the model-FLOP count.
+#include <string>
+#include <vector>
+
+#include "sim/config/spec.hpp"
+
+namespace trainsim {
+
+// What the compute model maps to an efficiency (cluster.gpu.efficiency).
+enum class OpKind {
+  dense_gemm,      // projections, dense FFN, shared experts, MoE gate, output head
+  grouped_gemm,    // routed experts
+  attention_core,  // score and value products (flash attention)
+  memory_bound,    // norms, SwiGLU, rotary, residual adds, router, loss
+  embedding,       // gather / scatter-add of embedding rows
+};
+
+enum class LayerKind { embedding, dense, moe, head, mtp };
+
+struct OpCost {
+  std::string name;             // e.g. "attn.q_up", "moe.routed.gate_up"
+  OpKind kind = OpKind::memory_bound;
+  Precision precision = Precision::bf16;
+  double params = 0;            // parameters owned by this op (shared ones: 0)
+  double active_params = 0;     // parameters touched per token (routed: top_k of routed_experts)
+  double flops_fwd = 0;
+  double flops_bwd_input = 0;   // B: gradient w.r.t. inputs
+  double flops_bwd_weight = 0;  // W: gradient w.r.t. weights
+  double bytes_fwd = 0;         // HBM traffic
+  double bytes_bwd_input = 0;
+  double bytes_bwd_weight = 0;
+  double bytes_bwd = 0;         // = bytes_bwd_input + bytes_bwd_weight
+  double activation_bytes = 0;  // kept from forward until this op's backward
+  double recompute_flops = 0;   // forward work re-done in the backward pass
+  double recompute_bytes = 0;   // HBM traffic of that re-done work
+  // GEMM shape (dense_gemm, grouped_gemm): [m×k]·[k×n]; for grouped GEMMs m is
+  // the total row count over `groups` experts. 0 for other kinds.
+  double gemm_m = 0;
+  double gemm_n = 0;
+  double gemm_k = 0;
+  int groups = 1;
+
+  [[nodiscard]] double flops_bwd() const { return flops_bwd_input + flops_bwd_weight; }
+  [[nodiscard]] double flops_train() const { return flops_fwd + flops_bwd(); }
+};
+
+struct LayerCost {
+  // dense/moe: transformer layer number (0-based); mtp: depth (0-based);
+  // embedding/head: 0.
+  int index = 0;
+  LayerKind kind = LayerKind::dense;
+  std::string name;             // "embedding", "layer 3", "head", "mtp 0"
+  std::vector<OpCost> ops;
+
+  [[nodiscard]] double sum(double OpCost::*field) const;
+  [[nodiscard]] double params() const { return sum(&OpCost::params); }
+  [[nodiscard]] double active_params() const { return sum(&OpCost::active_params); }
+  [[nodiscard]] double flops_fwd() const { return sum(&OpCost::flops_fwd); }
+  [[nodiscard]] double flops_bwd_input() const { return sum(&OpCost::flops_bwd_input); }
+  [[nodiscard]] double flops_bwd_weight() const { return sum(&OpCost::flops_bwd_weight); }
+  [[nodiscard]] double bytes_fwd() const { return sum(&OpCost::bytes_fwd); }
+  [[nodiscard]] double bytes_bwd() const { return sum(&OpCost::bytes_bwd); }
+  [[nodiscard]] double activation_bytes() const { return sum(&OpCost::activation_bytes); }
+  [[nodiscard]] double recompute_flops() const { return sum(&OpCost::recompute_flops); }
+  [[nodiscard]] double recompute_bytes() const { return sum(&OpCost::recompute_bytes); }
+  [[nodiscard]] const OpCost* find(const std::string& op_name) const;
+};
+
+struct ModelCost {
+  std::string model_name;
+  double tokens_per_micro_batch = 0;
+  // Embedding, each transformer layer, final norm + head, MTP modules: in
+  // execution order.
+  std::vector<LayerCost> layers;
+  double params_total = 0;           // main model: embedding + layers + final norm + head
+  double params_total_with_mtp = 0;  // + the MTP modules' own parameters
+  double params_mtp = 0;             // the MTP modules' own parameters (shared embedding/head excluded)
+  double params_active = 0;          // per token, main model, embedding and head included
+  // Training FLOPs per token (forward + backward), main model only, no MTP, no
+  // recomputation; attention products counted causal / non-causal.
+  double flops_per_token_causal = 0;
+  double flops_per_token_noncausal = 0;
+  // Everything a step computes per token: MTP and recomputation included, with
+  // the workload's causal setting.
+  double flops_per_token_total = 0;
+};
+
+[[nodiscard]] ModelCost model_cost(const WorkloadSpec& workload);
+
+// MoE all-to-all payload per token and per expert copy sent: hidden × the
+// dispatch precision, plus one FP32 scale per 128 channels in FP8
+// (DeepSeek-V3 §3.3.2); combine: hidden × the combine precision.
+[[nodiscard]] double dispatch_bytes_per_token_per_copy(const WorkloadSpec& workload);
+[[nodiscard]] double combine_bytes_per_token_per_copy(const WorkloadSpec& workload);
+
+// Bytes per element of a precision (fp8: 1, bf16: 2).
+[[nodiscard]] double element_bytes(Precision p);
+
+[[nodiscard]] const char* to_string(OpKind k);
+[[nodiscard]] const char* to_string(LayerKind k);
+
+}  // namespace trainsim

@@ -1,0 +1,70 @@
+#pragma once
+// The step program: one training step as a DAG of compute tasks and transfer
+// tasks over the GPUs that are simulated. Built from the specs, the cost model,
+// the pipeline schedule and the collectives; executed by sim/engine. It knows
+// nothing of SimGrid; the engine knows nothing of transformers.
+#include <boost/graph/adjacency_list.hpp>
+#include <string>
+#include <vector>
+
+#include "sim/config/spec.hpp"
+#include "sim/parallel/collectives.hpp"
+
+namespace trainsim {
+
+enum class Fidelity { full, symmetric };
+
+// What a task's time is reported as in the breakdown.
+enum class Category {
+  attention,     // attention block: norms, projections, attention core, MoE gate
+  mlp,           // routed + shared experts, or the dense FFN
+  embedding_head,
+  mtp,
+  optimizer,
+  pp,            // pipeline send/receive
+  ep,            // MoE dispatch / combine
+  tp,            // tensor-parallel all-reduce
+  dp,            // data-parallel reduce-scatter / all-gather
+};
+[[nodiscard]] const char* to_string(Category c);
+[[nodiscard]] bool is_communication(Category c);
+
+// Streams of a GPU: kernels on one stream run in program order.
+enum class Stream { compute = 0, compute_aux = 1, comm = 2 };
+
+struct StepTask {
+  std::string name;
+  Category category = Category::attention;
+  int gpu = 0;                   // where it runs (compute) or whose stream it occupies (transfer)
+  Stream stream = Stream::compute;
+  double seconds = 0;            // compute duration on the SMs the op gets
+  double model_flops = 0;        // FLOPs counted for throughput/MFU (no recomputation)
+  std::vector<parallel::Transfer> transfers;  // transfer task: all run concurrently; done when all are
+  [[nodiscard]] bool is_transfer() const { return !transfers.empty() || is_communication(category); }
+};
+
+using StepGraph = boost::adjacency_list<boost::vecS, boost::vecS, boost::bidirectionalS, StepTask>;
+using TaskId = StepGraph::vertex_descriptor;
+
+struct StepProgram {
+  StepGraph graph;                 // edges: u must finish before v starts
+  std::vector<int> simulated_gpus; // every GPU that owns tasks (full: all; symmetric: one pipeline)
+  int num_gpus = 0;                // GPUs of the whole cluster the program stands for
+  int microbatches = 0;
+  double tokens_per_step = 0;
+  std::vector<std::vector<int>> stage_layers;  // model stage → indices into ModelCost::layers
+  Fidelity fidelity = Fidelity::symmetric;
+};
+
+// Which GPU holds (pipeline rank, data-parallel index, tensor-parallel index).
+// Tensor-parallel ranks are innermost (inside a node), then data-parallel, then
+// pipeline ranks outermost, so an EP group of `ep` consecutive DP ranks spans
+// ep·tp/gpus_per_node nodes.
+[[nodiscard]] int gpu_of(const ParallelismSpec& p, int pp_rank, int dp_index, int tp_index);
+
+// Builds the step program for `global_batch_sequences` (the full batch, or a
+// point of the batch ramp). Throws InputError for schedules the batch does not fit.
+[[nodiscard]] StepProgram build_step_program(const ClusterSpec& cluster, const WorkloadSpec& workload,
+                                             int global_batch_sequences, Fidelity fidelity);
+
+}  // namespace trainsim

@@ -1,0 +1,276 @@
+#include "sim/report/step_result.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <set>
+
+#include "sim/model/cost_model.hpp"
+#include "sim/parallel/schedule.hpp"
+
+namespace trainsim {
+
+namespace {
+
+constexpr double kSecondsPerHour = 3600;
+constexpr double kSecondsPerDay = 86400;
+constexpr double kTrillion = 1e12;
+
+// Priority of communication kinds when several are exposed at once.
+int comm_rank(Category c) {
+  switch (c) {
+    case Category::ep: return 0;
+    case Category::tp: return 1;
+    case Category::pp: return 2;
+    default: return 3;
+  }
+}
+
+// Per-GPU breakdown by a sweep over the GPU's task intervals: time with compute
+// running goes to the compute categories (split evenly when streams overlap);
+// time with only communication running is exposed communication of the
+// highest-priority kind; time with nothing running is bubble.
+std::map<std::string, double> gpu_breakdown(const StepProgram& p, const engine::StepExecution& x, int gpu,
+                                            double makespan, double& busy) {
+  struct Event {
+    double t;
+    int delta;
+    Category c;
+    bool compute;
+  };
+  std::vector<Event> ev;
+  const auto& g = p.graph;
+  for (std::size_t v = 0; v < boost::num_vertices(g); ++v) {
+    const StepTask& t = g[v];
+    if (t.gpu != gpu) continue;
+    const auto& r = x.tasks[v];
+    if (r.end_s <= r.start_s) continue;
+    const bool compute = !t.is_transfer();
+    ev.push_back({r.start_s, +1, t.category, compute});
+    ev.push_back({r.end_s, -1, t.category, compute});
+  }
+  std::sort(ev.begin(), ev.end(), [](const Event& a, const Event& b) {
+    return a.t != b.t ? a.t < b.t : a.delta < b.delta;
+  });
+  std::map<std::string, double> out;
+  std::map<Category, int> active_compute, active_comm;
+  double prev = 0;
+  busy = 0;
+  auto account = [&](double until) {
+    const double dt = until - prev;
+    if (dt <= 0) return;
+    int n_compute = 0;
+    for (auto& [c, k] : active_compute) n_compute += k > 0 ? 1 : 0;
+    if (n_compute > 0) {
+      busy += dt;
+      for (auto& [c, k] : active_compute)
+        if (k > 0) out[to_string(c)] += dt / n_compute;
+      return;
+    }
+    const Category* best = nullptr;
+    for (auto& [c, k] : active_comm)
+      if (k > 0 && (!best || comm_rank(c) < comm_rank(*best))) best = &c;
+    out[best ? std::string("exposed_") + to_string(*best) : "bubble"] += dt;
+  };
+  for (const Event& e : ev) {
+    account(e.t);
+    prev = std::max(prev, e.t);
+    (e.compute ? active_compute : active_comm)[e.c] += e.delta;
+  }
+  account(makespan);
+  return out;
+}
+
+}  // namespace
+
+StepResult summarize_step(const ClusterSpec& cluster, const WorkloadSpec& workload, const StepProgram& program,
+                          const engine::StepExecution& execution) {
+  StepResult r;
+  r.cluster_name = cluster.name;
+  r.workload_name = workload.model.name;
+  r.schedule = schedule_name(workload.parallelism.schedule);
+  r.fidelity = program.fidelity == Fidelity::full ? "full" : "symmetric";
+  r.num_gpus = program.num_gpus;
+  r.simulated_gpus = static_cast<int>(program.simulated_gpus.size());
+  r.microbatches = program.microbatches;
+  r.parallelism = workload.parallelism;
+  r.tasks = boost::num_vertices(program.graph);
+  r.step_time_s = execution.makespan_s;
+  r.tokens_per_step = program.tokens_per_step;
+  r.tokens_per_s = r.tokens_per_step / r.step_time_s;
+  const ModelCost cost = model_cost(workload);
+  r.model_flops_per_token_causal = cost.flops_per_token_causal;
+  r.model_flops_per_token_noncausal = cost.flops_per_token_noncausal;
+  const double gpu_seconds = r.step_time_s * r.num_gpus;
+  r.tflops_per_gpu_causal = cost.flops_per_token_causal * r.tokens_per_step / gpu_seconds / 1e12;
+  r.tflops_per_gpu_noncausal = cost.flops_per_token_noncausal * r.tokens_per_step / gpu_seconds / 1e12;
+  r.mfu_causal = r.tflops_per_gpu_causal * 1e12 / cluster.gpu.peak_flops_bf16;
+  r.mfu_noncausal = r.tflops_per_gpu_noncausal * 1e12 / cluster.gpu.peak_flops_bf16;
+  r.gpu_hours_per_trillion_tokens = gpu_seconds / kSecondsPerHour * kTrillion / r.tokens_per_step;
+  r.days_per_trillion_tokens = r.step_time_s * kTrillion / r.tokens_per_step / kSecondsPerDay;
+
+  double busy_sum = 0;
+  for (int gpu : program.simulated_gpus) {
+    double busy = 0;
+    for (const auto& [k, v] : gpu_breakdown(program, execution, gpu, r.step_time_s, busy)) r.breakdown[k] += v;
+    busy_sum += busy;
+  }
+  const double n = std::max<std::size_t>(1, program.simulated_gpus.size());
+  for (auto& [k, v] : r.breakdown) v /= n;
+  for (const char* k : {"attention", "mlp", "embedding_head", "mtp", "optimizer", "exposed_ep", "exposed_pp",
+                        "exposed_tp", "exposed_dp", "bubble"})
+    r.breakdown.try_emplace(k, 0.0);
+  r.breakdown["imbalance_wait"] = 0;  // balanced routing: every rank's all-to-all ends together
+  r.gpu_busy_fraction = busy_sum / n / r.step_time_s;
+  return r;
+}
+
+void integrate_run(StepResult& r, const ClusterSpec& cluster, const WorkloadSpec& workload) {
+  const double full_spt = r.step_time_s / r.tokens_per_step;
+  double seconds = 0;
+  const double tokens = workload.training.tokens;
+  double ramp_tokens = 0;
+  if (workload.training.batch_ramp && !r.ramp.empty()) {
+    ramp_tokens = std::min(tokens, workload.training.batch_ramp->over_tokens);
+    // Batch grows linearly with tokens; per-token time interpolated between the
+    // simulated batch sizes, integrated by the trapezoid rule on a fine grid.
+    const int b0 = workload.training.batch_ramp->start_sequences;
+    const int b1 = workload.training.global_batch;
+    auto spt_at = [&](double batch) {
+      const auto& pts = r.ramp;
+      if (batch <= pts.front().global_batch) return pts.front().seconds_per_token;
+      for (std::size_t i = 1; i < pts.size(); ++i)
+        if (batch <= pts[i].global_batch) {
+          const double f = (batch - pts[i - 1].global_batch) / (pts[i].global_batch - pts[i - 1].global_batch);
+          return pts[i - 1].seconds_per_token + f * (pts[i].seconds_per_token - pts[i - 1].seconds_per_token);
+        }
+      return full_spt;
+    };
+    const int steps = 1000;
+    const double full_ramp = workload.training.batch_ramp->over_tokens;
+    for (int i = 0; i < steps; ++i) {
+      const double x0 = ramp_tokens * i / steps, x1 = ramp_tokens * (i + 1) / steps;
+      const double s0 = spt_at(b0 + (b1 - b0) * x0 / full_ramp), s1 = spt_at(b0 + (b1 - b0) * x1 / full_ramp);
+      seconds += (x1 - x0) * (s0 + s1) / 2;
+    }
+  }
+  seconds += (tokens - ramp_tokens) * full_spt;
+  r.total_tokens = tokens;
+  r.total_days = seconds / kSecondsPerDay;
+  r.total_gpu_hours = seconds * r.num_gpus / kSecondsPerHour;
+  r.cost_usd = r.total_gpu_hours * cluster.pricing.gpu_hour_usd;
+  // Energy: every GPU at idle power all the time, plus (busy − idle) while its
+  // compute stream runs (the busy fraction of the simulated step), × PUE.
+  const double watts = cluster.gpu.power_idle_w +
+                       (cluster.gpu.power_busy_w - cluster.gpu.power_idle_w) * r.gpu_busy_fraction;
+  r.energy_mwh = watts * r.total_gpu_hours / 1e6 * cluster.pricing.pue;
+}
+
+nlohmann::ordered_json to_json(const StepResult& r) {
+  nlohmann::ordered_json j;
+  j["cluster"] = r.cluster_name;
+  j["workload"] = r.workload_name;
+  j["num_gpus"] = r.num_gpus;
+  j["parallelism"] = {{"pp", r.parallelism.pp}, {"ep", r.parallelism.ep}, {"dp", r.parallelism.dp},
+                      {"tp", r.parallelism.tp}, {"zero", r.parallelism.zero}, {"comm_sms", r.parallelism.comm_sms}};
+  j["schedule"] = r.schedule;
+  j["fidelity"] = r.fidelity;
+  j["microbatches"] = r.microbatches;
+  j["step_time_s"] = r.step_time_s;
+  j["tokens_per_step"] = r.tokens_per_step;
+  j["tokens_per_s"] = r.tokens_per_s;
+  j["tflops_per_gpu"] = r.tflops_per_gpu_causal;
+  j["tflops_per_gpu_causal"] = r.tflops_per_gpu_causal;
+  j["tflops_per_gpu_noncausal"] = r.tflops_per_gpu_noncausal;
+  j["mfu"] = r.mfu_causal;
+  j["mfu_causal"] = r.mfu_causal;
+  j["mfu_noncausal"] = r.mfu_noncausal;
+  j["gpu_hours_per_trillion_tokens"] = r.gpu_hours_per_trillion_tokens;
+  j["days_per_trillion_tokens"] = r.days_per_trillion_tokens;
+  j["total_tokens"] = r.total_tokens;
+  j["total_gpu_hours"] = r.total_gpu_hours;
+  j["total_days"] = r.total_days;
+  j["cost_usd"] = r.cost_usd;
+  j["energy_mwh"] = r.energy_mwh;
+  j["gpu_busy_fraction"] = r.gpu_busy_fraction;
+  j["breakdown"] = r.breakdown;
+  auto ramp = nlohmann::ordered_json::array();
+  for (const auto& p : r.ramp)
+    ramp.push_back({{"global_batch", p.global_batch}, {"simulated_batch", p.simulated_batch},
+                    {"step_time_s", p.step_time_s}, {"seconds_per_token", p.seconds_per_token}});
+  j["batch_ramp"] = ramp;
+  j["simulated_gpus"] = r.simulated_gpus;
+  j["tasks"] = r.tasks;
+  j["notes"] = r.notes;
+  return j;
+}
+
+std::string to_text(const StepResult& r) {
+  std::string s;
+  s += fmt::format("trainsim run: {} on {} ({} GPUs; pp {} ep {} dp {} tp {}; {}; {} micro-batches; {} fidelity)\n\n",
+                   r.workload_name, r.cluster_name, r.num_gpus, r.parallelism.pp, r.parallelism.ep, r.parallelism.dp,
+                   r.parallelism.tp, r.schedule, r.microbatches, r.fidelity);
+  s += fmt::format("  step time                   {:>12.3f} s   ({:.3g} tokens per step)\n", r.step_time_s,
+                   r.tokens_per_step);
+  s += fmt::format("  throughput                  {:>12.0f} tokens/s\n", r.tokens_per_s);
+  s += fmt::format("  model TFLOP/s per GPU       {:>12.1f} causal, {:.1f} non-causal\n", r.tflops_per_gpu_causal,
+                   r.tflops_per_gpu_noncausal);
+  s += fmt::format("  MFU (dense BF16 peak)       {:>12.1f} % causal, {:.1f} % non-causal\n", 100 * r.mfu_causal,
+                   100 * r.mfu_noncausal);
+  s += fmt::format("  GPU-hours per 1T tokens     {:>12.0f}\n", r.gpu_hours_per_trillion_tokens);
+  s += fmt::format("  days per 1T tokens          {:>12.2f}   (on {} GPUs)\n", r.days_per_trillion_tokens, r.num_gpus);
+  s += fmt::format("  whole run ({:.4g}T tokens)  {:>12.0f} GPU-hours, {:.1f} days, ${:.3f}M, {:.0f} MWh\n",
+                   r.total_tokens / 1e12, r.total_gpu_hours, r.total_days, r.cost_usd / 1e6, r.energy_mwh);
+  s += "\n  breakdown of the step (mean per GPU)\n";
+  for (const auto& [k, v] : r.breakdown)
+    if (v > 0) s += fmt::format("    {:<18} {:>10.3f} s  {:>6.1f} %\n", k, v, 100 * v / r.step_time_s);
+  if (!r.ramp.empty()) {
+    s += "\n  batch ramp (per-token time integrated over the ramp)\n";
+    for (const auto& p : r.ramp)
+      s += fmt::format("    batch {:>6} (simulated {:>6})  step {:>8.3f} s  {:.3e} s/token\n", p.global_batch,
+                       p.simulated_batch, p.step_time_s, p.seconds_per_token);
+  }
+  for (const auto& n : r.notes) s += "\n  note: " + n + "\n";
+  return s;
+}
+
+std::string to_csv(const StepResult& r) {
+  std::string header = "cluster,workload,num_gpus,schedule,fidelity,step_time_s,tokens_per_step,tokens_per_s,"
+                       "tflops_per_gpu,mfu,gpu_hours_per_trillion_tokens,days_per_trillion_tokens,total_gpu_hours,"
+                       "total_days,cost_usd,energy_mwh";
+  std::string row = fmt::format("{},{},{},{},{},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g},{:.9g}",
+                                r.cluster_name, r.workload_name, r.num_gpus, r.schedule, r.fidelity, r.step_time_s,
+                                r.tokens_per_step, r.tokens_per_s, r.tflops_per_gpu_causal, r.mfu_causal,
+                                r.gpu_hours_per_trillion_tokens, r.days_per_trillion_tokens, r.total_gpu_hours,
+                                r.total_days, r.cost_usd, r.energy_mwh);
+  for (const auto& [k, v] : r.breakdown) {
+    header += ",breakdown." + k;
+    row += fmt::format(",{:.9g}", v);
+  }
+  return header + "\n" + row + "\n";
+}
+
+std::string to_chrome_trace(const StepProgram& program, const engine::StepExecution& x) {
+  nlohmann::ordered_json events = nlohmann::ordered_json::array();
+  std::set<int> gpus(program.simulated_gpus.begin(), program.simulated_gpus.end());
+  for (int gpu : gpus) {
+    events.push_back({{"name", "process_name"}, {"ph", "M"}, {"pid", gpu}, {"args", {{"name", fmt::format("GPU {}", gpu)}}}});
+    for (int s = 0; s < 3; ++s)
+      events.push_back({{"name", "thread_name"}, {"ph", "M"}, {"pid", gpu}, {"tid", s},
+                        {"args", {{"name", s == 0 ? "compute" : s == 1 ? "compute aux" : "communication"}}}});
+  }
+  const auto& g = program.graph;
+  for (std::size_t v = 0; v < boost::num_vertices(g); ++v) {
+    const StepTask& t = g[v];
+    const auto& r = x.tasks[v];
+    const int tid = t.is_transfer() ? 2 : static_cast<int>(t.stream);
+    events.push_back({{"name", t.name}, {"cat", to_string(t.category)}, {"ph", "X"}, {"pid", t.gpu}, {"tid", tid},
+                      {"ts", r.start_s * 1e6}, {"dur", (r.end_s - r.start_s) * 1e6}});
+  }
+  nlohmann::ordered_json j;
+  j["traceEvents"] = events;
+  j["displayTimeUnit"] = "ms";
+  return j.dump();
+}
+
+}  // namespace trainsim

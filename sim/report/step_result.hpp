@@ -1,0 +1,58 @@
+#pragma once
+// One StepResult per `trainsim run`: metrics of the simulated step, the whole
+// run integrated over the batch ramp, and exporters (text, JSON, CSV, Chrome
+// trace). Results are never assembled in main.
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "sim/config/spec.hpp"
+#include "sim/engine/step_executor.hpp"
+#include "sim/parallel/step_program.hpp"
+
+namespace trainsim {
+
+// Step time at one batch size (a point of the batch ramp).
+struct RampPoint {
+  int global_batch = 0;      // sequences asked for
+  int simulated_batch = 0;   // sequences simulated (raised to the schedule's minimum if needed)
+  double step_time_s = 0;
+  double seconds_per_token = 0;
+};
+
+struct StepResult {
+  std::string cluster_name, workload_name, schedule, fidelity;
+  int num_gpus = 0, simulated_gpus = 0, microbatches = 0;
+  ParallelismSpec parallelism;
+  double step_time_s = 0;
+  double tokens_per_step = 0;
+  double tokens_per_s = 0;
+  double model_flops_per_token_causal = 0, model_flops_per_token_noncausal = 0;
+  double tflops_per_gpu_causal = 0, tflops_per_gpu_noncausal = 0;
+  double mfu_causal = 0, mfu_noncausal = 0;  // against the dense BF16 peak
+  double gpu_hours_per_trillion_tokens = 0, days_per_trillion_tokens = 0;
+  double total_tokens = 0, total_gpu_hours = 0, total_days = 0, cost_usd = 0;
+  double energy_mwh = 0;                 // whole run, facility (× PUE)
+  double gpu_busy_fraction = 0;          // mean over simulated GPUs
+  std::map<std::string, double> breakdown;  // seconds per category, per GPU (mean); sums to step_time_s
+  std::vector<RampPoint> ramp;
+  std::vector<std::string> notes;        // assumptions the run had to make
+  std::size_t tasks = 0;
+};
+
+// Metrics of one executed step program (the full-batch step).
+[[nodiscard]] StepResult summarize_step(const ClusterSpec& cluster, const WorkloadSpec& workload,
+                                        const StepProgram& program, const engine::StepExecution& execution);
+
+// Whole-run figures from the full-batch step and the ramp points: per-token time
+// interpolated linearly in tokens over the ramp, then the full batch to the end.
+void integrate_run(StepResult& result, const ClusterSpec& cluster, const WorkloadSpec& workload);
+
+[[nodiscard]] nlohmann::ordered_json to_json(const StepResult& r);
+[[nodiscard]] std::string to_text(const StepResult& r);
+[[nodiscard]] std::string to_csv(const StepResult& r);  // header line + one row
+// Chrome trace (opens in Perfetto): a process per simulated GPU, a thread per stream.
+[[nodiscard]] std::string to_chrome_trace(const StepProgram& program, const engine::StepExecution& execution);
+
+}  // namespace trainsim

@@ -1,0 +1,207 @@
+// Pure tests of the collective plans and the MoE routing byte matrices (no SimGrid).
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <map>
+#include <numeric>
+#include <set>
+
+#include "sim/parallel/collectives.hpp"
+#include "sim/parallel/moe_routing.hpp"
+
+using namespace trainsim;
+using namespace trainsim::parallel;
+
+namespace {
+
+std::vector<int> first_gpus(int n) {
+  std::vector<int> g(static_cast<std::size_t>(n));
+  std::iota(g.begin(), g.end(), 0);
+  return g;
+}
+
+double sum_values(const std::map<int, double>& m) {
+  double s = 0;
+  for (const auto& [k, v] : m) s += v;
+  return s;
+}
+
+void require_sent_equals_received(const CollectivePlan& plan) {
+  REQUIRE(sum_values(plan.bytes_sent_by_gpu()) == Approx(plan.total_bytes()));
+  REQUIRE(sum_values(plan.bytes_received_by_gpu()) == Approx(plan.total_bytes()));
+  for (const auto& phase : plan.phases)
+    for (const auto& t : phase.transfers) REQUIRE(t.src_gpu != t.dst_gpu);
+}
+
+MoeRoutingParams ep_params(int ranks) {
+  MoeRoutingParams p;
+  p.ranks = ranks;
+  p.ranks_per_node = 8;
+  p.tokens = 4096;
+  p.top_k = 8;
+  p.experts = 256;
+  p.max_nodes = 4;
+  return p;
+}
+
+}  // namespace
+
+TEST_CASE("ring all-reduce: 2(n-1) phases of n transfers of S/n", "[collectives]") {
+  const auto plan = ring_all_reduce(first_gpus(8), 8e6);
+  REQUIRE(plan.phases.size() == 14);
+  for (const auto& phase : plan.phases) {
+    REQUIRE(phase.transfers.size() == 8);
+    for (const auto& t : phase.transfers) {
+      REQUIRE(t.bytes == 1e6);
+      REQUIRE(t.dst_gpu == (t.src_gpu + 1) % 8);
+    }
+  }
+  REQUIRE(plan.bus_factor == Approx(2.0 * 7 / 8));
+  REQUIRE(plan.total_bytes() == Approx(14 * 8 * 1e6));
+  require_sent_equals_received(plan);
+}
+
+TEST_CASE("ring reduce-scatter and all-gather: n-1 phases, busbw factor (n-1)/n", "[collectives]") {
+  for (const auto& plan : {ring_reduce_scatter(first_gpus(4), 4e6), ring_all_gather(first_gpus(4), 4e6)}) {
+    REQUIRE(plan.phases.size() == 3);
+    REQUIRE(plan.total_bytes() == Approx(3 * 4 * 1e6));
+    REQUIRE(plan.bus_factor == Approx(0.75));
+    require_sent_equals_received(plan);
+  }
+}
+
+TEST_CASE("hierarchical all-reduce: NVLink RS, per-rail ring, NVLink AG", "[collectives]") {
+  // 2 nodes x 4 GPUs, S = 8 MB: k = 4, m = 2.
+  const double s = 8e6;
+  const auto plan = hierarchical_all_reduce(first_gpus(8), 4, s);
+  REQUIRE(plan.phases.size() == 3 + 2 + 3);
+  // Intra-node phases stay inside a node; inter-node phases stay on one rail.
+  for (std::size_t p = 0; p < plan.phases.size(); ++p) {
+    const bool inter = p == 3 || p == 4;
+    for (const auto& t : plan.phases[p].transfers) {
+      if (inter) {
+        REQUIRE(t.src_gpu % 4 == t.dst_gpu % 4);
+        REQUIRE(t.src_gpu / 4 != t.dst_gpu / 4);
+        REQUIRE(t.bytes == Approx(s / 4 / 2));
+      } else {
+        REQUIRE(t.src_gpu / 4 == t.dst_gpu / 4);
+        REQUIRE(t.bytes == Approx(s / 4));
+      }
+    }
+  }
+  // Per GPU: 2(k-1)/k S over NVLink + 2(m-1)/m S/k over the rail.
+  for (const auto& [gpu, sent] : plan.bytes_sent_by_gpu()) REQUIRE(sent == Approx(2.0 * 3 / 4 * s + 2.0 * 1 / 2 * s / 4));
+  require_sent_equals_received(plan);
+  REQUIRE_THROWS_AS(hierarchical_all_reduce(first_gpus(6), 4, s), std::invalid_argument);
+}
+
+TEST_CASE("direct all-to-all: one phase, n(n-1) transfers of S/n", "[collectives]") {
+  const auto plan = direct_all_to_all(first_gpus(4), 4e6);
+  REQUIRE(plan.phases.size() == 1);
+  REQUIRE(plan.phases[0].transfers.size() == 12);
+  REQUIRE(plan.total_bytes() == Approx(12e6));
+  require_sent_equals_received(plan);
+}
+
+TEST_CASE("side by side groups share phases", "[collectives]") {
+  const auto a = ring_all_reduce({0, 1, 2, 3}, 4e6);
+  const auto b = ring_all_reduce({4, 5, 6, 7}, 4e6);
+  const auto both = side_by_side({a, b});
+  REQUIRE(both.phases.size() == a.phases.size());
+  REQUIRE(both.phases[0].transfers.size() == 8);
+  REQUIRE(both.payload_bytes == a.payload_bytes);
+}
+
+TEST_CASE("payload bytes per token: FP8 with one FP32 scale per 128 channels, BF16 combine", "[moe]") {
+  REQUIRE(dispatch_bytes_per_token(7168, Precision::fp8) == 7168 + 56 * 4);
+  REQUIRE(dispatch_bytes_per_token(7168, Precision::bf16) == 7168 * 2);
+  REQUIRE(combine_bytes_per_token(7168) == 7168 * 2);
+}
+
+TEST_CASE("balanced routing: closed-form expected token counts", "[moe]") {
+  // EP64 = 8 nodes of 8, M = 4, top-8: a node is chosen with probability 4/8; a chosen
+  // node gets 2 experts on 2 of its 8 GPUs, so a rank is hit with probability 1/2 · 2/8.
+  const auto r = route_tokens(ep_params(64));
+  for (int s = 0; s < 64; ++s) {
+    for (int b = 0; b < 8; ++b) REQUIRE(r.to_node(s, b) == Approx(4096 * 0.5));
+    for (int d = 0; d < 64; ++d) REQUIRE(r.to_rank(s, d) == Approx(4096 * 0.5 * 0.25));
+  }
+  // EP8 (one node): every token reaches every GPU of the node once (8 experts on 8 GPUs).
+  const auto one = route_tokens(ep_params(8));
+  REQUIRE(one.to_rank(0, 5) == Approx(4096));
+  REQUIRE(one.to_node(0, 0) == Approx(4096));
+}
+
+TEST_CASE("balanced dispatch: every rank sends and receives the same, two-hop sizes", "[moe]") {
+  const auto r = route_tokens(ep_params(64));
+  const double p = dispatch_bytes_per_token(7168, Precision::fp8);
+  const auto plan = moe_dispatch(first_gpus(64), r, p);
+  REQUIRE(plan.phases.size() == 1);
+  const auto sent = plan.bytes_sent_by_gpu();
+  const auto received = plan.bytes_received_by_gpu();
+  REQUIRE(sent.size() == 64);
+  REQUIRE(received.size() == 64);
+  // Per GPU: IB 7 nodes × T/2; NVLink own node 7 × T/8 + relay 7 sources × 7 GPUs × T/8.
+  const double t = 4096;
+  const double expected = (7 * t / 2 + 7 * t / 8 + 49 * t / 8) * p;
+  for (const auto& [gpu, b] : sent) REQUIRE(b == Approx(expected));
+  for (const auto& [gpu, b] : received) REQUIRE(b == Approx(expected));
+  // IB legs go to the same in-node index; one transfer per GPU pair.
+  std::set<std::pair<int, int>> pairs;
+  for (const auto& tr : plan.phases[0].transfers) {
+    if (tr.src_gpu / 8 != tr.dst_gpu / 8) REQUIRE(tr.src_gpu % 8 == tr.dst_gpu % 8);
+    REQUIRE(pairs.insert({tr.src_gpu, tr.dst_gpu}).second);
+  }
+  require_sent_equals_received(plan);
+}
+
+TEST_CASE("combine is the exact reverse of dispatch", "[moe]") {
+  const auto r = route_tokens(ep_params(16));
+  const auto d = moe_dispatch(first_gpus(16), r, 100);
+  const auto c = moe_combine(first_gpus(16), r, 100);
+  REQUIRE(c.phases[0].transfers.size() == d.phases[0].transfers.size());
+  REQUIRE(c.bytes_sent_by_gpu() == d.bytes_received_by_gpu());
+  REQUIRE(c.bytes_received_by_gpu() == d.bytes_sent_by_gpu());
+}
+
+TEST_CASE("zipf routing: node-limited, seeded, imbalanced", "[moe]") {
+  auto p = ep_params(64);
+  p.tokens = 256;
+  p.max_nodes = 2;
+  p.routing = RoutingKind::zipf;
+  p.zipf_exponent = 1.2;
+  p.seed = 7;
+  const auto r = route_tokens(p);
+  for (int s = 0; s < 64; ++s) {
+    REQUIRE(r.max_nodes_reached[static_cast<std::size_t>(s)] <= 2);
+    REQUIRE(r.max_nodes_reached[static_cast<std::size_t>(s)] >= 1);
+    double nodes_reached = 0;
+    double ranks_reached = 0;
+    for (int b = 0; b < 8; ++b) nodes_reached += r.to_node(s, b);
+    for (int d = 0; d < 64; ++d) ranks_reached += r.to_rank(s, d);
+    REQUIRE(nodes_reached <= 2 * 256);
+    REQUIRE(ranks_reached <= 8 * 256);
+    REQUIRE(ranks_reached >= nodes_reached);  // every reached node has at least one reached rank
+  }
+  // Same seed, same routing; the hottest rank receives more than the coldest.
+  const auto again = route_tokens(p);
+  REQUIRE(again.tokens_to_rank == r.tokens_to_rank);
+  const auto plan = moe_dispatch(first_gpus(64), r, 1);
+  const auto received = plan.bytes_received_by_gpu();
+  double lo = 1e300, hi = 0;
+  for (int d = 0; d < 64; ++d) {
+    double in = 0;
+    for (int s = 0; s < 64; ++s)
+      if (s != d) in += r.to_rank(s, d);
+    lo = std::min(lo, in);
+    hi = std::max(hi, in);
+  }
+  REQUIRE(hi > 1.5 * lo);
+  require_sent_equals_received(plan);
+}
+
+TEST_CASE("routing rejects experts not divisible by the EP size", "[moe]") {
+  auto p = ep_params(64);
+  p.experts = 100;
+  REQUIRE_THROWS_AS(route_tokens(p), std::invalid_argument);
+}
