@@ -102,7 +102,6 @@ TEST_CASE("Every bad input exits 2 with its exact one-line error", "[config][cli
                          (c.expect.empty() ? "regex " + c.expect_regex : c.expect));
   }
   for (const auto& f : failures) UNSCOPED_INFO(f);
+  INFO(failures.size() << " of " << files.size() << " cases failed");
   CHECK(failures.empty());
-  INFO(files.size() << " cases");
-  CHECK(files.size() - failures.size() == files.size());
 }

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <string>
 
+#include "sim/config/load.hpp"
 #include "sim/model/cost_model.hpp"
 
 using namespace trainsim;
@@ -221,7 +222,7 @@ TEST_CASE("Memory-bound ops and the embedding do no tensor-core FLOPs", "[model]
       }
 }
 
-TEST_CASE("Causal attention counts half the non-causal products; backward is 2.5x", "[model]") {
+TEST_CASE("Causal attention counts half the non-causal products, backward is 2.5x", "[model]") {
   WorkloadSpec w = tiny_gqa();
   const double full = 2.0 /*sequences*/ * 2 /*heads*/ * (2.0 * 4 * 4 * 4 + 2.0 * 4 * 4 * 4);
   w.training.causal = false;
@@ -328,4 +329,16 @@ TEST_CASE("GEMM bytes follow the documented convention", "[model]") {
   CHECK(q.bytes_bwd_weight == 64 + 64 + 64 * 4);
   CHECK(q.bytes_bwd == q.bytes_bwd_input + q.bytes_bwd_weight);
   CHECK(q.activation_bytes == 64);  // the FP8 copy of the norm output
+}
+
+TEST_CASE("workloads/deepseek-v3.yaml costs the same as the spec built here", "[model][config]") {
+  const WorkloadSpec loaded = load_workload(std::string(TRAINSIM_SOURCE_DIR) + "/workloads/deepseek-v3.yaml", {});
+  const ModelCost from_yaml = model_cost(loaded);
+  const ModelCost in_code = model_cost(deepseek_v3());
+  CHECK(from_yaml.params_total == in_code.params_total);
+  CHECK(from_yaml.params_total_with_mtp == in_code.params_total_with_mtp);
+  CHECK(from_yaml.params_active == in_code.params_active);
+  CHECK(from_yaml.flops_per_token_causal == in_code.flops_per_token_causal);
+  CHECK(from_yaml.flops_per_token_total == in_code.flops_per_token_total);
+  CHECK(from_yaml.layers.back().activation_bytes() == in_code.layers.back().activation_bytes());
 }

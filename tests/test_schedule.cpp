@@ -263,8 +263,8 @@ TEST_CASE("trainsim schedule prints the timing as JSON and rejects bad input", "
   REQUIRE(op0["kind"] == "F");
   REQUIRE(op0["start"].get<double>() == 0);
   REQUIRE(op0["end"].get<double>() == 2);
-  // Defaults f=1, b=2 and units on the times.
-  Run units = run_cli("schedule --schedule 1f1b --pp 4 --microbatches 8 --f 1ms --b 2ms --format json");
+  // Units on the times (w defaults to 1 s, above b, so it is given too).
+  Run units = run_cli("schedule --schedule 1f1b --pp 4 --microbatches 8 --f 1ms --b 2ms --w 500us --format json");
   REQUIRE(units.status == 0);
   REQUIRE(nlohmann::json::parse(units.out)["bubble"].get<double>() == Approx(3 * 3e-3).epsilon(1e-12));
   Run text = run_cli("schedule --schedule zb-h1 --pp 4 --microbatches 4");

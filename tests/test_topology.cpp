@@ -4,13 +4,16 @@
 #include <boost/graph/push_relabel_max_flow.hpp>
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstdio>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "sim/topology/cluster_graph.hpp"
+#include "sim/topology/topology_output.hpp"
 
 using namespace trainsim;
 
@@ -124,6 +127,24 @@ std::vector<std::string> route_names(const ClusterGraph& g, int src, int dst) {
   std::vector<std::string> names{g.vertex(hops.front().from).name};
   for (const Hop& h : hops) names.push_back(g.vertex(h.to).name);
   return names;
+}
+
+struct Command {
+  int status = -1;
+  std::string output;  // stdout and stderr
+};
+
+Command run_trainsim(const std::string& args) {
+  Command c;
+  const std::string cmd = std::string(TRAINSIM_EXE) + " " + args + " 2>&1";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  char buffer[4096];
+  std::size_t n = 0;
+  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) c.output.append(buffer, n);
+  const int raw = pclose(pipe);
+  c.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  return c;
 }
 
 std::vector<ClusterSpec> small_instances() {
@@ -363,4 +384,89 @@ TEST_CASE("topology: the 16,384-GPU multi-plane graph builds and routes", "[topo
   check_walk(g, 0, 16383, hops);
   CHECK(hops.size() == 8);
   CHECK(topology_facts(g, spec).diameter_hops == 8);
+}
+
+TEST_CASE("topology: ClusterGraph copies and assigns safely and its records match the Boost edges", "[topology]") {
+  const ClusterSpec spec = make_spec(Fabric::multi_plane_fat_tree, 64, 8, 64, 8);
+  ClusterGraph assigned;
+  assigned = build_cluster_graph(spec);  // move-assignment (the CLI does this)
+  ClusterGraph copy = assigned;           // deep copy
+  for (const ClusterGraph* g : {&assigned, &copy}) {
+    REQUIRE(boost::num_edges(g->graph) == g->edges.size());
+    auto [it, end] = boost::edges(g->graph);
+    for (; it != end; ++it) {
+      const EdgeProps& p = g->graph[*it];
+      REQUIRE(p.id < g->edges.size());
+      const EdgeRecord& r = g->edges[p.id];
+      CHECK(r.props.kind == p.kind);
+      CHECK(r.props.bandwidth_bytes_per_s == p.bandwidth_bytes_per_s);
+      CHECK(r.props.id == p.id);
+      const std::set<VertexId> ends{boost::source(*it, g->graph), boost::target(*it, g->graph)};
+      CHECK(ends == std::set<VertexId>{r.source, r.target});
+    }
+    CHECK(route_names(*g, 0, 40 * 8 + 3) == std::vector<std::string>{
+                                                "gpu-n0-g0", "nvswitch-n0", "gpu-n0-g3", "nic-n0-g3", "p3-leaf-0",
+                                                "p3-spine-0", "p3-leaf-1", "nic-n40-g3", "gpu-n40-g3"});
+  }
+}
+
+TEST_CASE("topology: DOT export in full detail and aggregated", "[topology]") {
+  {
+    const ClusterGraph g = build_cluster_graph(make_spec(Fabric::fat_tree, 2, 4, 8));
+    std::ostringstream os;
+    CHECK_FALSE(write_topology_dot(os, g, "small"));
+    const std::string dot = os.str();
+    CHECK(dot.find("full detail (8 GPUs)") != std::string::npos);
+    CHECK(dot.find("\"gpu-n1-g3\"") != std::string::npos);
+    // 8 nvlink + 8 nic_attach + 8 nic_link + 2 leaves (4 ports down) x 4 uplinks to 1 spine = 32 edges.
+    std::size_t edges = 0;
+    for (std::size_t at = dot.find("--"); at != std::string::npos; at = dot.find("--", at + 2)) ++edges;
+    CHECK(edges == 32);
+  }
+  {
+    // 64 nodes x 8 = 512 GPUs > 256: one vertex per node, cables merged.
+    const ClusterGraph g = build_cluster_graph(make_spec(Fabric::multi_plane_fat_tree, 64, 8, 64, 8));
+    std::ostringstream os;
+    CHECK(write_topology_dot(os, g, "mid"));
+    const std::string dot = os.str();
+    CHECK(dot.find("aggregated to node level") != std::string::npos);
+    CHECK(dot.find("gpu-n") == std::string::npos);
+    // 64 nodes x 8 planes node-leaf edges + 8 planes x 2 leaves x 1 spine bundles of 32.
+    std::size_t edges = 0;
+    for (std::size_t at = dot.find("--"); at != std::string::npos; at = dot.find("--", at + 2)) ++edges;
+    CHECK(edges == 64 * 8 + 16);
+    CHECK(dot.find("cables=32, label=\"32 x 50 GB/s\"") != std::string::npos);
+  }
+}
+
+TEST_CASE("topology: trainsim topology command", "[topology][cli]") {
+  const std::string cluster = std::string("--cluster ") + TRAINSIM_SOURCE_DIR + "/topologies/h800-2048.yaml";
+  {
+    const Command c = run_trainsim("topology " + cluster + " --format json");
+    REQUIRE(c.status == 0);
+    const auto j = nlohmann::json::parse(c.output);
+    CHECK(j["gpus"] == 2048);
+    CHECK(j["switches"]["fabric_total"] == 96);
+    CHECK(j["links"]["switch_to_switch"] == 2048);
+    CHECK(j["diameter_hops"] == 8);
+    CHECK(j["bisection_bytes_per_s"].get<double>() == 1024 * 50e9);
+  }
+  {
+    const Command c = run_trainsim("topology " + cluster + " --set nodes=512 --set network.fabric=clos3");
+    REQUIRE(c.status == 0);
+    CHECK(c.output.find("clos3") != std::string::npos);
+    CHECK(c.output.find("diameter            8 hops") != std::string::npos);
+  }
+  {
+    const Command c = run_trainsim("topology " + cluster + " --set nodes=16 --format dot");
+    REQUIRE(c.status == 0);
+    CHECK(c.output.find("full detail (128 GPUs)") != std::string::npos);
+  }
+  {
+    // 2049 nodes x 8 GPUs on 8 planes: 2049 endpoints per plane > 64 x 32.
+    const Command c = run_trainsim("topology " + cluster + " --set nodes=2049");
+    CHECK(c.status == 2);
+    CHECK(c.output.find("h800-2048.yaml:") != std::string::npos);
+    CHECK(c.output.find("at most 2048 endpoints per plane") != std::string::npos);
+  }
 }

@@ -44,6 +44,9 @@ namespace trainsim::engine {
 namespace sgr = simgrid::kernel::routing;
 
 struct Simulator::Impl {
+  // Built in place: ClusterGraph::edges holds Boost edge descriptors that point into the
+  // graph's own edge storage, so a copied or assigned ClusterGraph would dangle.
+  explicit Impl(const ClusterSpec& s) : spec(s), graph(build_cluster_graph(s)) {}
   ClusterSpec spec;
   ClusterGraph graph;
   simgrid::s4u::Engine* engine = nullptr;  // owned by SimGrid for the whole process
@@ -100,10 +103,8 @@ Simulator& Simulator::get() {
 
 Simulator::~Simulator() = default;
 
-Simulator::Simulator(const ClusterSpec& spec) : impl_(std::make_unique<Impl>()) {
+Simulator::Simulator(const ClusterSpec& spec) : impl_(std::make_unique<Impl>(spec)) {
   Impl& im = *impl_;
-  im.spec = spec;
-  im.graph = build_cluster_graph(spec);
 
   // Quiet SimGrid's own INFO chatter (configuration changes) on stderr.
   int argc = 3;

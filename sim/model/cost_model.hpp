@@ -5,7 +5,7 @@
 // caller divides by TP). Pure arithmetic on a WorkloadSpec; knows nothing of
 // SimGrid, ranks or time.
 //
-// Conventions (see sim/model/README.md for the reasoning):
+// Conventions:
 // - FLOPs count tensor-core products only. A GEMM [m×k]·[k×n] is 2·m·n·k in
 //   forward; its input-gradient (B) and weight-gradient (W) GEMMs are 2·m·n·k
 //   each. Memory-bound ops (norms, SwiGLU, rotary, residual, router, loss) have
@@ -18,9 +18,21 @@
 //   written in BF16 (FP8 GEMMs emit BF16, DeepSeek-V3 §3.3.1). Backward
 //   B = dY read + weights read + dX written; W = dY read + X read + dW written in
 //   FP32 (gradients in FP32, §3.3.3).
+// - Activations: each op keeps what its own backward needs, counted once
+//   (ops reading the same cached input, e.g. kv_down after q_down, keep
+//   nothing). GEMM inputs are cached at the GEMM precision (FP8 in DeepSeek-V3,
+//   §3.3.3), norm inputs and the attention q/k/v/o in BF16. MoE gate-weight
+//   gradients come from the down projection's input gradient, so expert outputs
+//   are not kept.
 // - Recomputation (training.recompute) adds forward work to the backward pass
 //   (recompute_flops/recompute_bytes) and removes the activations it makes
-//   unnecessary; it is never part of the model-FLOP count.
+//   unnecessary; it is never part of the model-FLOP count. Norms and SwiGLU are
+//   memory-bound, so recomputing them adds bytes, not FLOPs; MLA up-projections
+//   add their GEMM FLOPs; `full` re-runs every transformer layer's forward (the
+//   MoE all-to-all it would repeat is the step simulator's to add).
+// - SwiGLU gate and up projections are one fused GEMM [h → 2I] (same FLOPs and
+//   parameters as two). MTP modules own their projection, norms and block; the
+//   embedding and head they run are the main model's (params 0 there).
 #include <string>
 #include <vector>
 

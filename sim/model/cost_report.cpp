@@ -97,14 +97,14 @@ std::string cost_to_text(const ModelCost& cost, const WorkloadSpec& workload) {
   out += fmt::format("precision: GEMMs {}, attention {}; attention products counted {}\n", to_string(t.gemm),
                      to_string(t.attention), t.causal ? "causal (half)" : "non-causal (full)");
   out += "figures of collapsed rows are per layer\n\n";
-  out += fmt::format("{:<30} {:<9} {:>11} {:>11} {:>11} {:>11} {:>11} {:>11}\n", "layer", "kind", "params M",
+  out += fmt::format("{:<30} {:<9} {:>12} {:>12} {:>12} {:>12} {:>12} {:>12}\n", "layer", "kind", "params M",
                      "fwd GFLOP", "bwd-B GFLOP", "bwd-W GFLOP", "recomp GFLOP", "activ MB");
   for (std::size_t i = 0; i < cost.layers.size();) {
     std::size_t j = i + 1;
     while (j < cost.layers.size() && same_row(cost.layers[i], cost.layers[j])) ++j;
     const LayerCost& l = cost.layers[i];
     // fmt pads by code points, so the en dash and × in the label align.
-    out += fmt::format("{:<30} {:<9} {:>11.1f} {:>11.1f} {:>11.1f} {:>11.1f} {:>11.1f} {:>11.1f}\n",
+    out += fmt::format("{:<30} {:<9} {:>12.1f} {:>12.1f} {:>12.1f} {:>12.1f} {:>12.1f} {:>12.1f}\n",
                        row_label(l, cost.layers[j - 1], j - i), to_string(l.kind), l.params() / 1e6,
                        l.flops_fwd() / 1e9, l.flops_bwd_input() / 1e9, l.flops_bwd_weight() / 1e9,
                        l.recompute_flops() / 1e9, l.activation_bytes() / 1e6);

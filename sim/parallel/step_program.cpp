@@ -299,7 +299,7 @@ class Builder {
         const int id = collective(plan, Category::ep, name, gpu, {deps[i], last_comm});
         it = task_of_group.emplace(group_first, id).first;
       } else if (it->second != kNone) {
-        boost::add_edge(deps[i], it->second, program_.graph);
+        if (deps[i] != kNone) boost::add_edge(deps[i], it->second, program_.graph);
         if (last_comm != kNone) boost::add_edge(last_comm, it->second, program_.graph);
       }
       if (it->second != kNone) last_comm = it->second;

@@ -111,9 +111,9 @@ class Builder {
 
   EdgeId add_edge(VertexId a, VertexId b, EdgeKind kind, double bandwidth_bytes_per_s, double latency_s) {
     const EdgeId id = g_.edges.size();
-    auto [e, ok] = boost::add_edge(a, b, EdgeProps{kind, bandwidth_bytes_per_s, latency_s, id}, g_.graph);
-    (void)ok;  // parallel edges are allowed
-    g_.edges.push_back(e);
+    const EdgeProps props{kind, bandwidth_bytes_per_s, latency_s, id};
+    boost::add_edge(a, b, props, g_.graph);  // parallel edges are allowed
+    g_.edges.push_back(EdgeRecord{a, b, props});
     return id;
   }
 

@@ -83,9 +83,18 @@ struct FabricShape {
   int cores = 0;                  // clos3: radix/2 * cores_per_group
 };
 
+// One cable as added: `source` is the lower-layer end (GPU, NIC, leaf, spine).
+// Kept beside the Boost graph as plain values (not Boost edge descriptors, which
+// point into the graph's own storage) so that ClusterGraph copies and moves safely.
+struct EdgeRecord {
+  VertexId source = 0;
+  VertexId target = 0;
+  EdgeProps props;
+};
+
 struct ClusterGraph {
-  Graph graph;
-  std::vector<Graph::edge_descriptor> edges;  // by EdgeId
+  Graph graph;                    // for Boost algorithms (BFS, max-flow, graphviz)
+  std::vector<EdgeRecord> edges;  // by EdgeId; same properties as the graph's edges
   FabricShape shape;
   int nodes = 0;
   int gpus_per_node = 0;
@@ -106,9 +115,9 @@ struct ClusterGraph {
 
   [[nodiscard]] int num_gpus() const { return nodes * gpus_per_node; }
   [[nodiscard]] const VertexProps& vertex(VertexId v) const { return graph[v]; }
-  [[nodiscard]] const EdgeProps& edge(EdgeId e) const { return graph[edges[e]]; }
-  [[nodiscard]] VertexId edge_source(EdgeId e) const { return boost::source(edges[e], graph); }
-  [[nodiscard]] VertexId edge_target(EdgeId e) const { return boost::target(edges[e], graph); }
+  [[nodiscard]] const EdgeProps& edge(EdgeId e) const { return edges[e].props; }
+  [[nodiscard]] VertexId edge_source(EdgeId e) const { return edges[e].source; }
+  [[nodiscard]] VertexId edge_target(EdgeId e) const { return edges[e].target; }
   [[nodiscard]] int plane_of_gpu(int gpu) const { return graph[gpu_vertex[gpu]].plane; }
 };
 

@@ -1,0 +1,127 @@
+// The step simulation end to end on small clusters: fidelity modes agree,
+// results are deterministic and bounded by what the program contains.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <string>
+
+#include "sim/config/load.hpp"
+#include "sim/engine/isolated.hpp"
+#include "sim/engine/step_executor.hpp"
+#include "sim/parallel/step_program.hpp"
+#include "sim/report/step_result.hpp"
+
+using namespace trainsim;
+
+namespace {
+
+const std::string kRoot = TRAINSIM_SOURCE_DIR;
+
+// DeepSeek-V3's recipe shrunk to 128 GPUs: 16 nodes, PP 2 × EP 64 (8 nodes) × DP 64,
+// 6 layers (1 dense), 4 micro-batches per pipeline.
+std::vector<std::string> small_moe_sets() {
+  return {"nodes=16",
+          "model.layers=6",
+          "model.moe.first_dense_layers=1",
+          "parallelism.pp=2",
+          "parallelism.dp=64",
+          "training.global_batch=256",
+          "training.batch_ramp.start=256"};
+}
+
+struct Case {
+  ClusterSpec cluster;
+  WorkloadSpec workload;
+};
+
+Case load_case(const std::vector<std::string>& sets) {
+  const auto o = parse_overrides(sets);
+  Case c{load_cluster(kRoot + "/topologies/h800-2048.yaml", o), load_workload(kRoot + "/workloads/deepseek-v3.yaml", o)};
+  check_workload_fits_cluster(c.workload, c.cluster);
+  return c;
+}
+
+std::vector<double> simulate(const Case& c, Fidelity f) {
+  return engine::run_isolated([&] {
+    const auto program = build_step_program(c.cluster, c.workload, c.workload.training.global_batch, f);
+    const auto x = engine::execute_step(c.cluster, program);
+    const auto r = summarize_step(c.cluster, c.workload, program, x);
+    double busiest_compute = 0;
+    for (int gpu : program.simulated_gpus) {
+      double sum = 0;
+      for (std::size_t v = 0; v < boost::num_vertices(program.graph); ++v)
+        if (program.graph[v].gpu == gpu && !program.graph[v].is_transfer()) sum += program.graph[v].seconds;
+      busiest_compute = std::max(busiest_compute, sum);
+    }
+    double breakdown_sum = 0;
+    for (const auto& [k, v] : r.breakdown) breakdown_sum += v;
+    return std::vector<double>{x.makespan_s, busiest_compute, breakdown_sum,
+                               static_cast<double>(program.simulated_gpus.size())};
+  });
+}
+
+std::string run_cli(const std::string& args) {
+  const std::string cmd = "cd " + kRoot + " && " + TRAINSIM_EXE + " " + args + " 2>&1";
+  std::string out;
+  FILE* pipe = popen(cmd.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  char buf[4096];
+  std::size_t n;
+  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
+  pclose(pipe);
+  return out;
+}
+
+std::string read_file(const std::string& path) {
+  std::string out;
+  FILE* f = fopen(path.c_str(), "rb");
+  if (!f) return out;
+  char buf[4096];
+  std::size_t n;
+  while ((n = fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+  fclose(f);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("symmetric and full fidelity agree within 2% on a 128-GPU MoE case", "[step][slow]") {
+  const Case c = load_case(small_moe_sets());
+  const auto full = simulate(c, Fidelity::full);
+  const auto sym = simulate(c, Fidelity::symmetric);
+  INFO("full " << full[0] << " s on " << full[3] << " GPUs; symmetric " << sym[0] << " s on " << sym[3] << " GPUs");
+  REQUIRE(full[3] == 128);
+  REQUIRE(sym[3] == 2);
+  REQUIRE(sym[0] == Approx(full[0]).epsilon(0.02));
+}
+
+TEST_CASE("the step is no shorter than the busiest GPU's compute and the breakdown sums to it", "[step]") {
+  const Case c = load_case(small_moe_sets());
+  const auto r = simulate(c, Fidelity::symmetric);
+  REQUIRE(r[0] >= r[1]);
+  REQUIRE(r[2] == Approx(r[0]).epsilon(1e-9));
+}
+
+TEST_CASE("a faster network never makes the step slower", "[step]") {
+  auto sets = small_moe_sets();
+  const auto base = simulate(load_case(sets), Fidelity::symmetric);
+  sets.push_back("network.nic_bandwidth=800Gbps");
+  sets.push_back("node.nvlink_bandwidth=400GB/s");
+  const auto fast = simulate(load_case(sets), Fidelity::symmetric);
+  REQUIRE(fast[0] <= base[0]);
+}
+
+TEST_CASE("trainsim run is deterministic: byte-identical JSON and trace", "[step][cli]") {
+  std::string sets;
+  for (const auto& s : small_moe_sets()) sets += " --set " + s;
+  const std::string a_trace = "/tmp/trainsim_det_a.json", b_trace = "/tmp/trainsim_det_b.json";
+  const auto a = run_cli("run --format json --ramp-points 3 --trace " + a_trace + sets);
+  const auto b = run_cli("run --format json --ramp-points 3 --trace " + b_trace + sets);
+  REQUIRE(a.find("\"gpu_hours_per_trillion_tokens\"") != std::string::npos);
+  REQUIRE(a == b);
+  const auto ta = read_file(a_trace);
+  REQUIRE(ta.size() > 1000);
+  REQUIRE(ta == read_file(b_trace));
+}
