@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <stdexcept>
-#include <unordered_set>
+#include <unordered_map>
 
 #include "sim/engine/simgrid_access.hpp"
 
@@ -10,53 +10,116 @@ namespace trainsim::engine {
 
 namespace sg = simgrid::s4u;
 
+namespace {
+
+// Drives the DAG itself and creates a task's SimGrid activities only when all
+// its predecessors have finished. SimGrid 3.32 walks a list of pending
+// activities at every completion, so handing it the whole step up front
+// (vetoed activities with dependencies) costs time quadratic in the step's
+// size; started-when-ready keeps that list to what actually runs.
+class DagRunner {
+ public:
+  DagRunner(const StepProgram& program, double t0) : program_(program), t0_(t0) {
+    const auto& g = program.graph;
+    const std::size_t n = boost::num_vertices(g);
+    waiting_.assign(n, 0);
+    pending_comms_.assign(n, 0);
+    result_.tasks.resize(n);
+    for (std::size_t v = 0; v < n; ++v) {
+      std::vector<std::size_t> preds;
+      for (auto [e, end] = boost::in_edges(v, g); e != end; ++e) preds.push_back(boost::source(*e, g));
+      std::sort(preds.begin(), preds.end());
+      waiting_[v] = static_cast<int>(std::unique(preds.begin(), preds.end()) - preds.begin());
+    }
+  }
+
+  void start_ready() {
+    for (std::size_t v = 0; v < waiting_.size(); ++v)
+      if (waiting_[v] == 0) start(v);
+  }
+
+  void on_completion(const sg::Activity& a) {
+    auto it = owner_.find(&a);
+    if (it == owner_.end()) return;
+    const std::size_t v = it->second;
+    owner_.erase(it);
+    if (--pending_comms_[v] == 0) finish(v);
+  }
+
+  StepExecution take_result() {
+    const auto& g = program_.graph;
+    for (std::size_t v = 0; v < waiting_.size(); ++v)
+      if (waiting_[v] >= 0) throw std::logic_error("step program task never ran (dependency cycle?): " + g[v].name);
+    return std::move(result_);
+  }
+
+ private:
+  void start(std::size_t v) {
+    waiting_[v] = -1;  // started
+    const StepTask& t = program_.graph[v];
+    result_.tasks[v].start_s = sg::Engine::get_clock() - t0_;
+    if (t.is_transfer()) {
+      auto comms = make_transfers(t.transfers);
+      if (comms.empty()) return finish(v);
+      pending_comms_[v] = static_cast<int>(comms.size());
+      for (auto& c : comms) {
+        owner_[c.get()] = v;
+        live_comms_.push_back(c);
+        c->start();
+      }
+    } else {
+      if (t.seconds <= 0) return finish(v);
+      auto exec = sg::Exec::init();
+      exec->set_name(t.name)->set_flops_amount(t.seconds)->set_host(gpu_host(t.gpu));
+      pending_comms_[v] = 1;
+      owner_[exec.get()] = v;
+      live_execs_.push_back(exec);
+      exec->start();
+    }
+  }
+
+  void finish(std::size_t v) {
+    const double now = sg::Engine::get_clock() - t0_;
+    result_.tasks[v].end_s = now;
+    result_.makespan_s = std::max(result_.makespan_s, now);
+    const auto& g = program_.graph;
+    std::vector<std::size_t> succs;
+    for (auto [e, end] = boost::out_edges(v, g); e != end; ++e) succs.push_back(boost::target(*e, g));
+    std::sort(succs.begin(), succs.end());
+    succs.erase(std::unique(succs.begin(), succs.end()), succs.end());
+    for (std::size_t s : succs)
+      if (--waiting_[s] == 0) start(s);
+  }
+
+  const StepProgram& program_;
+  double t0_;
+  std::vector<int> waiting_;        // unfinished predecessors; -1 once started
+  std::vector<int> pending_comms_;  // activities of a started task not yet finished
+  std::unordered_map<const sg::Activity*, std::size_t> owner_;
+  std::vector<sg::CommPtr> live_comms_;  // keep activities alive until the run ends
+  std::vector<sg::ExecPtr> live_execs_;
+  StepExecution result_;
+};
+
+DagRunner* current_runner = nullptr;
+
+}  // namespace
+
 StepExecution execute_step(const ClusterSpec& cluster, const StepProgram& program) {
   if (!Simulator::exists()) Simulator::create(cluster);
-  const double t0 = Simulator::get().now_s();
-  const auto& g = program.graph;
-  const std::size_t n = boost::num_vertices(g);
-
-  // The activity that marks each task's end, and the Comms of transfer tasks.
-  std::vector<sg::ExecPtr> done(n);
-  std::vector<std::vector<sg::CommPtr>> comms(n);
-  for (std::size_t v = 0; v < n; ++v) {
-    const StepTask& t = g[v];
-    done[v] = sg::Exec::init();
-    done[v]->set_name(t.name);
-    done[v]->set_flops_amount(t.is_transfer() ? 0.0 : std::max(0.0, t.seconds));
-    done[v]->set_host(gpu_host(t.gpu));
+  static bool hooked = false;
+  if (!hooked) {
+    sg::Activity::on_completion_cb([](const sg::Activity& a) {
+      if (current_runner != nullptr) current_runner->on_completion(a);
+    });
+    hooked = true;
   }
-  for (std::size_t v = 0; v < n; ++v) {
-    const StepTask& t = g[v];
-    std::vector<sg::ExecPtr> preds;
-    std::unordered_set<std::size_t> seen;
-    for (auto [e, end] = boost::in_edges(v, g); e != end; ++e) {
-      const std::size_t u = boost::source(*e, g);
-      if (seen.insert(u).second) preds.push_back(done[u]);
-    }
-    if (t.is_transfer() && !t.transfers.empty()) {
-      comms[v] = start_transfers(t.transfers, preds);
-      for (auto& c : comms[v]) c->add_successor(done[v]);
-      if (comms[v].empty())  // only self transfers: the join waits on the predecessors
-        for (auto& p : preds) p->add_successor(done[v]);
-    } else {
-      for (auto& p : preds) p->add_successor(done[v]);
-    }
-  }
-  for (std::size_t v = 0; v < n; ++v) done[v]->vetoable_start();
+  DagRunner runner(program, sg::Engine::get_clock());
+  current_runner = &runner;
+  runner.start_ready();
   simgrid_engine().run();
-
-  StepExecution result;
-  result.tasks.resize(n);
-  for (std::size_t v = 0; v < n; ++v) {
-    if (done[v]->get_state() != sg::Activity::State::FINISHED)
-      throw std::logic_error("step program task never ran (dependency cycle?): " + g[v].name);
-    double start = done[v]->get_start_time();
-    for (const auto& c : comms[v]) start = std::min(start, c->get_start_time());
-    result.tasks[v] = {start - t0, done[v]->get_finish_time() - t0};
-    result.makespan_s = std::max(result.makespan_s, result.tasks[v].end_s);
-  }
-  return result;
+  current_runner = nullptr;
+  return runner.take_result();
 }
 
 }  // namespace trainsim::engine
