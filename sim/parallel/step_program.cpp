@@ -219,37 +219,16 @@ class Builder {
   }
 
   // Transfers kept for the simulated GPUs. Symmetric mode keeps those that touch
-  // the representative and merges them per direction and link class onto fixed
-  // partners: the representative's own NIC and NVLink ports then carry exactly
-  // their loads (its peers' mirror traffic included). Exact when those ports are
-  // the bottleneck (non-blocking fabrics); `full` is the reference otherwise.
+  // a representative: its own NIC and NVLink ports then carry exactly their
+  // loads, its peers' mirror traffic toward it included, with as many flows as in
+  // `full` (max-min sharing is per flow, so merging flows would change the
+  // shares). Exact when the representatives' ports are the bottleneck
+  // (non-blocking fabrics); `full` is the reference otherwise.
   std::vector<parallel::Transfer> keep(const std::vector<parallel::Transfer>& all) const {
     if (fidelity_ == Fidelity::full) return all;
     std::vector<parallel::Transfer> kept;
-    std::map<std::pair<int, int>, double> merged;  // (rep, class) → bytes
-    const int per_node = cluster_.node.gpus;
-    for (const auto& t : all) {
-      const bool out = simulated_[t.src_gpu];
-      const bool in = simulated_[t.dst_gpu];
-      if (t.src_gpu == t.dst_gpu || (!out && !in)) continue;
-      if (out && in) {
-        kept.push_back(t);
-        continue;
-      }
-      const int rep = out ? t.src_gpu : t.dst_gpu;
-      const int other = out ? t.dst_gpu : t.src_gpu;
-      const bool same_node = rep / per_node == other / per_node;
-      merged[{rep, (out ? 0 : 2) + (same_node ? 0 : 1)}] += t.bytes;
-    }
-    for (const auto& [key, bytes] : merged) {
-      const auto [rep, cls] = key;
-      const bool out = cls < 2;
-      const bool same_node = cls % 2 == 0;
-      const int node = rep / per_node, idx = rep % per_node;
-      int partner = same_node ? node * per_node + (idx + (out ? 1 : per_node - 1)) % per_node
-                              : ((node + (out ? 1 : cluster_.nodes - 1)) % cluster_.nodes) * per_node + idx;
-      kept.push_back(out ? parallel::Transfer{rep, partner, bytes} : parallel::Transfer{partner, rep, bytes});
-    }
+    for (const auto& t : all)
+      if (t.src_gpu != t.dst_gpu && (simulated_[t.src_gpu] || simulated_[t.dst_gpu])) kept.push_back(t);
     return kept;
   }
 
