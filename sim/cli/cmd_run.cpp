@@ -22,6 +22,7 @@ struct RunOptions {
   std::string fidelity = "symmetric";
   std::string trace_path;
   int ramp_points = 5;
+  int jobs = 2;
 };
 
 // The smallest batch at or above `batch` (a multiple of dp × micro_batch) whose
@@ -61,14 +62,19 @@ int run(const RunOptions& o) {
                                     "micro-batches at dp {}); per-token time taken from it (assumption)",
                                     p.global_batch, p.simulated_batch, schedule_name(workload.parallelism.schedule),
                                     workload.parallelism.dp));
-      const auto v = engine::run_isolated([&] {
-        const StepProgram prog = build_step_program(cluster, workload, p.simulated_batch, fidelity);
+      ramp.push_back(p);
+    }
+    std::vector<std::function<std::vector<double>()>> sims;
+    for (const RampPoint& p : ramp)
+      sims.push_back([&cluster, &workload, fidelity, batch = p.simulated_batch] {
+        const StepProgram prog = build_step_program(cluster, workload, batch, fidelity);
         const auto x = engine::execute_step(cluster, prog);
         return std::vector<double>{x.makespan_s, prog.tokens_per_step};
       });
-      p.step_time_s = v.at(0);
-      p.seconds_per_token = v.at(0) / v.at(1);
-      ramp.push_back(p);
+    const auto values = engine::run_isolated_all(sims, o.jobs);
+    for (std::size_t i = 0; i < ramp.size(); ++i) {
+      ramp[i].step_time_s = values[i].at(0);
+      ramp[i].seconds_per_token = values[i].at(0) / values[i].at(1);
     }
   }
 
@@ -111,6 +117,8 @@ void register_run(CLI::App& app, Action& action) {
   cmd->add_option("--trace", opts.trace_path, "Write a Chrome trace (Perfetto) of the simulated step");
   cmd->add_option("--ramp-points", opts.ramp_points,
                   "Batch sizes simulated over the batch ramp, full batch included (default 5; <2: none)");
+  cmd->add_option("--jobs", opts.jobs, "Batch-ramp simulations run side by side, one process each (default 2)")
+      ->check(CLI::Range(1, 256));
   cmd->callback([&action] { action = [] { return run(opts); }; });
 }
 

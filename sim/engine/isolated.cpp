@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -35,8 +36,14 @@ std::string read_all(int fd) {
 
 }  // namespace
 
-std::vector<double> run_isolated(const std::function<std::vector<double>()>& simulate) {
-  if (Simulator::exists()) throw std::logic_error("run_isolated after this process created its simulator");
+namespace {
+
+struct Child {
+  pid_t pid = -1;
+  int fd = -1;
+};
+
+Child spawn(const std::function<std::vector<double>()>& simulate) {
   int fds[2];
   if (::pipe(fds) != 0) throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
   const pid_t pid = ::fork();
@@ -65,10 +72,14 @@ std::vector<double> run_isolated(const std::function<std::vector<double>()>& sim
     ::_exit(status);
   }
   ::close(fds[1]);
-  const std::string data = read_all(fds[0]);
-  ::close(fds[0]);
+  return {pid, fds[0]};
+}
+
+std::vector<double> collect(const Child& child) {
+  const std::string data = read_all(child.fd);
+  ::close(child.fd);
   int status = 0;
-  ::waitpid(pid, &status, 0);
+  ::waitpid(child.pid, &status, 0);
   if (data.empty()) throw std::runtime_error("simulation child process died without a result");
   const std::string body = data.substr(1);
   if (data[0] == 'I') throw InputError({}, body);
@@ -76,6 +87,27 @@ std::vector<double> run_isolated(const std::function<std::vector<double>()>& sim
   std::vector<double> values(body.size() / sizeof(double));
   std::memcpy(values.data(), body.data(), values.size() * sizeof(double));
   return values;
+}
+
+}  // namespace
+
+std::vector<double> run_isolated(const std::function<std::vector<double>()>& simulate) {
+  return run_isolated_all({simulate}, 1).front();
+}
+
+std::vector<std::vector<double>> run_isolated_all(
+    const std::vector<std::function<std::vector<double>()>>& simulations, int parallel) {
+  if (Simulator::exists()) throw std::logic_error("run_isolated after this process created its simulator");
+  std::vector<std::vector<double>> results(simulations.size());
+  const std::size_t width = static_cast<std::size_t>(std::max(1, parallel));
+  for (std::size_t first = 0; first < simulations.size(); first += width) {
+    std::vector<Child> children;
+    for (std::size_t i = first; i < std::min(simulations.size(), first + width); ++i)
+      children.push_back(spawn(simulations[i]));
+    // Children write a few bytes each: reading them in order cannot deadlock.
+    for (std::size_t k = 0; k < children.size(); ++k) results[first + k] = collect(children[k]);
+  }
+  return results;
 }
 
 }  // namespace trainsim::engine

@@ -12,4 +12,9 @@ namespace trainsim::engine {
 // carrying its message. Must be called before this process creates its own simulator.
 [[nodiscard]] std::vector<double> run_isolated(const std::function<std::vector<double>()>& simulate);
 
+// The same for several simulations, up to `parallel` children at once; results in
+// the order of `simulations` (so output does not depend on `parallel`).
+[[nodiscard]] std::vector<std::vector<double>> run_isolated_all(
+    const std::vector<std::function<std::vector<double>()>>& simulations, int parallel);
+
 }  // namespace trainsim::engine
