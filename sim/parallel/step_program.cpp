@@ -56,6 +56,8 @@ int gpu_of(const ParallelismSpec& p, int pp_rank, int dp_index, int tp_index) {
 namespace {
 
 constexpr int kNone = -1;
+// Weight gradients are FP32, as the cost model writes them (DeepSeek-V3 §3.3.3).
+constexpr double kWeightGradBytes = 4;
 
 // Seconds and model FLOPs of one block of one layer, per pass, on one GPU.
 struct BlockCost {
@@ -96,7 +98,21 @@ LayerPlan plan_layer(const LayerCost& layer, const ClusterSpec& c, const Workloa
                   : transformer               ? Category::attention
                                               : Category::embedding_head;
   for (const OpCost& op : layer.ops) {
-    if (op.name.rfind("moe.routed", 0) == 0) plan.moe = true;
+    if (op.name.rfind("moe.routed", 0) == 0) {
+      plan.moe = true;
+      // The cost model is unsharded: its routed-expert ops read every expert's
+      // weights. Under expert parallelism a GPU holds 1/ep of them (and, with
+      // balanced routing, computes its micro-batch's share of the FLOPs), so only
+      // the weight traffic shrinks.
+      OpCost local = op;
+      const double foreign = op.params * (1.0 - 1.0 / w.parallelism.ep);
+      local.bytes_fwd -= foreign * element_bytes(op.precision);
+      local.bytes_bwd_input -= foreign * element_bytes(op.precision);
+      local.bytes_bwd_weight -= foreign * kWeightGradBytes;
+      local.bytes_bwd = local.bytes_bwd_input + local.bytes_bwd_weight;
+      add_op(plan.mlp, local, c, w, shards);
+      continue;
+    }
     add_op(transformer && !before_dispatch(op.name) ? plan.mlp : plan.attn, op, c, w, shards);
   }
   return plan;
