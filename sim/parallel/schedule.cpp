@@ -377,17 +377,7 @@ void check_schedule(const PipelineSchedule& s) {
   if (loc.weight.size() > expected) fail("too many W ops");
 }
 
-const char* schedule_name(Schedule kind) {
-  switch (kind) {
-    case Schedule::gpipe: return "gpipe";
-    case Schedule::one_f_one_b: return "1f1b";
-    case Schedule::interleaved: return "interleaved";
-    case Schedule::zb_h1: return "zb-h1";
-    case Schedule::dualpipe: return "dualpipe";
-    case Schedule::dualpipev: return "dualpipev";
-  }
-  return "?";
-}
+const char* schedule_name(Schedule kind) { return to_string(kind); }  // one spelling: spec.cpp
 
 Schedule schedule_from_name(const std::string& name) {
   static const std::map<std::string, Schedule> names = {
