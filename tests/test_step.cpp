@@ -125,3 +125,34 @@ TEST_CASE("trainsim run is deterministic: byte-identical JSON and trace", "[step
   REQUIRE(ta.size() > 1000);
   REQUIRE(ta == read_file(b_trace));
 }
+
+namespace {
+
+// Pipeline transfers in a symmetric program: every micro-batch crosses every
+// stage boundary once forward and once backward (stages on different ranks).
+std::vector<double> count_pp(const Case& c) {
+  return engine::run_isolated([&] {
+    const auto program = build_step_program(c.cluster, c.workload, c.workload.training.global_batch, Fidelity::symmetric);
+    double pp = 0;
+    for (std::size_t v = 0; v < boost::num_vertices(program.graph); ++v)
+      if (program.graph[v].category == Category::pp) pp += 1;
+    return std::vector<double>{pp, static_cast<double>(program.microbatches),
+                               static_cast<double>(program.stage_layers.size())};
+  });
+}
+
+}  // namespace
+
+TEST_CASE("every micro-batch crosses every stage boundary forward and backward", "[step]") {
+  SECTION("MoE, DualPipe") {
+    const auto r = count_pp(load_case(small_moe_sets()));
+    REQUIRE(r[0] == 2 * (r[2] - 1) * r[1]);
+  }
+  SECTION("dense, 1F1B (backward chunks that start with a dense layer or the head)") {
+    const auto o = parse_overrides({"training.global_batch=2048"});
+    const Case c{load_cluster(kRoot + "/topologies/h800-2048.yaml", o), load_workload(kRoot + "/workloads/llama3-8b.yaml", o)};
+    const auto r = count_pp(c);
+    REQUIRE(r[2] == 4);
+    REQUIRE(r[0] == 2 * (r[2] - 1) * r[1]);
+  }
+}

@@ -250,7 +250,7 @@ class Builder {
 
   // One transfer task per phase of `plan`, chained; returns the last (or kNone).
   int collective(const parallel::CollectivePlan& plan, Category cat, const std::string& name, int owner_gpu,
-                 std::vector<int> deps, Stream stream = Stream::comm, bool on_stream = false) {
+                 std::vector<int> deps, Stream stream = Stream::comm) {
     int prev = kNone;
     for (std::size_t ph = 0; ph < plan.phases.size(); ++ph) {
       auto transfers = keep(plan.phases[ph].transfers);
@@ -264,7 +264,6 @@ class Builder {
       std::vector<int> d = prev == kNone ? deps : std::vector<int>{prev};
       prev = add_task(std::move(t), d);
     }
-    (void)on_stream;
     return prev;
   }
 
@@ -335,12 +334,6 @@ class Builder {
     return std::string(pass) + " mb" + std::to_string(mb) + " L" + std::to_string(layer) + " " + block;
   }
 
-  // Per-layer pieces of a forward and a backward pass, so that F&B can interleave them.
-  struct Piece {
-    int rank, mb, layer;
-    bool fwd;
-  };
-
   // Forward of one layer: attn, [dispatch, mlp, combine] or mlp. `in` = dependency per replica.
   Tasks forward_attn(int r, int mb, int li, const Tasks& in) {
     const LayerPlan& L = layers_[li];
@@ -404,7 +397,7 @@ class Builder {
     Tasks cur = placeholder_deps();
     for (int li : stage_layers_[c.stage]) {
       cur = forward_attn(r, c.microbatch, li, cur);
-      if (e.entry.empty()) e.entry = first_of(cur);
+      note_entry(e.entry, cur);
       cur = forward_dispatch(r, c.microbatch, li, cur);
       cur = forward_mlp(r, c.microbatch, li, cur);
       cur = forward_combine(r, c.microbatch, li, cur);
@@ -421,18 +414,23 @@ class Builder {
     for (auto it = ls.rbegin(); it != ls.rend(); ++it) {
       const int li = *it;
       cur = backward_combine(r, c.microbatch, li, cur);
-      if (e.entry.empty()) e.entry = first_of(cur);
+      note_entry(e.entry, cur);
       cur = backward_mlp(r, c.microbatch, li, cur, with_w);
+      note_entry(e.entry, cur);
       cur = backward_dispatch(r, c.microbatch, li, cur);
       cur = backward_attn(r, c.microbatch, li, cur, with_w);
+      note_entry(e.entry, cur);
     }
     e.exit = cur;
     return e;
   }
 
-  // The first task created for a chain is its entry: callers record it right
-  // after the first creation, so `cur` is that task.
-  static Tasks first_of(const Tasks& cur) { return cur; }
+  // A chain's entry is the first task it creates: the one that must wait for the
+  // pipeline neighbour's transfer. Steps that create nothing (the all-to-all of a
+  // dense layer, the MLP of an embedding) pass the placeholders through.
+  static void note_entry(Tasks& entry, const Tasks& cur) {
+    if (entry.empty() && !cur.empty() && cur.front() != kNone) entry = cur;
+  }
 
   // DualPipe F&B: forward layer k interleaved with backward layer n-1-k in the
   // DeepSeek-V3 Fig. 4 order (see the file comment).
@@ -448,15 +446,16 @@ class Builder {
       const int bi = bk >= 0 ? bl[bk] : kNone;
       if (bi != kNone) {
         bcur = backward_combine(r, b.microbatch, bi, bcur);
-        if (eb.entry.empty()) eb.entry = bcur;
+        note_entry(eb.entry, bcur);
       }
       if (fi != kNone) {
         fcur = forward_attn(r, f.microbatch, fi, fcur);
-        if (ef.entry.empty()) ef.entry = fcur;
+        note_entry(ef.entry, fcur);
         fcur = forward_dispatch(r, f.microbatch, fi, fcur);
       }
       if (bi != kNone) {
         bcur = backward_mlp(r, b.microbatch, bi, bcur, false);
+        note_entry(eb.entry, bcur);
         weight_grads(r, b.microbatch, bi, true);
         bcur = backward_dispatch(r, b.microbatch, bi, bcur);
       }
@@ -466,6 +465,7 @@ class Builder {
       }
       if (bi != kNone) {
         bcur = backward_attn(r, b.microbatch, bi, bcur, false);
+        note_entry(eb.entry, bcur);
         weight_grads(r, b.microbatch, bi, false);
       }
     }
