@@ -11,6 +11,7 @@
 #include <regex>
 #include <string>
 #include <vector>
+#include "tests/support.hpp"
 
 namespace {
 
@@ -56,22 +57,8 @@ Case read_case(const fs::path& file) {
   return c;
 }
 
-struct Result {
-  int status = -1;
-  std::string output;
-};
-
-Result run_in(const fs::path& dir, const std::string& args) {
-  const std::string command = "cd '" + dir.string() + "' && '" TRAINSIM_EXE "' " + args + " 2>&1";
-  Result r;
-  FILE* pipe = popen(command.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::array<char, 4096> buf{};
-  size_t n = 0;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) r.output.append(buf.data(), n);
-  const int raw = pclose(pipe);
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  return r;
+trainsim::test::CommandResult run_in(const fs::path& dir, const std::string& args) {
+  return trainsim::test::run_trainsim(args, true, dir.string());
 }
 
 }  // namespace
@@ -91,7 +78,7 @@ TEST_CASE("Every bad input exits 2 with its exact one-line error", "[config][cli
       failures.push_back(c.name + ": needs '# args:' and exactly one of '# expect:' / '# expect-regex:'");
       continue;
     }
-    const Result r = run_in(dir, c.args);
+    const auto r = run_in(dir, c.args);
     const bool one_line = !r.output.empty() && r.output.back() == '\n' &&
                           std::count(r.output.begin(), r.output.end(), '\n') == 1;
     const std::string line = one_line ? r.output.substr(0, r.output.size() - 1) : r.output;

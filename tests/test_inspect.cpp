@@ -4,32 +4,19 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <string>
+#include "tests/support.hpp"
 
 namespace {
 
-struct Run {
-  int status = -1;
-  std::string out;
-};
-
-// Runs `trainsim <args>` from the source tree (so the default files resolve).
-Run run_trainsim(const std::string& args) {
-  const std::string cmd = std::string("cd '") + TRAINSIM_SOURCE_DIR + "' && '" + TRAINSIM_EXE + "' " + args + " 2>/dev/null";
-  Run r;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::array<char, 4096> buf{};
-  std::size_t n = 0;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) r.out.append(buf.data(), n);
-  const int raw = pclose(pipe);
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  return r;
+// Runs `trainsim <args>` from the source tree (so the default files resolve), stdout only.
+trainsim::test::CommandResult run_trainsim(const std::string& args) {
+  return trainsim::test::run_trainsim(args, false);
 }
 
 nlohmann::json inspect_json(const std::string& extra = "") {
-  const Run r = run_trainsim("inspect --format json " + extra);
+  const auto r = run_trainsim("inspect --format json " + extra);
   REQUIRE(r.status == 0);
-  return nlohmann::json::parse(r.out);
+  return nlohmann::json::parse(r.output);
 }
 
 }  // namespace
@@ -62,11 +49,11 @@ TEST_CASE("inspect honours --workload and --set", "[inspect][cli]") {
 }
 
 TEST_CASE("inspect text output collapses identical layers", "[inspect][cli]") {
-  const Run r = run_trainsim("inspect");
+  const auto r = run_trainsim("inspect");
   REQUIRE(r.status == 0);
-  CHECK(r.out.find("layers 0\u20132 (dense) \u00d73") != std::string::npos);
-  CHECK(r.out.find("layers 3\u201360 (moe) \u00d758") != std::string::npos);
-  CHECK(r.out.find("6 x N_active") != std::string::npos);
+  CHECK(r.output.find("layers 0\u20132 (dense) \u00d73") != std::string::npos);
+  CHECK(r.output.find("layers 3\u201360 (moe) \u00d758") != std::string::npos);
+  CHECK(r.output.find("6 x N_active") != std::string::npos);
 }
 
 TEST_CASE("inspect rejects a bad override with status 2", "[inspect][cli]") {

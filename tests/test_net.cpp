@@ -12,6 +12,7 @@
 #include "sim/engine/transfers.hpp"
 #include "sim/parallel/collectives.hpp"
 #include "sim/parallel/moe_routing.hpp"
+#include "tests/support.hpp"
 
 using namespace trainsim;
 
@@ -56,14 +57,9 @@ parallel::MoeRouting ep_routing(int ranks) {
 bool is_nic(EdgeKind k) { return k == EdgeKind::nic_attach || k == EdgeKind::nic_link; }
 
 nlohmann::json run_cli(const std::string& args) {
-  const std::string cmd = std::string(TRAINSIM_EXE) + " " + args + " --format json";
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(cmd.c_str(), "r"), pclose);
-  REQUIRE(pipe);
-  std::string out;
-  char buf[4096];
-  while (std::fgets(buf, sizeof buf, pipe.get()) != nullptr) out += buf;
-  INFO(cmd << "\n" << out);
-  return nlohmann::json::parse(out);
+  const auto r = trainsim::test::run_trainsim(args + " --format json", false);
+  INFO(args << "\n" << r.output);
+  return nlohmann::json::parse(r.output);
 }
 
 }  // namespace

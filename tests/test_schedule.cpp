@@ -22,6 +22,7 @@
 
 #include "sim/parallel/schedule.hpp"
 #include "sim/parallel/schedule_timing.hpp"
+#include "tests/support.hpp"
 
 using namespace trainsim;
 
@@ -39,22 +40,7 @@ std::map<PassKind, int> count_ops(const std::vector<PipelineOp>& ops) {
   return n;
 }
 
-struct Run {
-  int status = -1;
-  std::string out;
-};
-Run run_cli(const std::string& args) {
-  Run r;
-  const std::string cmd = std::string(TRAINSIM_EXE) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::array<char, 4096> buf{};
-  std::size_t n = 0;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
+trainsim::test::CommandResult run_cli(const std::string& args) { return trainsim::test::run_trainsim(args); }
 
 }  // namespace
 
@@ -251,9 +237,9 @@ TEST_CASE("Invalid schedule parameters are rejected", "[schedule]") {
 }
 
 TEST_CASE("trainsim schedule prints the timing as JSON and rejects bad input", "[schedule][cli]") {
-  Run ok = run_cli("schedule --schedule dualpipe --pp 8 --microbatches 20 --f 2 --b 3 --w 1 --fb 3.5 --format json");
+  const auto ok = run_cli("schedule --schedule dualpipe --pp 8 --microbatches 20 --f 2 --b 3 --w 1 --fb 3.5 --format json");
   REQUIRE(ok.status == 0);
-  const auto j = nlohmann::json::parse(ok.out);
+  const auto j = nlohmann::json::parse(ok.output);
   REQUIRE(j["schedule"] == "dualpipe");
   REQUIRE(j["pp"] == 8);
   REQUIRE(j["microbatches"] == 20);
@@ -264,18 +250,18 @@ TEST_CASE("trainsim schedule prints the timing as JSON and rejects bad input", "
   REQUIRE(op0["start"].get<double>() == 0);
   REQUIRE(op0["end"].get<double>() == 2);
   // Units on the times (w defaults to 1 s, above b, so it is given too).
-  Run units = run_cli("schedule --schedule 1f1b --pp 4 --microbatches 8 --f 1ms --b 2ms --w 500us --format json");
+  const auto units = run_cli("schedule --schedule 1f1b --pp 4 --microbatches 8 --f 1ms --b 2ms --w 500us --format json");
   REQUIRE(units.status == 0);
-  REQUIRE(nlohmann::json::parse(units.out)["bubble"].get<double>() == Approx(3 * 3e-3).epsilon(1e-12));
-  Run text = run_cli("schedule --schedule zb-h1 --pp 4 --microbatches 4");
+  REQUIRE(nlohmann::json::parse(units.output)["bubble"].get<double>() == Approx(3 * 3e-3).epsilon(1e-12));
+  const auto text = run_cli("schedule --schedule zb-h1 --pp 4 --microbatches 4");
   REQUIRE(text.status == 0);
-  REQUIRE(text.out.find("rank   3") != std::string::npos);
-  REQUIRE(text.out.find("bubble 3 s") != std::string::npos);  // (4-1)(1+2-2*1)
+  REQUIRE(text.output.find("rank   3") != std::string::npos);
+  REQUIRE(text.output.find("bubble 3 s") != std::string::npos);  // (4-1)(1+2-2*1)
 
-  Run odd = run_cli("schedule --schedule dualpipe --pp 3 --microbatches 12");
+  const auto odd = run_cli("schedule --schedule dualpipe --pp 3 --microbatches 12");
   REQUIRE(odd.status == 2);
-  REQUIRE(odd.out == "--schedule: dualpipe needs an even pp (pp=3)\n");
-  Run few = run_cli("schedule --schedule 1f1b --pp 8 --microbatches 4");
+  REQUIRE(odd.output == "--schedule: dualpipe needs an even pp (pp=3)\n");
+  const auto few = run_cli("schedule --schedule 1f1b --pp 8 --microbatches 4");
   REQUIRE(few.status == 2);
-  REQUIRE(few.out.find("micro-batches >= pp") != std::string::npos);
+  REQUIRE(few.output.find("micro-batches >= pp") != std::string::npos);
 }

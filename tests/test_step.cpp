@@ -12,6 +12,7 @@
 #include "sim/engine/step_executor.hpp"
 #include "sim/parallel/step_program.hpp"
 #include "sim/report/step_result.hpp"
+#include "tests/support.hpp"
 
 using namespace trainsim;
 
@@ -62,17 +63,7 @@ std::vector<double> simulate(const Case& c, Fidelity f) {
   });
 }
 
-std::string run_cli(const std::string& args) {
-  const std::string cmd = "cd " + kRoot + " && " + TRAINSIM_EXE + " " + args + " 2>&1";
-  std::string out;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  char buf[4096];
-  std::size_t n;
-  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
-  pclose(pipe);
-  return out;
-}
+std::string run_cli(const std::string& args) { return trainsim::test::run_trainsim(args).output; }
 
 std::string read_file(const std::string& path) {
   std::string out;

@@ -14,6 +14,7 @@
 
 #include "sim/topology/cluster_graph.hpp"
 #include "sim/topology/topology_output.hpp"
+#include "tests/support.hpp"
 
 using namespace trainsim;
 
@@ -129,23 +130,7 @@ std::vector<std::string> route_names(const ClusterGraph& g, int src, int dst) {
   return names;
 }
 
-struct Command {
-  int status = -1;
-  std::string output;  // stdout and stderr
-};
-
-Command run_trainsim(const std::string& args) {
-  Command c;
-  const std::string cmd = std::string(TRAINSIM_EXE) + " " + args + " 2>&1";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  char buffer[4096];
-  std::size_t n = 0;
-  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) c.output.append(buffer, n);
-  const int raw = pclose(pipe);
-  c.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  return c;
-}
+using trainsim::test::run_trainsim;
 
 std::vector<ClusterSpec> small_instances() {
   return {
@@ -442,7 +427,7 @@ TEST_CASE("topology: DOT export in full detail and aggregated", "[topology]") {
 TEST_CASE("topology: trainsim topology command", "[topology][cli]") {
   const std::string cluster = std::string("--cluster ") + TRAINSIM_SOURCE_DIR + "/topologies/h800-2048.yaml";
   {
-    const Command c = run_trainsim("topology " + cluster + " --format json");
+    const auto c = run_trainsim("topology " + cluster + " --format json");
     REQUIRE(c.status == 0);
     const auto j = nlohmann::json::parse(c.output);
     CHECK(j["gpus"] == 2048);
@@ -452,19 +437,19 @@ TEST_CASE("topology: trainsim topology command", "[topology][cli]") {
     CHECK(j["bisection_bytes_per_s"].get<double>() == 1024 * 50e9);
   }
   {
-    const Command c = run_trainsim("topology " + cluster + " --set nodes=512 --set network.fabric=clos3");
+    const auto c = run_trainsim("topology " + cluster + " --set nodes=512 --set network.fabric=clos3");
     REQUIRE(c.status == 0);
     CHECK(c.output.find("clos3") != std::string::npos);
     CHECK(c.output.find("diameter            8 hops") != std::string::npos);
   }
   {
-    const Command c = run_trainsim("topology " + cluster + " --set nodes=16 --format dot");
+    const auto c = run_trainsim("topology " + cluster + " --set nodes=16 --format dot");
     REQUIRE(c.status == 0);
     CHECK(c.output.find("full detail (128 GPUs)") != std::string::npos);
   }
   {
     // 2049 nodes x 8 GPUs on 8 planes: 2049 endpoints per plane > 64 x 32.
-    const Command c = run_trainsim("topology " + cluster + " --set nodes=2049");
+    const auto c = run_trainsim("topology " + cluster + " --set nodes=2049");
     CHECK(c.status == 2);
     CHECK(c.output.find("h800-2048.yaml:") != std::string::npos);
     CHECK(c.output.find("at most 2048 endpoints per plane") != std::string::npos);
