@@ -30,8 +30,9 @@ int comm_rank(Category c) {
 // running goes to the compute categories (split evenly when streams overlap);
 // time with only communication running is exposed communication of the
 // highest-priority kind; time with nothing running is bubble.
-std::map<std::string, double> gpu_breakdown(const StepProgram& p, const engine::StepExecution& x, int gpu,
-                                            double makespan, double& busy) {
+std::map<std::string, double> gpu_breakdown(const StepProgram& p, const engine::StepExecution& x,
+                                            const std::vector<std::size_t>& gpu_tasks, double makespan,
+                                            double& busy) {
   struct Event {
     double t;
     int delta;
@@ -39,10 +40,8 @@ std::map<std::string, double> gpu_breakdown(const StepProgram& p, const engine::
     bool compute;
   };
   std::vector<Event> ev;
-  const auto& g = p.graph;
-  for (std::size_t v = 0; v < boost::num_vertices(g); ++v) {
-    const StepTask& t = g[v];
-    if (t.gpu != gpu) continue;
+  for (std::size_t v : gpu_tasks) {
+    const StepTask& t = p.graph[v];
     const auto& r = x.tasks[v];
     if (r.end_s <= r.start_s) continue;
     const bool compute = !t.is_transfer();
@@ -109,10 +108,14 @@ StepResult summarize_step(const ClusterSpec& cluster, const WorkloadSpec& worklo
   r.gpu_hours_per_trillion_tokens = gpu_seconds / kSecondsPerHour * kTrillion / r.tokens_per_step;
   r.days_per_trillion_tokens = r.step_time_s * kTrillion / r.tokens_per_step / kSecondsPerDay;
 
+  // Tasks bucketed by GPU once: the sweep per GPU then reads only its own.
+  std::map<int, std::vector<std::size_t>> tasks_of_gpu;
+  for (std::size_t v = 0; v < boost::num_vertices(program.graph); ++v) tasks_of_gpu[program.graph[v].gpu].push_back(v);
   double busy_sum = 0;
   for (int gpu : program.simulated_gpus) {
     double busy = 0;
-    for (const auto& [k, v] : gpu_breakdown(program, execution, gpu, r.step_time_s, busy)) r.breakdown[k] += v;
+    for (const auto& [k, v] : gpu_breakdown(program, execution, tasks_of_gpu[gpu], r.step_time_s, busy))
+      r.breakdown[k] += v;
     busy_sum += busy;
   }
   const double n = std::max<std::size_t>(1, program.simulated_gpus.size());
