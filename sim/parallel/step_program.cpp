@@ -71,6 +71,8 @@ struct LayerPlan {
   bool two_blocks = false;  // attn + mlp; otherwise everything in `attn`
   BlockCost attn, mlp;
   std::string name;
+  // The MLP block is reported as MTP work in the MTP module, as mlp elsewhere.
+  [[nodiscard]] Category mlp_category() const { return category == Category::mtp ? Category::mtp : Category::mlp; }
 };
 
 bool before_dispatch(const std::string& op) {
@@ -267,10 +269,9 @@ class Builder {
     return prev;
   }
 
-  // EP group of replica d on rank r: ep consecutive data-parallel indices.
-  std::vector<int> ep_group(int r, int d) const {
+  // EP group starting at data-parallel index `first` on rank r: ep consecutive indices.
+  std::vector<int> ep_group(int r, int first) const {
     std::vector<int> g;
-    const int first = (d / p_.ep) * p_.ep;
     for (int i = 0; i < p_.ep; ++i) g.push_back(gpu_of(p_, r, first + i, 0));
     return g;
   }
@@ -287,7 +288,7 @@ class Builder {
       const int gpu = gpu_of(p_, r, d, 0);
       int& last_comm = last_[gpu][static_cast<int>(Stream::comm)];
       if (it == task_of_group.end()) {
-        const auto group = ep_group(r, d);
+        const auto group = ep_group(r, group_first);
         const auto plan = dispatch_shape ? parallel::moe_dispatch(group, routing_, bytes)
                                          : parallel::moe_combine(group, routing_, bytes);
         const int id = collective(plan, Category::ep, name, gpu, {deps[i], last_comm});
@@ -347,7 +348,7 @@ class Builder {
   Tasks forward_mlp(int r, int mb, int li, const Tasks& in) {
     const LayerPlan& L = layers_[li];
     if (!L.two_blocks) return in;
-    auto t = compute_all(r, Stream::compute, L.category == Category::mtp ? Category::mtp : Category::mlp,
+    auto t = compute_all(r, Stream::compute, L.mlp_category(),
                          label("F", mb, li, "mlp"), L.mlp.f, L.mlp.flops_f, in);
     return tp_all_reduce(r, label("F", mb, li, "mlp tp"), t);
   }
@@ -365,7 +366,7 @@ class Builder {
   Tasks backward_mlp(int r, int mb, int li, const Tasks& in, bool with_w) {
     const LayerPlan& L = layers_[li];
     if (!L.two_blocks) return in;
-    const Category cat = L.category == Category::mtp ? Category::mtp : Category::mlp;
+    const Category cat = L.mlp_category();
     auto t = compute_all(r, Stream::compute, cat, label("B", mb, li, "mlp"), L.mlp.b + (with_w ? L.mlp.w : 0),
                          L.mlp.flops_b + (with_w ? L.mlp.flops_w : 0), in);
     return tp_all_reduce(r, label("B", mb, li, "mlp tp"), t);
@@ -385,7 +386,7 @@ class Builder {
     const BlockCost& b = mlp ? L.mlp : L.attn;
     if (mlp && !L.two_blocks) return;
     if (b.w <= 0) return;
-    const Category cat = mlp ? (L.category == Category::mtp ? Category::mtp : Category::mlp) : L.category;
+    const Category cat = mlp ? L.mlp_category() : L.category;
     compute_all(r, Stream::compute, cat, label("W", mb, li, mlp ? "mlp" : "attn"), b.w, b.flops_w, {});
   }
 
