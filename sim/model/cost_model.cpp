@@ -140,13 +140,15 @@ std::vector<OpCost> attention_ops(const Context& c, const AttentionSpec& a) {
       op.recompute_flops = op.flops_fwd;
       op.recompute_bytes = op.bytes_fwd;
     };
+    // The kv down-projection (latent + shared rope key) reads the same cached input as q_down or q_proj.
+    const double kv_down_width = a.kv_lora_rank + a.qk_rope_head_dim;
+    const OpCost kv_down =
+        gemm_op("attn.kv_down", OpKind::dense_gemm, c.gemm, T, h, kv_down_width, h * kv_down_width);
     if (a.q_lora_rank > 0) {
       OpCost q_down = gemm_op("attn.q_down", OpKind::dense_gemm, c.gemm, T, h, a.q_lora_rank, h * a.q_lora_rank);
       q_down.activation_bytes = norm_output_cache_bytes(c, h);
       ops.push_back(q_down);
-      // The kv down-projection reads the same cached input as q_down.
-      ops.push_back(gemm_op("attn.kv_down", OpKind::dense_gemm, c.gemm, T, h,
-                            a.kv_lora_rank + a.qk_rope_head_dim, h * (a.kv_lora_rank + a.qk_rope_head_dim)));
+      ops.push_back(kv_down);
       ops.push_back(norm_op(c, "attn.q_norm", a.q_lora_rank));
       OpCost q_up = gemm_op("attn.q_up", OpKind::dense_gemm, c.gemm, T, a.q_lora_rank, q_width,
                             a.q_lora_rank * q_width);
@@ -157,8 +159,7 @@ std::vector<OpCost> attention_ops(const Context& c, const AttentionSpec& a) {
       OpCost q_proj = gemm_op("attn.q_proj", OpKind::dense_gemm, c.gemm, T, h, q_width, h * q_width);
       q_proj.activation_bytes = norm_output_cache_bytes(c, h);
       ops.push_back(q_proj);
-      ops.push_back(gemm_op("attn.kv_down", OpKind::dense_gemm, c.gemm, T, h,
-                            a.kv_lora_rank + a.qk_rope_head_dim, h * (a.kv_lora_rank + a.qk_rope_head_dim)));
+      ops.push_back(kv_down);
     }
     ops.push_back(norm_op(c, "attn.kv_norm", a.kv_lora_rank));
     OpCost kv_up = gemm_op("attn.kv_up", OpKind::dense_gemm, c.gemm, T, a.kv_lora_rank, kv_up_width,
