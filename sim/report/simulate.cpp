@@ -1,0 +1,92 @@
+#include "sim/report/simulate.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <functional>
+#include <stdexcept>
+
+#include "sim/engine/isolated.hpp"
+#include "sim/engine/step_executor.hpp"
+#include "sim/parallel/schedule.hpp"
+
+namespace trainsim {
+
+namespace {
+
+// The smallest batch at or above `batch` (a multiple of dp × micro_batch) whose
+// micro-batch count the schedule accepts.
+int smallest_valid_batch(const WorkloadSpec& w, int batch) {
+  const int unit = w.parallelism.dp * w.training.micro_batch;
+  int m = std::max(1, batch / unit);
+  for (int tries = 0; tries < 4 * w.parallelism.pp + 8; ++tries, ++m) {
+    try {
+      (void)make_schedule(w.parallelism.schedule, w.parallelism.pp, m, w.parallelism.virtual_stages);
+      return m * unit;
+    } catch (const std::invalid_argument&) {
+    }
+  }
+  return batch;
+}
+
+// Ramp points below the full batch, each simulated in its own process.
+std::vector<RampPoint> simulate_ramp(const ClusterSpec& cluster, const WorkloadSpec& workload,
+                                     const RunRequest& request, std::vector<std::string>& notes) {
+  std::vector<RampPoint> ramp;
+  if (!workload.training.batch_ramp || request.ramp_points < 2) return ramp;
+  const int b0 = workload.training.batch_ramp->start_sequences;
+  const int b1 = workload.training.global_batch;
+  for (int i = 0; i < request.ramp_points - 1; ++i) {
+    RampPoint p;
+    p.global_batch = b0 + (b1 - b0) * i / (request.ramp_points - 1);
+    p.simulated_batch = smallest_valid_batch(workload, p.global_batch);
+    if (p.simulated_batch != p.global_batch)
+      notes.push_back(fmt::format("batch-ramp point {} sequences simulated as {} (the {} schedule needs that many "
+                                  "micro-batches at dp {}); per-token time taken from it (assumption)",
+                                  p.global_batch, p.simulated_batch, schedule_name(workload.parallelism.schedule),
+                                  workload.parallelism.dp));
+    ramp.push_back(p);
+  }
+  std::vector<std::function<std::vector<double>()>> sims;
+  for (const RampPoint& p : ramp)
+    sims.push_back([&cluster, &workload, fidelity = request.fidelity, batch = p.simulated_batch] {
+      const StepProgram prog = build_step_program(cluster, workload, batch, fidelity);
+      const auto x = engine::execute_step(cluster, prog);
+      return std::vector<double>{x.makespan_s, prog.tokens_per_step};
+    });
+  const auto values = engine::run_isolated_all(sims, request.jobs);
+  for (std::size_t i = 0; i < ramp.size(); ++i) {
+    ramp[i].step_time_s = values[i].at(0);
+    ramp[i].seconds_per_token = values[i].at(0) / values[i].at(1);
+  }
+  return ramp;
+}
+
+}  // namespace
+
+StepResult simulate_step(const ClusterSpec& cluster, const WorkloadSpec& workload, Fidelity fidelity) {
+  const StepProgram program = build_step_program(cluster, workload, workload.training.global_batch, fidelity);
+  const auto execution = engine::execute_step(cluster, program);
+  return summarize_step(cluster, workload, program, execution);
+}
+
+StepResult simulate_run(const ClusterSpec& cluster, const WorkloadSpec& workload, const RunRequest& request,
+                        std::string* chrome_trace) {
+  std::vector<std::string> notes;
+  std::vector<RampPoint> ramp = simulate_ramp(cluster, workload, request, notes);
+
+  const StepProgram program =
+      build_step_program(cluster, workload, workload.training.global_batch, request.fidelity);
+  const auto execution = engine::execute_step(cluster, program);
+  StepResult result = summarize_step(cluster, workload, program, execution);
+  if (!ramp.empty())
+    ramp.push_back({workload.training.global_batch, workload.training.global_batch, result.step_time_s,
+                    result.step_time_s / result.tokens_per_step});
+  result.ramp = ramp;
+  result.notes.insert(result.notes.end(), notes.begin(), notes.end());
+  integrate_run(result, cluster, workload);
+  if (chrome_trace) *chrome_trace = to_chrome_trace(program, execution);
+  return result;
+}
+
+}  // namespace trainsim

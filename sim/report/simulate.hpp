@@ -1,0 +1,30 @@
+#pragma once
+// The `trainsim run` pipeline as one call, for every command that needs a
+// simulated run (run, claim, cost, validate): build the step program, execute it
+// on SimGrid, summarize, and integrate the whole run over the batch ramp.
+#include <string>
+
+#include "sim/config/spec.hpp"
+#include "sim/parallel/step_program.hpp"
+#include "sim/report/step_result.hpp"
+
+namespace trainsim {
+
+struct RunRequest {
+  Fidelity fidelity = Fidelity::symmetric;
+  int ramp_points = 5;  // batch sizes simulated over the ramp, full batch included; <2: none
+  int jobs = 2;         // ramp simulations side by side, one process each
+};
+
+// One step at the full global batch, summarized (no ramp, no whole-run figures
+// beyond the per-trillion-token ones). Creates this process's simulator: call it
+// in a child (engine::run_isolated) when the process needs several simulations.
+[[nodiscard]] StepResult simulate_step(const ClusterSpec& cluster, const WorkloadSpec& workload, Fidelity fidelity);
+
+// The whole run: ramp points in child processes, then the full-batch step in
+// this process (so call it once per process). `chrome_trace`, when given,
+// receives the full-batch step's trace.
+[[nodiscard]] StepResult simulate_run(const ClusterSpec& cluster, const WorkloadSpec& workload,
+                                      const RunRequest& request, std::string* chrome_trace = nullptr);
+
+}  // namespace trainsim
