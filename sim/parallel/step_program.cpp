@@ -276,6 +276,22 @@ class Builder {
     return g;
   }
 
+  // The dispatch/combine plan of one EP group, built once: every micro-batch and
+  // layer of a stage repeats the same all-to-all (routing is fixed per step).
+  const parallel::CollectivePlan& moe_plan(int r, int group_first, bool dispatch_shape, double bytes) {
+    const auto key = std::make_tuple(r, group_first, dispatch_shape, bytes);
+    auto it = moe_plans_.find(key);
+    if (it == moe_plans_.end()) {
+      const auto group = ep_group(r, group_first);
+      it = moe_plans_
+               .emplace(key, dispatch_shape ? parallel::moe_dispatch(group, routing_, bytes)
+                                            : parallel::moe_combine(group, routing_, bytes))
+               .first;
+    }
+    return it->second;
+  }
+  std::map<std::tuple<int, int, bool, double>, parallel::CollectivePlan> moe_plans_;
+
   // A dispatch/combine instance on rank r: one task per EP group, on the comm
   // stream of every member, after `deps` (one per replica); returns per replica.
   Tasks all_to_all(int r, bool dispatch_shape, double bytes, const std::string& name, const Tasks& deps) {
@@ -288,10 +304,8 @@ class Builder {
       const int gpu = gpu_of(p_, r, d, 0);
       int& last_comm = last_[gpu][static_cast<int>(Stream::comm)];
       if (it == task_of_group.end()) {
-        const auto group = ep_group(r, group_first);
-        const auto plan = dispatch_shape ? parallel::moe_dispatch(group, routing_, bytes)
-                                         : parallel::moe_combine(group, routing_, bytes);
-        const int id = collective(plan, Category::ep, name, gpu, {deps[i], last_comm});
+        const int id = collective(moe_plan(r, group_first, dispatch_shape, bytes), Category::ep, name, gpu,
+                                  {deps[i], last_comm});
         it = task_of_group.emplace(group_first, id).first;
       } else if (it->second != kNone) {
         if (deps[i] != kNone) boost::add_edge(deps[i], it->second, program_.graph);
