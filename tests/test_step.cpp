@@ -147,3 +147,29 @@ TEST_CASE("every micro-batch crosses every stage boundary forward and backward",
     REQUIRE(r[0] == 2 * (r[2] - 1) * r[1]);
   }
 }
+
+TEST_CASE("GPU energy from SimGrid's plugin is idle power throughout plus (busy - idle) while computing", "[step]") {
+  const Case c = load_case(small_moe_sets());
+  const auto program = build_step_program(c.cluster, c.workload, c.workload.training.global_batch, Fidelity::full);
+  const auto x = engine::execute_step(c.cluster, program);
+  REQUIRE(x.gpu_energy_j.size() == program.simulated_gpus.size());
+  // Compute time per GPU: the union of its compute tasks' intervals.
+  std::map<int, std::vector<std::pair<double, double>>> intervals;
+  for (std::size_t v = 0; v < boost::num_vertices(program.graph); ++v)
+    if (!program.graph[v].is_transfer() && x.tasks[v].end_s > x.tasks[v].start_s)
+      intervals[program.graph[v].gpu].emplace_back(x.tasks[v].start_s, x.tasks[v].end_s);
+  const double idle = c.cluster.gpu.power_idle_w, busy = c.cluster.gpu.power_busy_w;
+  for (std::size_t i = 0; i < program.simulated_gpus.size(); ++i) {
+    auto& iv = intervals[program.simulated_gpus[i]];
+    std::sort(iv.begin(), iv.end());
+    double busy_s = 0, covered_to = 0;
+    for (const auto& [a, b] : iv) {
+      const double from = std::max(a, covered_to);
+      if (b > from) busy_s += b - from;
+      covered_to = std::max(covered_to, b);
+    }
+    REQUIRE(busy_s > 0);
+    const double expected_j = idle * x.makespan_s + (busy - idle) * busy_s;
+    REQUIRE(x.gpu_energy_j[i] == Approx(expected_j).epsilon(1e-9));
+  }
+}

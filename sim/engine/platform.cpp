@@ -30,6 +30,8 @@
 #include <simgrid/kernel/routing/NetPoint.hpp>
 #include <simgrid/kernel/routing/NetZoneImpl.hpp>
 #include <fmt/format.h>
+#include <simgrid/plugins/energy.h>
+#include <simgrid/plugins/load.h>
 #include <simgrid/s4u.hpp>
 #include <algorithm>
 #include <cmath>
@@ -46,8 +48,9 @@ namespace sgr = simgrid::kernel::routing;
 struct Simulator::Impl {
   // Built in place: ClusterGraph::edges holds Boost edge descriptors that point into the
   // graph's own edge storage, so a copied or assigned ClusterGraph would dangle.
-  explicit Impl(const ClusterSpec& s) : spec(s), graph(build_cluster_graph(s)) {}
+  Impl(const ClusterSpec& s, const PlatformOptions& o) : spec(s), options(o), graph(build_cluster_graph(s)) {}
   ClusterSpec spec;
+  PlatformOptions options;
   ClusterGraph graph;
   simgrid::s4u::Engine* engine = nullptr;  // owned by SimGrid for the whole process
   std::vector<simgrid::s4u::Host*> hosts;  // by GPU
@@ -87,10 +90,10 @@ double efficiency(const ClusterSpec& spec, EdgeKind kind) {
 
 }  // namespace
 
-Simulator& Simulator::create(const ClusterSpec& spec) {
+Simulator& Simulator::create(const ClusterSpec& spec, const PlatformOptions& options) {
   if (g_simulator != nullptr) throw std::logic_error("engine::Simulator::create: SimGrid's engine exists already");
   // Never destroyed: SimGrid's engine lives until the process ends.
-  g_simulator = new Simulator(spec);
+  g_simulator = new Simulator(spec, options);
   return *g_simulator;
 }
 
@@ -103,7 +106,8 @@ Simulator& Simulator::get() {
 
 Simulator::~Simulator() = default;
 
-Simulator::Simulator(const ClusterSpec& spec) : impl_(std::make_unique<Impl>(spec)) {
+Simulator::Simulator(const ClusterSpec& spec, const PlatformOptions& options)
+    : impl_(std::make_unique<Impl>(spec, options)) {
   Impl& im = *impl_;
 
   // Quiet SimGrid's own INFO chatter (configuration changes) on stderr.
@@ -118,6 +122,15 @@ Simulator::Simulator(const ClusterSpec& spec) : impl_(std::make_unique<Impl>(spe
   simgrid::s4u::Engine::set_config(fmt::format("network/bandwidth-factor:{}", spec.network.bandwidth_factor));
   simgrid::s4u::Engine::set_config(fmt::format("network/latency-factor:{}", spec.network.latency_factor));
 
+  // Plugins attach to hosts and links as they are created, so before the platform.
+  sg_host_energy_plugin_init();
+  if (options.audit_links) sg_link_load_plugin_init();
+  // A GPU host has one core of speed 1 "flop"/s: an Exec's amount is its seconds, so the
+  // host's load is 1 while it computes and 0 otherwise. Power: idle, then busy at any load
+  // (SimGrid's format Idle:OneCore:AllCores; one core, so the two busy figures agree).
+  const std::string wattage = fmt::format("{}:{}:{}", spec.gpu.power_idle_w, spec.gpu.power_busy_w,
+                                          spec.gpu.power_busy_w);
+
   // The first zone created becomes the root and initialises the models.
   auto* zone = new GraphZone("cluster", im);
   const ClusterGraph& g = im.graph;
@@ -125,6 +138,8 @@ Simulator::Simulator(const ClusterSpec& spec) : impl_(std::make_unique<Impl>(spe
   im.hosts.reserve(static_cast<std::size_t>(gpus));
   for (int gpu = 0; gpu < gpus; ++gpu) {
     auto* host = zone->create_host(g.vertex(g.gpu_vertex[static_cast<std::size_t>(gpu)]).name, std::vector<double>{1.0});
+    host->set_property("wattage_per_state", wattage);
+    host->set_property("wattage_off", fmt::format("{}", spec.gpu.power_idle_w));
     host->seal();
     const auto id = host->get_netpoint()->id();
     if (im.gpu_by_netpoint.size() <= id) im.gpu_by_netpoint.resize(id + 1, -1);
@@ -148,6 +163,7 @@ Simulator::Simulator(const ClusterSpec& spec) : impl_(std::make_unique<Impl>(spe
       im.latency_s[link] = latency;
       im.links[link] = zone->create_link(fmt::format("l{}", link), std::vector<double>{bandwidth});
       im.links[link]->set_latency(latency)->seal();
+      if (options.audit_links) sg_link_load_track(im.links[link]);
     }
   }
   zone->get_iface()->seal();
@@ -182,6 +198,23 @@ double Simulator::route_bandwidth_bytes_per_s(int src_gpu, int dst_gpu) const {
   double bandwidth = std::numeric_limits<double>::infinity();
   for (LinkIndex link : route_links(src_gpu, dst_gpu)) bandwidth = std::min(bandwidth, impl_->bandwidth_bytes_per_s[link]);
   return bandwidth;
+}
+
+const PlatformOptions& Simulator::options() const { return impl_->options; }
+
+double Simulator::gpu_energy_j(int gpu) const {
+  return sg_host_get_consumed_energy(impl_->hosts.at(static_cast<std::size_t>(gpu)));
+}
+
+double Simulator::link_bytes(LinkIndex link) const {
+  if (!impl_->options.audit_links) throw std::logic_error("engine::Simulator::link_bytes: links are not audited");
+  return sg_link_get_cum_load(impl_->links.at(link));
+}
+
+double Simulator::link_peak_load_bytes_per_s(LinkIndex link) const {
+  if (!impl_->options.audit_links)
+    throw std::logic_error("engine::Simulator::link_peak_load_bytes_per_s: links are not audited");
+  return sg_link_get_max_instantaneous_load(impl_->links.at(link));
 }
 
 simgrid::s4u::Host* gpu_host(int gpu) { return Simulator::get().impl().hosts.at(static_cast<std::size_t>(gpu)); }

@@ -17,12 +17,20 @@ namespace trainsim::engine {
 // to its source ? 1 : 0).
 using LinkIndex = std::size_t;
 
+// What the platform records besides timing; fixed when the simulator is created
+// (SimGrid's plugins attach to links as they are made).
+struct PlatformOptions {
+  bool audit_links = false;  // SimGrid's link-load plugin on every link (bytes carried, peak load)
+};
+
 class Simulator {
  public:
   // Creates SimGrid's engine (ideal fluid network model, see platform.cpp) and the
   // platform of `spec`. Throws std::logic_error when called a second time in the process,
   // std::invalid_argument when the cluster graph cannot be built.
-  static Simulator& create(const ClusterSpec& spec);
+  // Every GPU host carries SimGrid's host-energy plugin with the cluster's idle and
+  // busy power (gpu.power), so energy comes from the simulated busy/idle timeline.
+  static Simulator& create(const ClusterSpec& spec, const PlatformOptions& options = {});
   [[nodiscard]] static bool exists();
   [[nodiscard]] static Simulator& get();  // std::logic_error before create()
 
@@ -49,11 +57,20 @@ class Simulator {
   [[nodiscard]] double route_latency_s(int src_gpu, int dst_gpu) const;
   [[nodiscard]] double route_bandwidth_bytes_per_s(int src_gpu, int dst_gpu) const;  // its slowest link
 
+  [[nodiscard]] const PlatformOptions& options() const;
+  // Energy a GPU's host has consumed since the simulation began (joules), from
+  // SimGrid's host-energy plugin: idle power, plus (busy − idle) while it computes.
+  [[nodiscard]] double gpu_energy_j(int gpu) const;
+  // With audit_links: bytes the link has carried and its highest instantaneous load
+  // (bytes/s) since the simulation began, from SimGrid's link-load plugin.
+  [[nodiscard]] double link_bytes(LinkIndex link) const;
+  [[nodiscard]] double link_peak_load_bytes_per_s(LinkIndex link) const;
+
   struct Impl;
   [[nodiscard]] Impl& impl() const { return *impl_; }
 
  private:
-  explicit Simulator(const ClusterSpec& spec);
+  Simulator(const ClusterSpec& spec, const PlatformOptions& options);
   std::unique_ptr<Impl> impl_;
 };
 

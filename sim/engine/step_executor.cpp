@@ -4,6 +4,8 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include <simgrid/plugins/energy.h>
+
 #include "sim/engine/simgrid_access.hpp"
 
 namespace trainsim::engine {
@@ -116,10 +118,19 @@ class DagRunner {
 
 DagRunner* current_runner = nullptr;
 
+std::vector<double> energy_by_gpu_j(const std::vector<int>& gpus) {
+  sg_host_energy_update_all();
+  std::vector<double> joules;
+  for (int gpu : gpus) joules.push_back(Simulator::get().gpu_energy_j(gpu));
+  return joules;
+}
+
 }  // namespace
 
-StepExecution execute_step(const ClusterSpec& cluster, const StepProgram& program) {
-  if (!Simulator::exists()) Simulator::create(cluster);
+StepExecution execute_step(const ClusterSpec& cluster, const StepProgram& program, const ExecuteOptions& options) {
+  if (!Simulator::exists()) Simulator::create(cluster, PlatformOptions{options.audit_links});
+  if (options.audit_links && !Simulator::get().options().audit_links)
+    throw std::logic_error("engine::execute_step: links can be audited only if the first step of the process asks");
   static bool hooked = false;
   if (!hooked) {
     sg::Activity::on_completion_cb([](const sg::Activity& a) {
@@ -127,12 +138,29 @@ StepExecution execute_step(const ClusterSpec& cluster, const StepProgram& progra
     });
     hooked = true;
   }
+  const Simulator& sim = Simulator::get();
+  std::vector<double> links_bytes_before;
+  if (options.audit_links)
+    for (LinkIndex l = 0; l < sim.num_links(); ++l) links_bytes_before.push_back(sim.link_bytes(l));
+  const std::vector<double> energy_before_j = energy_by_gpu_j(program.simulated_gpus);
+
   DagRunner runner(program, sg::Engine::get_clock());
   current_runner = &runner;
   runner.start_ready();
   simgrid_engine().run();
   current_runner = nullptr;
-  return runner.take_result();
+  StepExecution result = runner.take_result();
+
+  result.gpu_energy_j = energy_by_gpu_j(program.simulated_gpus);
+  for (std::size_t i = 0; i < energy_before_j.size(); ++i) result.gpu_energy_j[i] -= energy_before_j[i];
+  if (options.audit_links)
+    for (LinkIndex l = 0; l < sim.num_links(); ++l) {
+      const double bytes = sim.link_bytes(l) - links_bytes_before[l];
+      if (bytes <= 0) continue;
+      // The plugin's peak is over the whole process; one audited step per process.
+      result.links.push_back({l, sim.link_bandwidth_bytes_per_s(l), bytes, sim.link_peak_load_bytes_per_s(l)});
+    }
+  return result;
 }
 
 }  // namespace trainsim::engine

@@ -3,6 +3,7 @@
 // their GPU's host, transfer tasks as one Comm per transfer (joined by a
 // zero-work Exec), dependencies as activity dependencies. Returns when every
 // task has run.
+#include <string>
 #include <vector>
 
 #include "sim/config/spec.hpp"
@@ -15,14 +16,33 @@ struct TaskRecord {
   double end_s = 0;
 };
 
+// One directed platform link over the step (ExecuteOptions::audit_links).
+struct LinkAudit {
+  std::size_t link = 0;                  // engine::LinkIndex
+  double bandwidth_bytes_per_s = 0;      // capacity as simulated (after efficiency)
+  double bytes = 0;                      // carried during the step
+  double peak_load_bytes_per_s = 0;      // highest instantaneous load during the step
+};
+
 struct StepExecution {
   std::vector<TaskRecord> tasks;  // indexed like the program's vertices
   double makespan_s = 0;
+  // Energy of each of program.simulated_gpus over the step (joules), from SimGrid's
+  // host-energy plugin: idle power throughout, busy power while computing.
+  std::vector<double> gpu_energy_j;
+  std::vector<LinkAudit> links;   // with audit_links: every link that carried bytes
+};
+
+struct ExecuteOptions {
+  // Record every link's bytes and peak load (SimGrid's link-load plugin). Fixed when
+  // the process's simulator is created: the first execute_step decides.
+  bool audit_links = false;
 };
 
 // Creates the process's simulator for `cluster` on first use (SimGrid allows one
 // engine per process), then runs `program` from the current simulated time;
 // records are relative to that start.
-[[nodiscard]] StepExecution execute_step(const ClusterSpec& cluster, const StepProgram& program);
+[[nodiscard]] StepExecution execute_step(const ClusterSpec& cluster, const StepProgram& program,
+                                         const ExecuteOptions& options = {});
 
 }  // namespace trainsim::engine

@@ -52,12 +52,16 @@ std::vector<RampPoint> simulate_ramp(const ClusterSpec& cluster, const WorkloadS
     sims.push_back([&cluster, &workload, fidelity = request.fidelity, batch = p.simulated_batch] {
       const StepProgram prog = build_step_program(cluster, workload, batch, fidelity);
       const auto x = engine::execute_step(cluster, prog);
-      return std::vector<double>{x.makespan_s, prog.tokens_per_step};
+      double joules = 0;
+      for (double j : x.gpu_energy_j) joules += j;
+      const double watts = x.gpu_energy_j.empty() ? 0 : joules / x.gpu_energy_j.size() / x.makespan_s;
+      return std::vector<double>{x.makespan_s, prog.tokens_per_step, watts};
     });
   const auto values = engine::run_isolated_all(sims, request.jobs);
   for (std::size_t i = 0; i < ramp.size(); ++i) {
     ramp[i].step_time_s = values[i].at(0);
     ramp[i].seconds_per_token = values[i].at(0) / values[i].at(1);
+    ramp[i].gpu_power_w = values[i].at(2);
   }
   return ramp;
 }
@@ -81,7 +85,7 @@ StepResult simulate_run(const ClusterSpec& cluster, const WorkloadSpec& workload
   StepResult result = summarize_step(cluster, workload, program, execution);
   if (!ramp.empty())
     ramp.push_back({workload.training.global_batch, workload.training.global_batch, result.step_time_s,
-                    result.step_time_s / result.tokens_per_step});
+                    result.step_time_s / result.tokens_per_step, result.gpu_power_w});
   result.ramp = ramp;
   result.notes.insert(result.notes.end(), notes.begin(), notes.end());
   integrate_run(result, cluster, workload);

@@ -125,48 +125,60 @@ StepResult summarize_step(const ClusterSpec& cluster, const WorkloadSpec& worklo
     r.breakdown.try_emplace(k, 0.0);
   r.breakdown["imbalance_wait"] = 0;  // balanced routing: every rank's all-to-all ends together
   r.gpu_busy_fraction = busy_sum / n / r.step_time_s;
+  double energy_j = 0;
+  for (double j : execution.gpu_energy_j) energy_j += j;
+  r.gpu_power_w = execution.gpu_energy_j.empty() ? 0 : energy_j / execution.gpu_energy_j.size() / r.step_time_s;
   return r;
 }
 
 void integrate_run(StepResult& r, const ClusterSpec& cluster, const WorkloadSpec& workload) {
-  const double full_spt = r.step_time_s / r.tokens_per_step;
-  double seconds = 0;
+  // Per token: seconds of the step, and GPU joules (all GPUs at the step's mean power).
+  struct PerToken {
+    double seconds = 0, joules = 0;
+  };
+  const PerToken full{r.step_time_s / r.tokens_per_step, r.gpu_power_w * r.num_gpus * r.step_time_s / r.tokens_per_step};
+  PerToken run;
   const double tokens = workload.training.tokens;
   double ramp_tokens = 0;
   if (workload.training.batch_ramp && !r.ramp.empty()) {
     ramp_tokens = std::min(tokens, workload.training.batch_ramp->over_tokens);
-    // Batch grows linearly with tokens; per-token time interpolated between the
-    // simulated batch sizes, integrated by the trapezoid rule on a fine grid.
+    // Batch grows linearly with tokens; per-token time and energy interpolated between
+    // the simulated batch sizes, integrated by the trapezoid rule on a fine grid.
     const int b0 = workload.training.batch_ramp->start_sequences;
     const int b1 = workload.training.global_batch;
-    auto spt_at = [&](double batch) {
+    auto point = [&](const RampPoint& p) {
+      return PerToken{p.seconds_per_token, p.gpu_power_w * r.num_gpus * p.seconds_per_token};
+    };
+    auto at = [&](double batch) {
       const auto& pts = r.ramp;
-      if (batch <= pts.front().global_batch) return pts.front().seconds_per_token;
+      if (batch <= pts.front().global_batch) return point(pts.front());
       for (std::size_t i = 1; i < pts.size(); ++i)
         if (batch <= pts[i].global_batch) {
           const double f = (batch - pts[i - 1].global_batch) / (pts[i].global_batch - pts[i - 1].global_batch);
-          return pts[i - 1].seconds_per_token + f * (pts[i].seconds_per_token - pts[i - 1].seconds_per_token);
+          const PerToken a = point(pts[i - 1]), b = point(pts[i]);
+          return PerToken{a.seconds + f * (b.seconds - a.seconds), a.joules + f * (b.joules - a.joules)};
         }
-      return full_spt;
+      return full;
     };
     const int steps = 1000;
     const double full_ramp = workload.training.batch_ramp->over_tokens;
     for (int i = 0; i < steps; ++i) {
       const double x0 = ramp_tokens * i / steps, x1 = ramp_tokens * (i + 1) / steps;
-      const double s0 = spt_at(b0 + (b1 - b0) * x0 / full_ramp), s1 = spt_at(b0 + (b1 - b0) * x1 / full_ramp);
-      seconds += (x1 - x0) * (s0 + s1) / 2;
+      const PerToken s0 = at(b0 + (b1 - b0) * x0 / full_ramp), s1 = at(b0 + (b1 - b0) * x1 / full_ramp);
+      run.seconds += (x1 - x0) * (s0.seconds + s1.seconds) / 2;
+      run.joules += (x1 - x0) * (s0.joules + s1.joules) / 2;
     }
   }
-  seconds += (tokens - ramp_tokens) * full_spt;
+  run.seconds += (tokens - ramp_tokens) * full.seconds;
+  run.joules += (tokens - ramp_tokens) * full.joules;
   r.total_tokens = tokens;
-  r.total_days = seconds / kSecondsPerDay;
-  r.total_gpu_hours = seconds * r.num_gpus / kSecondsPerHour;
+  r.total_days = run.seconds / kSecondsPerDay;
+  r.total_gpu_hours = run.seconds * r.num_gpus / kSecondsPerHour;
   r.cost_usd = r.total_gpu_hours * cluster.pricing.gpu_hour_usd;
-  // Energy: every GPU at idle power all the time, plus (busy − idle) while its
-  // compute stream runs (the busy fraction of the simulated step), × PUE.
-  const double watts = cluster.gpu.power_idle_w +
-                       (cluster.gpu.power_busy_w - cluster.gpu.power_idle_w) * r.gpu_busy_fraction;
-  r.energy_mwh = watts * r.total_gpu_hours / 1e6 * cluster.pricing.pue;
+  // Energy: the GPUs' energy from SimGrid's host-energy plugin (idle power all the
+  // time, busy power while computing), × PUE for the facility. Hosts, NICs and
+  // switches are not in it (see README, Fidelity).
+  r.energy_mwh = run.joules / 3.6e9 * cluster.pricing.pue;  // J → MWh
 }
 
 nlohmann::ordered_json to_json(const StepResult& r) {
@@ -196,11 +208,13 @@ nlohmann::ordered_json to_json(const StepResult& r) {
   j["cost_usd"] = r.cost_usd;
   j["energy_mwh"] = r.energy_mwh;
   j["gpu_busy_fraction"] = r.gpu_busy_fraction;
+  j["gpu_power_w"] = r.gpu_power_w;
   j["breakdown"] = r.breakdown;
   auto ramp = nlohmann::ordered_json::array();
   for (const auto& p : r.ramp)
     ramp.push_back({{"global_batch", p.global_batch}, {"simulated_batch", p.simulated_batch},
-                    {"step_time_s", p.step_time_s}, {"seconds_per_token", p.seconds_per_token}});
+                    {"step_time_s", p.step_time_s}, {"seconds_per_token", p.seconds_per_token},
+                    {"gpu_power_w", p.gpu_power_w}});
   j["batch_ramp"] = ramp;
   j["simulated_gpus"] = r.simulated_gpus;
   j["tasks"] = r.tasks;

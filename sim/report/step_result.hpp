@@ -19,6 +19,7 @@ struct RampPoint {
   int simulated_batch = 0;   // sequences simulated (raised to the schedule's minimum if needed)
   double step_time_s = 0;
   double seconds_per_token = 0;
+  double gpu_power_w = 0;    // mean power of a GPU over the step (SimGrid host-energy plugin)
 };
 
 struct StepResult {
@@ -35,6 +36,7 @@ struct StepResult {
   double total_tokens = 0, total_gpu_hours = 0, total_days = 0, cost_usd = 0;
   double energy_mwh = 0;                 // whole run, facility (× PUE)
   double gpu_busy_fraction = 0;          // mean over simulated GPUs
+  double gpu_power_w = 0;                // mean GPU power over the full-batch step, before PUE
   std::map<std::string, double> breakdown;  // seconds per category, per GPU (mean); sums to step_time_s
   std::vector<RampPoint> ramp;
   std::vector<std::string> notes;        // assumptions the run had to make
