@@ -126,6 +126,8 @@ TEST_CASE("balanced routing: closed-form expected token counts", "[moe]") {
     for (int b = 0; b < 8; ++b) REQUIRE(r.to_node(s, b) == Approx(4096 * 0.5));
     for (int d = 0; d < 64; ++d) REQUIRE(r.to_rank(s, d) == Approx(4096 * 0.5 * 0.25));
   }
+  // Expert work: every rank computes T·k (token, expert) pairs (its share k/64 of each source's T·k).
+  for (double pairs : r.expert_tokens) REQUIRE(pairs == Approx(4096.0 * 8));
   // EP8 (one node): every token reaches every GPU of the node once (8 experts on 8 GPUs).
   const auto one = route_tokens(ep_params(8));
   REQUIRE(one.to_rank(0, 5) == Approx(4096));
@@ -198,6 +200,10 @@ TEST_CASE("zipf routing: node-limited, seeded, imbalanced", "[moe]") {
   }
   REQUIRE(hi > 1.5 * lo);
   require_sent_equals_received(plan);
+  // Every token's top-8 experts are computed somewhere: 64 sources × 256 tokens × 8 pairs in all.
+  double pairs = 0;
+  for (double x : r.expert_tokens) pairs += x;
+  REQUIRE(pairs == 64.0 * 256 * 8);
 }
 
 TEST_CASE("routing rejects experts not divisible by the EP size", "[moe]") {

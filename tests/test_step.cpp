@@ -7,6 +7,8 @@
 #include <map>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "sim/config/load.hpp"
 #include "sim/engine/isolated.hpp"
 #include "sim/engine/step_executor.hpp"
@@ -172,4 +174,38 @@ TEST_CASE("GPU energy from SimGrid's plugin is idle power throughout plus (busy 
     const double expected_j = idle * x.makespan_s + (busy - idle) * busy_s;
     REQUIRE(x.gpu_energy_j[i] == Approx(expected_j).epsilon(1e-9));
   }
+}
+
+namespace {
+nlohmann::json run_json(const std::vector<std::string>& sets, const std::string& extra) {
+  std::string args = "run --format json --ramp-points 0 " + extra;
+  for (const auto& s : sets) args += " --set " + s;
+  const auto r = trainsim::test::run_trainsim(args, false);
+  REQUIRE(r.status == 0);
+  return nlohmann::json::parse(r.output);
+}
+}  // namespace
+
+TEST_CASE("skewed routing loads some experts more: peers wait for them (imbalance_wait), the step slows", "[step][cli]") {
+  const auto balanced = run_json(small_moe_sets(), "--fidelity full");
+  auto skewed_sets = small_moe_sets();
+  for (const char* s : {"model.moe.routing=zipf", "model.moe.zipf_exponent=1.0", "model.moe.seed=1"})
+    skewed_sets.push_back(s);
+  const auto skewed = run_json(skewed_sets, "--fidelity full");
+  CHECK(balanced["breakdown"]["imbalance_wait"].get<double>() == 0.0);
+  CHECK(skewed["breakdown"]["imbalance_wait"].get<double>() > 0.0);
+  CHECK(skewed["step_time_s"].get<double>() > balanced["step_time_s"].get<double>());
+  // Symmetric fidelity simulates the most loaded rank: slower than balanced too, and it says so.
+  const auto symmetric = run_json(skewed_sets, "--fidelity symmetric");
+  CHECK(symmetric["step_time_s"].get<double>() > balanced["step_time_s"].get<double>());
+  REQUIRE(symmetric["notes"].size() == 1);
+  CHECK(symmetric["notes"][0].get<std::string>().find("most loaded EP rank") != std::string::npos);
+}
+
+TEST_CASE("full fidelity above --max-memory is refused before it runs, suggesting symmetric", "[step][cli]") {
+  const auto r = trainsim::test::run_trainsim("run --fidelity full --max-memory 64MiB --ramp-points 0");
+  CHECK(r.status == 2);
+  CHECK(r.output.find("--fidelity full: a full-fidelity step of 2048 GPUs needs about") == 0);
+  CHECK(r.output.find("use --fidelity symmetric") != std::string::npos);
+  CHECK(std::count(r.output.begin(), r.output.end(), '\n') == 1);
 }

@@ -2,11 +2,14 @@
 // GPU-hours and days per trillion tokens, cost, energy, breakdown, trace.
 #include <fmt/format.h>
 
+#include <unistd.h>
+
 #include <fstream>
 #include <iostream>
 
 #include "sim/cli/commands.hpp"
 #include "sim/config/load.hpp"
+#include "sim/config/units.hpp"
 #include "sim/report/simulate.hpp"
 
 namespace trainsim::cli {
@@ -19,13 +22,42 @@ struct RunOptions {
   std::string trace_path;
   int ramp_points = 5;
   int jobs = 2;
+  std::string max_memory;  // empty: 80% of this machine's RAM
 };
+
+double physical_memory_bytes() {
+  return static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
+}
+
+std::string mebibytes(double bytes) { return fmt::format("{:.0f} MiB", bytes / (1 << 20)); }
+
+// Full fidelity holds every GPU's tasks and flows: refuse, before building them,
+// a run whose estimated memory is above the limit.
+void check_full_fidelity_fits(const ClusterSpec& cluster, const WorkloadSpec& workload, const RunOptions& o) {
+  double limit = 0.8 * physical_memory_bytes();
+  if (!o.max_memory.empty()) {
+    try {
+      limit = units::memory_bytes(o.max_memory);
+    } catch (const std::exception& e) {
+      throw InputError({"--max-memory " + o.max_memory, 0, 0}, e.what());
+    }
+  }
+  const MemoryEstimate need = estimate_full_fidelity_memory(cluster, workload);
+  if (need.bytes > limit)
+    throw InputError({"--fidelity full", 0, 0},
+                     fmt::format("a full-fidelity step of {} GPUs needs about {} ({:.3g} tasks, {:.3g} flows; "
+                                 "estimate), above the --max-memory limit of {}; use --fidelity symmetric, "
+                                 "or raise --max-memory",
+                                 cluster.num_gpus(), mebibytes(need.bytes), need.tasks, need.transfers,
+                                 mebibytes(limit)));
+}
 
 int run(const RunOptions& o) {
   const auto overrides = parse_overrides(o.config.set_args);
   const ClusterSpec cluster = load_cluster(o.config.cluster_path, overrides);
   const WorkloadSpec workload = load_workload(o.config.workload_path, overrides);
   check_workload_fits_cluster(workload, cluster);
+  if (o.fidelity == "full") check_full_fidelity_fits(cluster, workload, o);
   RunRequest request;
   request.fidelity = o.fidelity == "full" ? Fidelity::full : Fidelity::symmetric;
   request.ramp_points = o.ramp_points;
@@ -65,6 +97,8 @@ void register_run(CLI::App& app, Action& action) {
                   "Batch sizes simulated over the batch ramp, full batch included (default 5; <2: none)");
   cmd->add_option("--jobs", opts.jobs, "Batch-ramp simulations run side by side, one process each (default 2)")
       ->check(CLI::Range(1, 256));
+  cmd->add_option("--max-memory", opts.max_memory,
+                  "Refuse a full-fidelity run whose estimated memory is above this (e.g. 16GiB; default: 80% of RAM)");
   cmd->callback([&action] { action = [] { return run(opts); }; });
 }
 

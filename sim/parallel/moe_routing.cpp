@@ -28,6 +28,8 @@ MoeRouting route_balanced(const MoeRoutingParams& p, int nodes, int m) {
   r.tokens_to_node.assign(static_cast<std::size_t>(p.ranks) * nodes, t * node_share);
   r.tokens_to_rank.assign(static_cast<std::size_t>(p.ranks) * p.ranks, t * node_share * rank_hit);
   r.max_nodes_reached.assign(static_cast<std::size_t>(p.ranks), m);
+  // Every rank hosts E/R experts and receives its share k/R of each source's T·k pairs.
+  r.expert_tokens.assign(static_cast<std::size_t>(p.ranks), static_cast<double>(t) * p.top_k);
   return r;
 }
 
@@ -36,6 +38,7 @@ MoeRouting route_zipf(const MoeRoutingParams& p, int nodes, int m) {
   r.tokens_to_node.assign(static_cast<std::size_t>(p.ranks) * nodes, 0.0);
   r.tokens_to_rank.assign(static_cast<std::size_t>(p.ranks) * p.ranks, 0.0);
   r.max_nodes_reached.assign(static_cast<std::size_t>(p.ranks), 0);
+  r.expert_tokens.assign(static_cast<std::size_t>(p.ranks), 0.0);
   std::mt19937_64 rng(p.seed);
 
   // Popularity rank of each expert: a seeded permutation.
@@ -89,6 +92,7 @@ MoeRouting route_zipf(const MoeRoutingParams& p, int nodes, int m) {
       for (std::size_t i = 0; i < k; ++i) {
         const int rank = candidates[i] / experts_per_rank;
         rank_hit[static_cast<std::size_t>(rank)] = 1;
+        r.expert_tokens[static_cast<std::size_t>(rank)] += 1;
         node_hit[static_cast<std::size_t>(rank / p.ranks_per_node)] = 1;
       }
       int reached = 0;

@@ -47,6 +47,7 @@ struct MoeRouting {
   std::vector<double> tokens_to_rank;  // [src·ranks + dst]: tokens of src with ≥1 expert on dst
   std::vector<double> tokens_to_node;  // [src·nodes + node]: tokens of src with ≥1 expert on node
   std::vector<int> max_nodes_reached;  // per src rank: most nodes any of its tokens reached (zipf)
+  std::vector<double> expert_tokens;   // per dst rank: (token, expert) pairs it computes, from every src
 
   [[nodiscard]] int nodes() const { return ranks / ranks_per_node; }
   [[nodiscard]] int node_of(int rank) const { return rank / ranks_per_node; }

@@ -70,6 +70,7 @@ struct LayerPlan {
   bool moe = false;
   bool two_blocks = false;  // attn + mlp; otherwise everything in `attn`
   BlockCost attn, mlp;
+  BlockCost routed;  // the routed experts' share of `mlp`: scales with the tokens a rank receives
   std::string name;
   // The MLP block is reported as MTP work in the MTP module, as mlp elsewhere.
   [[nodiscard]] Category mlp_category() const { return category == Category::mtp ? Category::mtp : Category::mlp; }
@@ -113,6 +114,7 @@ LayerPlan plan_layer(const LayerCost& layer, const ClusterSpec& c, const Workloa
       local.bytes_bwd_weight -= foreign * kWeightGradBytes;
       local.bytes_bwd = local.bytes_bwd_input + local.bytes_bwd_weight;
       add_op(plan.mlp, local, c, w, shards);
+      add_op(plan.routed, local, c, w, shards);
       continue;
     }
     add_op(transformer && !before_dispatch(op.name) ? plan.mlp : plan.attn, op, c, w, shards);
@@ -180,9 +182,26 @@ class Builder {
       routing_ = parallel::route_tokens(parallel::routing_params(w, std::min(p_.ep, c.node.gpus)));
       dispatch_bytes_ = dispatch_bytes_per_token_per_copy(w);
       combine_bytes_ = combine_bytes_per_token_per_copy(w);
+      // Expert load per EP rank: tokens received over the group's mean (all 1 when balanced).
+      const auto& pairs = routing_.expert_tokens;
+      const double mean = std::accumulate(pairs.begin(), pairs.end(), 0.0) / static_cast<double>(pairs.size());
+      if (mean > 0 && w.model.moe->routing != RoutingKind::balanced)
+        for (double x : pairs) expert_load_.push_back(x / mean);
     }
-    const int replicas = fidelity == Fidelity::full ? p_.dp : 1;
-    for (int d = 0; d < replicas; ++d) replicas_.push_back(d);
+    if (fidelity == Fidelity::full) {
+      for (int d = 0; d < p_.dp; ++d) replicas_.push_back(d);
+    } else if (expert_load_.empty()) {
+      replicas_.push_back(0);
+    } else {
+      // Skewed routing: the most loaded EP rank's pipeline sets the pace (an
+      // all-to-all ends with its slowest rank), so it is the representative.
+      const auto most = std::max_element(expert_load_.begin(), expert_load_.end()) - expert_load_.begin();
+      replicas_.push_back(static_cast<int>(most));
+      program_.notes.push_back(
+          "skewed routing in symmetric fidelity: the most loaded EP rank (" + std::to_string(most) +
+          ", load " + std::to_string(expert_load_[static_cast<std::size_t>(most)]) +
+          " x mean) is simulated; the waits of the other ranks are not (use --fidelity full for imbalance_wait)");
+    }
   }
 
   StepProgram build() {
@@ -331,12 +350,21 @@ class Builder {
     return out;
   }
 
+  // `routed_seconds` (part of `seconds`) scales per replica with the tokens its EP
+  // rank receives relative to the mean: 1 for balanced routing, the skew otherwise.
   Tasks compute_all(int r, Stream s, Category cat, const std::string& name, double seconds, double flops,
-                    const Tasks& deps) {
+                    const Tasks& deps, double routed_seconds = 0) {
     Tasks out(replicas_.size());
-    for (std::size_t i = 0; i < replicas_.size(); ++i)
-      out[i] = compute(r, replicas_[i], s, cat, name, seconds, flops, {deps.empty() ? kNone : deps[i]});
+    for (std::size_t i = 0; i < replicas_.size(); ++i) {
+      const double own = seconds + routed_seconds * (expert_load(replicas_[i]) - 1.0);
+      out[i] = compute(r, replicas_[i], s, cat, name, own, flops, {deps.empty() ? kNone : deps[i]});
+    }
     return out;
+  }
+
+  // Tokens the EP rank of data-parallel index d receives, over the mean of its group.
+  [[nodiscard]] double expert_load(int d) const {
+    return expert_load_.empty() ? 1.0 : expert_load_[static_cast<std::size_t>(d % p_.ep)];
   }
 
   // ---- chunk passes ----------------------------------------------------------
@@ -362,8 +390,8 @@ class Builder {
   Tasks forward_mlp(int r, int mb, int li, const Tasks& in) {
     const LayerPlan& L = layers_[li];
     if (!L.two_blocks) return in;
-    auto t = compute_all(r, Stream::compute, L.mlp_category(),
-                         label("F", mb, li, "mlp"), L.mlp.f, L.mlp.flops_f, in);
+    auto t = compute_all(r, Stream::compute, L.mlp_category(), label("F", mb, li, "mlp"), L.mlp.f, L.mlp.flops_f, in,
+                         L.routed.f);
     return tp_all_reduce(r, label("F", mb, li, "mlp tp"), t);
   }
   Tasks forward_combine(int r, int mb, int li, const Tasks& in) {
@@ -382,7 +410,7 @@ class Builder {
     if (!L.two_blocks) return in;
     const Category cat = L.mlp_category();
     auto t = compute_all(r, Stream::compute, cat, label("B", mb, li, "mlp"), L.mlp.b + (with_w ? L.mlp.w : 0),
-                         L.mlp.flops_b + (with_w ? L.mlp.flops_w : 0), in);
+                         L.mlp.flops_b + (with_w ? L.mlp.flops_w : 0), in, L.routed.b + (with_w ? L.routed.w : 0));
     return tp_all_reduce(r, label("B", mb, li, "mlp tp"), t);
   }
   Tasks backward_dispatch(int r, int mb, int li, const Tasks& in) {
@@ -401,7 +429,8 @@ class Builder {
     if (mlp && !L.two_blocks) return;
     if (b.w <= 0) return;
     const Category cat = mlp ? L.mlp_category() : L.category;
-    compute_all(r, Stream::compute, cat, label("W", mb, li, mlp ? "mlp" : "attn"), b.w, b.flops_w, {});
+    compute_all(r, Stream::compute, cat, label("W", mb, li, mlp ? "mlp" : "attn"), b.w, b.flops_w, {},
+                mlp ? L.routed.w : 0);
   }
 
   Tasks placeholder_deps() const { return Tasks(replicas_.size(), kNone); }
@@ -638,6 +667,7 @@ class Builder {
   std::vector<std::vector<int>> stage_layers_;
   double activation_bytes_ = 0;
   parallel::MoeRouting routing_;
+  std::vector<double> expert_load_;  // by EP rank; empty = balanced
   double dispatch_bytes_ = 0, combine_bytes_ = 0;
   std::vector<int> replicas_;
   std::vector<bool> simulated_;

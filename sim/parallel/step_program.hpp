@@ -54,6 +54,7 @@ struct StepProgram {
   double tokens_per_step = 0;
   std::vector<std::vector<int>> stage_layers;  // model stage → indices into ModelCost::layers
   Fidelity fidelity = Fidelity::symmetric;
+  std::vector<std::string> notes;  // approximations the program had to make
 };
 
 // Which GPU holds (pipeline rank, data-parallel index, tensor-parallel index).

@@ -68,6 +68,24 @@ std::vector<RampPoint> simulate_ramp(const ClusterSpec& cluster, const WorkloadS
 
 }  // namespace
 
+MemoryEstimate estimate_full_fidelity_memory(const ClusterSpec& cluster, const WorkloadSpec& workload) {
+  const StepProgram p = build_step_program(cluster, workload, workload.training.global_batch, Fidelity::symmetric);
+  double bytes = 0, transfers = 0;
+  const auto& g = p.graph;
+  for (std::size_t v = 0; v < boost::num_vertices(g); ++v) {
+    const StepTask& t = g[v];
+    // The task, its name, its flows; its adjacency vectors; its execution record;
+    // its entries in the report's per-GPU buckets.
+    bytes += sizeof(StepTask) + t.name.capacity() + t.transfers.capacity() * sizeof(parallel::Transfer);
+    bytes += 2 * sizeof(std::vector<int>) + sizeof(engine::TaskRecord) + sizeof(std::size_t) * (1 + t.transfers.size());
+    transfers += static_cast<double>(t.transfers.size());
+  }
+  // An edge sits in its source's out-list and its target's in-list (node-based).
+  bytes += static_cast<double>(boost::num_edges(g)) * 4 * sizeof(void*);
+  const double scale = static_cast<double>(p.num_gpus) / std::max<std::size_t>(1, p.simulated_gpus.size());
+  return {bytes * scale, static_cast<double>(boost::num_vertices(g)) * scale, transfers * scale};
+}
+
 StepResult simulate_step(const ClusterSpec& cluster, const WorkloadSpec& workload, Fidelity fidelity) {
   const StepProgram program = build_step_program(cluster, workload, workload.training.global_batch, fidelity);
   const auto execution = engine::execute_step(cluster, program);

@@ -21,6 +21,18 @@ struct RunRequest {
 // in a child (engine::run_isolated) when the process needs several simulations.
 [[nodiscard]] StepResult simulate_step(const ClusterSpec& cluster, const WorkloadSpec& workload, Fidelity fidelity);
 
+// What a full-fidelity step would hold in memory, estimated before building it: the
+// symmetric program's tasks, dependency edges, transfers and records, scaled by
+// simulated GPUs (a representative's tasks and flows stand for each of its peers').
+// SimGrid's in-flight activities and the platform are not counted (small next to
+// the program at scale, see README Performance).
+struct MemoryEstimate {
+  double bytes = 0;
+  double tasks = 0;      // in the full program
+  double transfers = 0;  // GPU-to-GPU flows in the full program
+};
+[[nodiscard]] MemoryEstimate estimate_full_fidelity_memory(const ClusterSpec& cluster, const WorkloadSpec& workload);
+
 // The whole run: ramp points in child processes, then the full-batch step in
 // this process (so call it once per process). `chrome_trace`, when given,
 // receives the full-batch step's trace.

@@ -26,33 +26,58 @@ int comm_rank(Category c) {
   }
 }
 
+// Interval where GPU `gpu` had finished its own part before an expert all-to-all
+// but waited for slower peers of its EP group (skewed routing loads their experts
+// more): from its own predecessors' end to the last peer's compute end.
+std::pair<double, double> imbalance_wait(const StepProgram& p, const engine::StepExecution& x, std::size_t v, int gpu) {
+  double own = 0, peers = 0;
+  for (auto [e, end] = boost::in_edges(v, p.graph); e != end; ++e) {
+    const std::size_t u = boost::source(*e, p.graph);
+    const StepTask& t = p.graph[u];
+    if (t.gpu == gpu)
+      own = std::max(own, x.tasks[u].end_s);
+    else if (!t.is_transfer())
+      peers = std::max(peers, x.tasks[u].end_s);
+  }
+  return {own, std::min(peers, x.tasks[v].start_s)};
+}
+
 // Per-GPU breakdown by a sweep over the GPU's task intervals: time with compute
 // running goes to the compute categories (split evenly when streams overlap);
 // time with only communication running is exposed communication of the
-// highest-priority kind; time with nothing running is bubble.
+// highest-priority kind; time spent waiting for slower EP peers is imbalance
+// wait; time with nothing running is bubble.
 std::map<std::string, double> gpu_breakdown(const StepProgram& p, const engine::StepExecution& x,
-                                            const std::vector<std::size_t>& gpu_tasks, double makespan,
+                                            const std::vector<std::size_t>& gpu_tasks, int gpu, double makespan,
                                             double& busy) {
+  enum class Kind { compute, comm, wait };
   struct Event {
     double t;
     int delta;
     Category c;
-    bool compute;
+    Kind kind;
   };
   std::vector<Event> ev;
+  auto add = [&ev](double from, double to, Category c, Kind kind) {
+    if (to <= from) return;
+    ev.push_back({from, +1, c, kind});
+    ev.push_back({to, -1, c, kind});
+  };
   for (std::size_t v : gpu_tasks) {
     const StepTask& t = p.graph[v];
     const auto& r = x.tasks[v];
-    if (r.end_s <= r.start_s) continue;
-    const bool compute = !t.is_transfer();
-    ev.push_back({r.start_s, +1, t.category, compute});
-    ev.push_back({r.end_s, -1, t.category, compute});
+    add(r.start_s, r.end_s, t.category, t.is_transfer() ? Kind::comm : Kind::compute);
+    if (t.category == Category::ep) {
+      const auto [from, to] = imbalance_wait(p, x, v, gpu);
+      add(from, to, t.category, Kind::wait);
+    }
   }
   std::sort(ev.begin(), ev.end(), [](const Event& a, const Event& b) {
     return a.t != b.t ? a.t < b.t : a.delta < b.delta;
   });
   std::map<std::string, double> out;
   std::map<Category, int> active_compute, active_comm;
+  int waiting = 0;
   double prev = 0;
   busy = 0;
   auto account = [&](double until) {
@@ -69,12 +94,15 @@ std::map<std::string, double> gpu_breakdown(const StepProgram& p, const engine::
     const Category* best = nullptr;
     for (auto& [c, k] : active_comm)
       if (k > 0 && (!best || comm_rank(c) < comm_rank(*best))) best = &c;
-    out[best ? std::string("exposed_") + to_string(*best) : "bubble"] += dt;
+    out[best ? std::string("exposed_") + to_string(*best) : waiting > 0 ? "imbalance_wait" : "bubble"] += dt;
   };
   for (const Event& e : ev) {
     account(e.t);
     prev = std::max(prev, e.t);
-    (e.compute ? active_compute : active_comm)[e.c] += e.delta;
+    if (e.kind == Kind::wait)
+      waiting += e.delta;
+    else
+      (e.kind == Kind::compute ? active_compute : active_comm)[e.c] += e.delta;
   }
   account(makespan);
   return out;
@@ -94,6 +122,7 @@ StepResult summarize_step(const ClusterSpec& cluster, const WorkloadSpec& worklo
   r.microbatches = program.microbatches;
   r.parallelism = workload.parallelism;
   r.tasks = boost::num_vertices(program.graph);
+  r.notes = program.notes;
   r.step_time_s = execution.makespan_s;
   r.tokens_per_step = program.tokens_per_step;
   r.tokens_per_s = r.tokens_per_step / r.step_time_s;
@@ -109,21 +138,35 @@ StepResult summarize_step(const ClusterSpec& cluster, const WorkloadSpec& worklo
   r.days_per_trillion_tokens = r.step_time_s * kTrillion / r.tokens_per_step / kSecondsPerDay;
 
   // Tasks bucketed by GPU once: the sweep per GPU then reads only its own.
+  // A transfer task counts on every simulated GPU it moves bytes for (an all-to-all
+  // is one task for its whole EP group), a compute task on its own GPU.
   std::map<int, std::vector<std::size_t>> tasks_of_gpu;
-  for (std::size_t v = 0; v < boost::num_vertices(program.graph); ++v) tasks_of_gpu[program.graph[v].gpu].push_back(v);
+  for (int gpu : program.simulated_gpus) tasks_of_gpu[gpu];
+  std::vector<int> involved;
+  for (std::size_t v = 0; v < boost::num_vertices(program.graph); ++v) {
+    const StepTask& t = program.graph[v];
+    involved.assign(1, t.gpu);
+    for (const auto& tr : t.transfers) {
+      involved.push_back(tr.src_gpu);
+      involved.push_back(tr.dst_gpu);
+    }
+    std::sort(involved.begin(), involved.end());
+    involved.erase(std::unique(involved.begin(), involved.end()), involved.end());
+    for (int gpu : involved)
+      if (auto it = tasks_of_gpu.find(gpu); it != tasks_of_gpu.end()) it->second.push_back(v);
+  }
   double busy_sum = 0;
   for (int gpu : program.simulated_gpus) {
     double busy = 0;
-    for (const auto& [k, v] : gpu_breakdown(program, execution, tasks_of_gpu[gpu], r.step_time_s, busy))
+    for (const auto& [k, v] : gpu_breakdown(program, execution, tasks_of_gpu[gpu], gpu, r.step_time_s, busy))
       r.breakdown[k] += v;
     busy_sum += busy;
   }
   const double n = std::max<std::size_t>(1, program.simulated_gpus.size());
   for (auto& [k, v] : r.breakdown) v /= n;
   for (const char* k : {"attention", "mlp", "embedding_head", "mtp", "optimizer", "exposed_ep", "exposed_pp",
-                        "exposed_tp", "exposed_dp", "bubble"})
+                        "exposed_tp", "exposed_dp", "bubble", "imbalance_wait"})
     r.breakdown.try_emplace(k, 0.0);
-  r.breakdown["imbalance_wait"] = 0;  // balanced routing: every rank's all-to-all ends together
   r.gpu_busy_fraction = busy_sum / n / r.step_time_s;
   double energy_j = 0;
   for (double j : execution.gpu_energy_j) energy_j += j;
