@@ -455,3 +455,30 @@ TEST_CASE("topology: trainsim topology command", "[topology][cli]") {
     CHECK(c.output.find("at most 2048 endpoints per plane") != std::string::npos);
   }
 }
+
+// DeepEP's inter-node leg sends from GPU k of a node to GPU k of other nodes (rail
+// traffic). On a non-blocking fat-tree with several parallel cables between a spine
+// and a leaf, D-mod-k routing must spread that traffic over the cables: no
+// switch-to-switch link may carry more flows than the busiest NIC.
+TEST_CASE("topology: rail traffic on a non-blocking fat-tree loads no cable above a NIC", "[topology]") {
+  for (const ClusterSpec& spec : {make_spec(Fabric::fat_tree, 64, 8, 64),   // 16 leaves, 8 spines: 4 cables each
+                                  make_spec(Fabric::fat_tree, 32, 8, 32),
+                                  make_spec(Fabric::clos3, 8, 2, 4)}) {
+    const ClusterGraph g = build_cluster_graph(spec);
+    const int per_node = spec.node.gpus;
+    std::map<std::pair<EdgeId, VertexId>, int> flows;  // directed link → flows crossing it
+    for (int a = 0; a < g.num_gpus(); ++a)
+      for (int b = 0; b < g.num_gpus(); ++b)
+        if (a / per_node != b / per_node && a % per_node == b % per_node)
+          for (const Hop& h : route(g, a, b)) ++flows[{h.edge, h.from}];
+    int nic = 0, fabric = 0;
+    for (const auto& [link, n] : flows) {
+      const EdgeKind k = g.edge(link.first).kind;
+      if (k == EdgeKind::nic_link) nic = std::max(nic, n);
+      if (k == EdgeKind::leaf_up || k == EdgeKind::spine_up) fabric = std::max(fabric, n);
+    }
+    INFO(to_string(spec.network.fabric) << " " << spec.nodes << " nodes");
+    CHECK(nic > 0);
+    CHECK(fabric <= nic);
+  }
+}

@@ -297,7 +297,6 @@ void network_route(const ClusterGraph& g, int a, int b, std::vector<Hop>& hops) 
   push(g, hops, g.nic_link_edge[a], g.nic_vertex[a]);
   const int la = g.gpu_leaf[a];
   const int lb = g.gpu_leaf[b];
-  const int ea = g.gpu_endpoint[a];
   const int eb = g.gpu_endpoint[b];
   if (la != lb) {
     const int u = s.leaf_up_ports;
@@ -315,7 +314,10 @@ void network_route(const ClusterGraph& g, int a, int b, std::vector<Hop>& hops) 
         const int t = (eb / h) % ua;
         const int core_local = mod(static_cast<long long>(pod_a) * ua + t, cg);
         push(g, hops, g.spine_up_edge[static_cast<std::size_t>(agg_a) * ua + t], g.spine_vertex[agg_a]);
-        const int t_down = down_cable(pod_b, core_local, ua, cg, ea);
+        // Among the core's parallel cables into pod b's aggregation switch, the one
+        // matching the destination's uplink class (t = c·cg + core): distinct
+        // destinations spread over distinct cables, as D-mod-k spreads them upward.
+        const int t_down = down_cable(pod_b, core_local, ua, cg, t / cg);
         push(g, hops, g.spine_up_edge[static_cast<std::size_t>(agg_b) * ua + t_down],
              g.core_vertex[static_cast<std::size_t>(j) * cg + core_local]);
         push(g, hops, g.leaf_up_edge[static_cast<std::size_t>(lb) * u + j], g.spine_vertex[agg_b]);
@@ -331,7 +333,11 @@ void network_route(const ClusterGraph& g, int a, int b, std::vector<Hop>& hops) 
       const int j = eb % u;  // D-mod-k: uplink chosen by the destination
       const int spine_local = mod(static_cast<long long>(la_local) * u + j, sp);
       push(g, hops, g.leaf_up_edge[static_cast<std::size_t>(la) * u + j], g.leaf_vertex[la]);
-      const int j_down = down_cable(lb_local, spine_local, u, sp, ea);
+      // The spine's parallel cables into leaf b: the destination's uplink class picks
+      // one (j = c·sp + spine offset), so distinct destinations use distinct cables.
+      // (Choosing by source collapsed rail traffic, whose sources share an index
+      // modulo the cable count, onto one cable.)
+      const int j_down = down_cable(lb_local, spine_local, u, sp, j / sp);
       push(g, hops, g.leaf_up_edge[static_cast<std::size_t>(lb) * u + j_down],
            g.spine_vertex[static_cast<std::size_t>(plane) * sp + spine_local]);
     }
