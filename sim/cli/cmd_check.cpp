@@ -5,6 +5,7 @@
 
 #include "sim/cli/commands.hpp"
 #include "sim/config/load.hpp"
+#include "sim/parallel/schedule.hpp"
 
 namespace trainsim::cli {
 
@@ -14,6 +15,7 @@ int run_check(const ConfigOptions& opts) {
   const ClusterSpec cluster = load_cluster(opts.cluster_path, overrides);
   const WorkloadSpec workload = load_workload(opts.workload_path, overrides);
   check_workload_fits_cluster(workload, cluster);
+  (void)workload_schedule(workload, workload.training.global_batch);  // the rules `run` applies
   const ParallelismSpec& p = workload.parallelism;
   std::cout << "cluster:  " << cluster.name << " (" << cluster.source_file << "): " << cluster.num_gpus() << " GPUs = "
             << cluster.nodes << " nodes x " << cluster.node.gpus << " " << cluster.gpu.name << ", "

@@ -32,5 +32,10 @@ void register_net(CLI::App& app, Action& action);
 void register_schedule(CLI::App& app, Action& action);
 void register_run(CLI::App& app, Action& action);
 void register_check(CLI::App& app, Action& action);
+void register_claim(CLI::App& app, Action& action);
+void register_sweep(CLI::App& app, Action& action);
+void register_merge(CLI::App& app, Action& action);
+void register_cost(CLI::App& app, Action& action);
+void register_validate(CLI::App& app, Action& action);
 
 }  // namespace trainsim::cli

@@ -18,6 +18,11 @@ int main(int argc, char** argv) {
   cli::register_schedule(app, action);
   cli::register_run(app, action);
   cli::register_check(app, action);
+  cli::register_claim(app, action);
+  cli::register_sweep(app, action);
+  cli::register_merge(app, action);
+  cli::register_cost(app, action);
+  cli::register_validate(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -2,6 +2,8 @@
 // timing follows from the dependency rules (dependencies()), never from a formula.
 #include "sim/parallel/schedule.hpp"
 
+#include "sim/config/error.hpp"
+
 #include <deque>
 #include <functional>
 #include <map>
@@ -402,6 +404,18 @@ const char* pass_name(PassKind kind) {
     case PassKind::FB: return "FB";
   }
   return "?";
+}
+
+PipelineSchedule workload_schedule(const WorkloadSpec& w, int global_batch) {
+  const ParallelismSpec& p = w.parallelism;
+  const int microbatches = global_batch / (p.dp * w.training.micro_batch);
+  try {
+    return make_schedule(p.schedule, p.pp, microbatches, p.virtual_stages);
+  } catch (const std::invalid_argument& e) {
+    throw InputError(w.mark_of("parallelism.schedule"),
+                     std::string(e.what()) + " (global batch " + std::to_string(global_batch) + " sequences = " +
+                         std::to_string(microbatches) + " micro-batches per pipeline)");
+  }
 }
 
 }  // namespace trainsim

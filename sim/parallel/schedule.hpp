@@ -57,6 +57,10 @@ struct PipelineSchedule {
 [[nodiscard]] PipelineSchedule make_schedule(Schedule kind, int pp, int microbatches,
                                              int virtual_stages = 1);
 
+// The workload's schedule at a global batch of `global_batch` sequences; a schedule
+// rule the batch or parallelism breaks is an InputError at parallelism.schedule.
+[[nodiscard]] PipelineSchedule workload_schedule(const WorkloadSpec& workload, int global_batch);
+
 // The rank that runs `stage` of `microbatch` (see the placement in schedule.cpp).
 [[nodiscard]] int rank_of(const PipelineSchedule& s, int microbatch, int stage);
 

@@ -17,6 +17,8 @@
 #include <algorithm>
 #include <array>
 #include <memory>
+#include <fmt/format.h>
+
 #include <tuple>
 #include <limits>
 #include <map>
@@ -162,13 +164,7 @@ class Builder {
   Builder(const ClusterSpec& c, const WorkloadSpec& w, int batch, Fidelity fidelity)
       : cluster_(c), workload_(w), p_(w.parallelism), fidelity_(fidelity) {
     microbatches_ = batch / (p_.dp * w.training.micro_batch);
-    try {
-      schedule_ = make_schedule(p_.schedule, p_.pp, microbatches_, p_.virtual_stages);
-    } catch (const std::invalid_argument& e) {
-      throw InputError(w.mark_of("parallelism.schedule"),
-                       std::string(e.what()) + " (global batch " + std::to_string(batch) + " sequences = " +
-                           std::to_string(microbatches_) + " micro-batches per pipeline)");
-    }
+    schedule_ = workload_schedule(w, batch);
     if (w.model.moe && p_.tp != 1)
       throw InputError(w.mark_of("parallelism.tp"), "MoE workloads with tp > 1 are not supported yet");
     cost_ = std::make_unique<ModelCost>(model_cost(w));
@@ -188,6 +184,11 @@ class Builder {
       if (mean > 0 && w.model.moe->routing != RoutingKind::balanced)
         for (double x : pairs) expert_load_.push_back(x / mean);
     }
+    if (fidelity == Fidelity::symmetric && c.network.oversubscription > 1)
+      program_.notes.push_back(
+          "symmetric fidelity on an oversubscribed fabric (" + fmt::format("{:g}", c.network.oversubscription) +
+          ":1): switch links shared with GPUs that are not simulated carry only the representatives' flows, so "
+          "contention is underestimated; use --fidelity full for this fabric");
     if (fidelity == Fidelity::full) {
       for (int d = 0; d < p_.dp; ++d) replicas_.push_back(d);
     } else if (expert_load_.empty()) {

@@ -1,0 +1,193 @@
+// trainsim claim: Monte Carlo over the uncertain constants ({value, low, high})
+// of the cluster and workload files; distribution of a metric, probability that a
+// claimed value holds, one-at-a-time sensitivity, optional tornado chart.
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include "sim/cli/commands.hpp"
+#include "sim/config/load.hpp"
+#include "sim/engine/isolated.hpp"
+#include "sim/report/claim.hpp"
+#include "sim/report/simulate.hpp"
+
+namespace trainsim::cli {
+
+namespace {
+
+struct ClaimOptions {
+  ConfigOptions config;
+  std::string fidelity = "symmetric";
+  std::string metric;
+  double value = 0;
+  int samples = 32;
+  std::uint64_t seed = 1;
+  int jobs = 2;
+  std::string plot_path;
+  std::string csv_path;
+};
+
+// One uncertain constant and how to write a value of it in --set form. The unit
+// suffix is the loader's business (sim/config/units.cpp): it is found by writing
+// the nominal value with each base-unit suffix and keeping the one the loader
+// reads back exactly (a plain number is TFLOP/s for peak_tflops, seconds need "s").
+struct Knob {
+  UncertainConstant constant;
+  bool cluster = false;
+  std::string suffix;
+};
+
+std::string key_of(const Knob& k) {
+  return k.constant.path.substr(k.constant.path.find('.') + 1);  // drop "cluster." / "workload."
+}
+
+std::string with_unit(double v, const std::string& suffix) { return fmt::format("{:.17g}{}", v, suffix); }
+
+Override knob_override(const Knob& k, double v) {
+  const std::string text = fmt::format("{{value: {}, low: {}, high: {}}}", with_unit(v, k.suffix),
+                                       with_unit(k.constant.low, k.suffix), with_unit(k.constant.high, k.suffix));
+  return {key_of(k), text, "trainsim claim: " + k.constant.path + "=" + text, k.cluster};
+}
+
+const std::vector<UncertainConstant>& uncertain_of(const ClusterSpec& c) { return c.uncertain; }
+const std::vector<UncertainConstant>& uncertain_of(const WorkloadSpec& w) { return w.uncertain; }
+
+Knob probe(const UncertainConstant& c, bool cluster, const ClaimOptions& o, const std::vector<Override>& user) {
+  for (const char* suffix : {"", "s", "B/s", "W", "B", "FLOPS"}) {
+    Knob k{c, cluster, suffix};
+    auto overrides = user;
+    overrides.push_back(knob_override(k, c.value));
+    try {
+      const auto read_back = [&](const auto& spec) {
+        for (const auto& u : uncertain_of(spec))
+          if (u.path == c.path) return u.value == c.value && u.low == c.low && u.high == c.high;
+        return false;
+      };
+      const bool same = cluster ? read_back(load_cluster(o.config.cluster_path, overrides))
+                                : read_back(load_workload(o.config.workload_path, overrides));
+      if (same) return k;
+    } catch (const InputError&) {
+    }
+  }
+  throw InputError({c.path, 0, 0}, "trainsim claim cannot write this constant back as a --set value");
+}
+
+int run(const ClaimOptions& o) {
+  const auto started = std::chrono::steady_clock::now();
+  const claim::MetricInfo& metric = claim::find_metric(o.metric);
+  if (!std::isfinite(o.value)) throw InputError({"--value", 0, 0}, "expected a finite number");
+  const auto user = parse_overrides(o.config.set_args);
+  const ClusterSpec cluster = load_cluster(o.config.cluster_path, user);
+  const WorkloadSpec workload = load_workload(o.config.workload_path, user);
+  check_workload_fits_cluster(workload, cluster);
+  // Open output files first: an unwritable path is an input error, not lost simulations.
+  std::ofstream csv_out;
+  if (!o.csv_path.empty()) {
+    csv_out.open(o.csv_path);
+    if (!csv_out) throw InputError({o.csv_path, 0, 0}, "cannot write the CSV file");
+  }
+  if (!o.plot_path.empty() && !std::ofstream(o.plot_path))
+    throw InputError({o.plot_path, 0, 0}, "cannot write the chart file");
+
+  std::vector<Knob> knobs;
+  for (const auto& c : cluster.uncertain) knobs.push_back(probe(c, true, o, user));
+  for (const auto& c : workload.uncertain) knobs.push_back(probe(c, false, o, user));
+
+  claim::ClaimRequest request;
+  for (const auto& k : knobs) request.constants.push_back(k.constant);
+  request.metric = metric;
+  request.claimed_value = o.value;
+  request.samples = o.samples;
+  request.seed = o.seed;
+  request.cluster_name = cluster.name;
+  request.workload_name = workload.model.name;
+
+  const Fidelity fidelity = o.fidelity == "full" ? Fidelity::full : Fidelity::symmetric;
+  const claim::Evaluate simulate_points = [&](const std::vector<claim::Point>& points) {
+    std::vector<std::function<std::vector<double>()>> sims;
+    for (const auto& point : points)
+      sims.push_back([&, point] {
+        auto overrides = user;
+        for (std::size_t i = 0; i < knobs.size(); ++i) overrides.push_back(knob_override(knobs[i], point[i]));
+        const ClusterSpec c = load_cluster(o.config.cluster_path, overrides);
+        const WorkloadSpec w = load_workload(o.config.workload_path, overrides);
+        check_workload_fits_cluster(w, c);
+        return std::vector<double>{claim::metric_value(simulate_step(c, w, fidelity), metric)};
+      });
+    const auto results = engine::run_isolated_all(sims, o.jobs);
+    std::vector<double> values;
+    for (const auto& r : results) values.push_back(r.at(0));
+    return values;
+  };
+  const claim::ClaimResult result = claim::run_claim(request, simulate_points);
+
+  if (o.config.format == "json")
+    std::cout << claim::to_json(result).dump(2) << '\n';
+  else
+    std::cout << claim::to_text(result);
+  std::cout.flush();
+  if (csv_out.is_open()) csv_out << claim::samples_csv(result);
+
+  int status = 0;
+  if (!o.plot_path.empty()) {
+    // The chart is drawn by scripts/plot_claim.py from the JSON result on its stdin.
+    auto quoted = [](const std::string& s) {
+      std::string q = "'";
+      for (char ch : s) q += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+      return q + "'";
+    };
+    // Debian's python3-matplotlib is installed for /usr/bin/python3, which a python3
+    // earlier on PATH (pyenv, venv) may lack.
+    const std::string python = std::ifstream("/usr/bin/python3").good() ? "/usr/bin/python3" : "python3";
+    const std::string command =
+        python + " " + quoted(std::string(TRAINSIM_SOURCE_DIR) + "/scripts/plot_claim.py") + " " + quoted(o.plot_path);
+    FILE* pipe = popen(command.c_str(), "w");
+    const std::string json = claim::to_json(result).dump();
+    const bool written = pipe != nullptr && std::fwrite(json.data(), 1, json.size(), pipe) == json.size();
+    const int rc = pipe != nullptr ? pclose(pipe) : -1;
+    if (!written || rc != 0) {
+      std::cerr << "trainsim claim: the chart was not drawn (" << command << " failed; it needs python3-matplotlib)\n";
+      status = 1;
+    }
+  }
+  const double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  // Wall time goes to stderr: stdout stays byte-identical for the same inputs and seed.
+  std::cerr << fmt::format("trainsim claim: {} simulations in {:.1f} s wall ({} side by side)\n", result.simulations,
+                           wall_s, o.jobs);
+  return status;
+}
+
+}  // namespace
+
+void register_claim(CLI::App& app, Action& action) {
+  static ClaimOptions opts;
+  auto* cmd = app.add_subcommand(
+      "claim",
+      "Check a published figure against a Monte Carlo over the uncertain constants ({value, low, high}) "
+      "of both files; distribution, P(claim holds), sensitivity. Cost: 1 + samples + 2 x (constants that can move "
+      "the metric) step simulations; the default case takes a few minutes on 2 cores with the default 32 samples");
+  add_cluster_option(*cmd, opts.config);
+  add_workload_option(*cmd, opts.config);
+  add_set_option(*cmd, opts.config);
+  add_format_option(*cmd, opts.config, {"text", "json"});
+  std::string metric_help = "Metric to check:";
+  for (const auto& m : claim::known_metrics()) metric_help += " " + m.name;
+  cmd->add_option("--metric", opts.metric, metric_help)->required();
+  cmd->add_option("--value", opts.value, "The claimed value of the metric")->required();
+  cmd->add_option("--samples", opts.samples, "Monte Carlo samples (default 32)")->check(CLI::Range(1, 100000));
+  cmd->add_option("--seed", opts.seed, "Seed of the sampler (default 1); same seed, same output");
+  cmd->add_option("--jobs", opts.jobs, "Simulations run side by side, one process each (default 2)")
+      ->check(CLI::Range(1, 256));
+  cmd->add_option("--fidelity", opts.fidelity,
+                  "full: every GPU and flow; symmetric (default): one pipeline of representatives")
+      ->check(CLI::IsMember({"full", "symmetric"}));
+  cmd->add_option("--plot", opts.plot_path, "Draw a tornado chart and a histogram of the samples (PNG)");
+  cmd->add_option("--csv", opts.csv_path, "Write every sample (constant values and metric) as CSV");
+  cmd->callback([&action] { action = [] { return run(opts); }; });
+}
+
+}  // namespace trainsim::cli

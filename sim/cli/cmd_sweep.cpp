@@ -1,0 +1,312 @@
+// trainsim sweep: `trainsim run` over the cartesian product of --set axes, one
+// child process per point (a SimGrid engine lives once per process), rows in point
+// order whatever --jobs; or, with --emit-jobs, one self-contained command per point
+// for GNU parallel or a Slurm array job, merged afterwards by `trainsim merge`.
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <fmt/format.h>
+#include <fstream>
+#include <iostream>
+
+#include "sim/cli/commands.hpp"
+#include "sim/config/load.hpp"
+#include "sim/report/sweep.hpp"
+
+namespace trainsim::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct SweepOptions {
+  ConfigOptions config;
+  std::string fidelity = "symmetric";
+  int ramp_points = 5;  // the default of `trainsim run`
+  int jobs = 1;
+  std::string output_path;
+  std::string emit_jobs_path;
+  std::string jobs_dir;
+  long long only_point = -1;
+};
+
+// ------------------------------------------------------------------ progress bar
+
+std::string clock_text(double seconds) {
+  const auto s = static_cast<long long>(seconds + 0.5);
+  if (s >= 3600) return fmt::format("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60);
+  return fmt::format("{}:{:02}", s / 60, s % 60);
+}
+
+// Redrawn in place on stderr; silent when stderr is not a terminal (logs, CI).
+struct Progress {
+  std::size_t total = 0, done = 0, failed = 0;
+  bool enabled = false;
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+
+  void draw() const {
+    if (!enabled) return;
+    const double elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    constexpr std::size_t width = 30;
+    const std::size_t filled = total ? done * width / total : width;
+    const std::string eta = done == 0 ? "--:--"
+                                      : clock_text(elapsed_s / static_cast<double>(done) *
+                                                   static_cast<double>(total - done));
+    std::cerr << fmt::format("\r[{}{}] {}/{} points, {} failed, {} elapsed, ETA {} ", std::string(filled, '#'),
+                             std::string(width - filled, '.'), done, total, failed, clock_text(elapsed_s), eta)
+              << std::flush;
+  }
+  void finish() const {
+    if (!enabled) return;
+    draw();
+    std::cerr << '\n';
+  }
+};
+
+// ------------------------------------------------------------------ child processes
+
+struct Child {
+  std::size_t slot = 0;  // index of the point in the list being run
+  pid_t pid = -1;
+  int out_fd = -1, err_fd = -1;
+  std::string out, err;
+};
+
+// Starts `/proc/self/exe ARGS` with stdout and stderr on pipes.
+Child spawn(std::size_t slot, const std::vector<std::string>& args) {
+  int out_pipe[2], err_pipe[2];
+  if (pipe2(out_pipe, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+  if (pipe2(err_pipe, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  const pid_t pid = fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    const int null_fd = open("/dev/null", O_RDONLY);
+    if (null_fd >= 0) dup2(null_fd, 0);
+    dup2(out_pipe[1], 1);
+    dup2(err_pipe[1], 2);
+    execv("/proc/self/exe", argv.data());
+    const char message[] = "trainsim sweep: cannot start the run process\n";
+    [[maybe_unused]] const auto n = write(2, message, sizeof message - 1);
+    _exit(127);
+  }
+  close(out_pipe[1]);
+  close(err_pipe[1]);
+  return {slot, pid, out_pipe[0], err_pipe[0], {}, {}};
+}
+
+// Reads what is available on `fd`; closes it and sets it to -1 at end of file.
+void drain(int& fd, std::string& into) {
+  char buf[65536];
+  const ssize_t n = read(fd, buf, sizeof buf);
+  if (n > 0) {
+    into.append(buf, static_cast<std::size_t>(n));
+  } else if (n == 0 || errno != EINTR) {
+    close(fd);
+    fd = -1;
+  }
+}
+
+std::string first_line(const std::string& text) {
+  std::size_t b = 0;
+  while (b < text.size()) {
+    const std::size_t e = std::min(text.find('\n', b), text.size());
+    if (e > b) return text.substr(b, e - b);
+    b = e + 1;
+  }
+  return {};
+}
+
+// The row of a finished child: its JSON when it succeeded, else the first line of its stderr.
+sweep::Row finish_child(const sweep::Plan& plan, std::size_t point, Child& child) {
+  int status = 0;
+  while (waitpid(child.pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  std::string error;
+  sweep::Row result;
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+    result = sweep::Row::parse(child.out, nullptr, false);
+    if (result.is_discarded() || !result.is_object()) {
+      result = sweep::Row();
+      error = "the run printed no JSON result";
+    }
+  } else {
+    error = first_line(child.err);
+    if (error.empty())
+      error = WIFEXITED(status) ? fmt::format("the run exited with status {}", WEXITSTATUS(status))
+                                : fmt::format("the run was killed by signal {}", WTERMSIG(status));
+  }
+  return sweep::make_row(plan, point, error, result);
+}
+
+std::vector<std::string> run_args(const SweepOptions& o, const std::vector<std::string>& set_args) {
+  std::vector<std::string> args{"trainsim",      "run",         "--format",     "json",
+                                "--cluster",     o.config.cluster_path,          "--workload",
+                                o.config.workload_path,          "--fidelity",   o.fidelity,
+                                "--ramp-points", std::to_string(o.ramp_points), "--jobs",       "1"};
+  for (const auto& s : set_args) {
+    args.emplace_back("--set");
+    args.push_back(s);
+  }
+  return args;
+}
+
+// Runs `points` with up to `jobs` children at once; rows come back in the order of `points`.
+std::vector<sweep::Row> run_points(const SweepOptions& o, const sweep::Plan& plan,
+                                   const std::vector<std::size_t>& points) {
+  std::vector<sweep::Row> rows(points.size());
+  std::vector<Child> running;
+  Progress progress;
+  progress.total = points.size();
+  progress.enabled = isatty(2) != 0;
+  progress.draw();
+  std::size_t next = 0;
+  while (next < points.size() || !running.empty()) {
+    while (next < points.size() && running.size() < static_cast<std::size_t>(o.jobs)) {
+      running.push_back(spawn(next, run_args(o, sweep::point_set_args(plan, points[next]))));
+      ++next;
+    }
+    std::vector<pollfd> fds;
+    for (const auto& c : running) {
+      if (c.out_fd >= 0) fds.push_back({c.out_fd, POLLIN, 0});
+      if (c.err_fd >= 0) fds.push_back({c.err_fd, POLLIN, 0});
+    }
+    if (poll(fds.data(), fds.size(), 500) < 0 && errno != EINTR) throw std::runtime_error("poll failed");
+    for (const auto& p : fds) {
+      if (p.revents == 0) continue;
+      for (auto& c : running) {
+        if (c.out_fd == p.fd) drain(c.out_fd, c.out);
+        else if (c.err_fd == p.fd) drain(c.err_fd, c.err);
+      }
+    }
+    for (auto it = running.begin(); it != running.end();) {
+      if (it->out_fd >= 0 || it->err_fd >= 0) {
+        ++it;
+        continue;
+      }
+      const std::size_t slot = it->slot;
+      rows[slot] = finish_child(plan, points[slot], *it);
+      ++progress.done;
+      if (sweep::row_failed(rows[slot])) ++progress.failed;
+      it = running.erase(it);
+    }
+    progress.draw();
+  }
+  progress.finish();
+  return rows;
+}
+
+// ------------------------------------------------------------------ --emit-jobs
+
+std::string plan_arg(const sweep::SetEntry& entry) {
+  std::string text = entry.key + "=";
+  for (std::size_t i = 0; i < entry.values.size(); ++i) {
+    if (i > 0) text += ',';
+    text += entry.values[i];
+  }
+  return text;
+}
+
+int emit_jobs(const SweepOptions& o, const sweep::Plan& plan) {
+  const std::size_t points = sweep::point_count(plan);
+  const fs::path dir = fs::absolute(o.jobs_dir.empty() ? o.emit_jobs_path + ".points" : o.jobs_dir);
+  // The scripts read the output path back from the quoted last word of each line.
+  if (dir.string().find('\'') != std::string::npos)
+    throw InputError({dir.string(), 0, 0}, "the jobs directory must not contain a single quote");
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec || !fs::is_directory(dir)) throw InputError({dir.string(), 0, 0}, "cannot create the jobs directory");
+  const std::string exe = fs::read_symlink("/proc/self/exe").string();
+  std::string common = sweep::shell_quote(exe) + " sweep --cluster " + sweep::shell_quote(o.config.cluster_path) +
+                       " --workload " + sweep::shell_quote(o.config.workload_path) + " --fidelity " +
+                       sweep::shell_quote(o.fidelity) + " --ramp-points " + std::to_string(o.ramp_points);
+  for (const auto& entry : plan.sets) common += " --set " + sweep::shell_quote(plan_arg(entry));
+  std::string text;
+  for (std::size_t p = 0; p < points; ++p)
+    text += common + " --only-point " + std::to_string(p) + " --format jsonl --output " +
+            sweep::shell_quote((dir / sweep::point_file_name(p, points)).string()) + "\n";
+  sweep::write_output(o.emit_jobs_path, text);
+  std::cerr << fmt::format(
+      "trainsim sweep: wrote {} jobs to {}; each writes its row to {}/point-*.jsonl.\n"
+      "Run them with scripts/sweep-parallel {} (GNU parallel), scripts/sweep-slurm {} (Slurm) or bash {},\n"
+      "then: trainsim merge --expect-points {} {}\n",
+      points, o.emit_jobs_path, dir.string(), o.emit_jobs_path, o.emit_jobs_path, o.emit_jobs_path, points,
+      dir.string());
+  return 0;
+}
+
+// ------------------------------------------------------------------ the command
+
+int sweep_command(SweepOptions o) {
+  const sweep::Plan plan = sweep::parse_plan(o.config.set_args);
+  // Every key and value list is checked before any point runs: a typo fails fast.
+  [[maybe_unused]] const auto overrides = parse_overrides(sweep::all_set_args(plan));
+  for (auto* path : {&o.config.cluster_path, &o.config.workload_path}) {
+    if (!std::ifstream(*path)) throw InputError({*path, 0, 0}, "cannot read the file");
+    *path = fs::absolute(*path).string();  // children and emitted jobs may run elsewhere
+  }
+  if (o.ramp_points < 0) throw InputError({"--ramp-points", 0, 0}, "must be 0 or more");
+  const std::size_t points = sweep::point_count(plan);
+  if (!o.emit_jobs_path.empty()) {
+    if (o.only_point >= 0 || !o.output_path.empty())
+      throw InputError({"--emit-jobs", 0, 0}, "cannot be combined with --only-point or --output");
+    return emit_jobs(o, plan);
+  }
+  if (!o.jobs_dir.empty()) throw InputError({"--jobs-dir", 0, 0}, "only applies with --emit-jobs");
+  std::vector<std::size_t> selected;
+  if (o.only_point >= 0) {
+    if (static_cast<std::size_t>(o.only_point) >= points)
+      throw InputError({"--only-point", 0, 0}, fmt::format("point {} does not exist; the sweep has {} points (0 to {})",
+                                                           o.only_point, points, points - 1));
+    selected.push_back(static_cast<std::size_t>(o.only_point));
+  } else {
+    for (std::size_t p = 0; p < points; ++p) selected.push_back(p);
+  }
+  const auto rows = run_points(o, plan, selected);
+  sweep::write_output(o.output_path, o.config.format == "jsonl" ? sweep::to_jsonl(rows) : sweep::to_csv(rows));
+  std::size_t failed = 0;
+  for (const auto& row : rows) failed += sweep::row_failed(row) ? 1 : 0;
+  if (failed > 0) {
+    std::cerr << fmt::format("trainsim sweep: {} of {} points failed (rows with status=error)\n", failed, rows.size());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+void register_sweep(CLI::App& app, Action& action) {
+  static SweepOptions opts;
+  auto* cmd = app.add_subcommand(
+      "sweep", "Run `trainsim run` over the cartesian product of --set key=v1,v2,... axes; one row per point");
+  add_cluster_option(*cmd, opts.config);
+  add_workload_option(*cmd, opts.config);
+  cmd->add_option("--set", opts.config.set_args,
+                  "key.path=value (fixed) or key.path=v1,v2,... (an axis; last axis varies fastest); repeatable. "
+                  "Commas inside {...} or [...] do not split")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  add_format_option(*cmd, opts.config, {"csv", "jsonl"});
+  cmd->add_option("--fidelity", opts.fidelity, "Passed to each run: full or symmetric (default)")
+      ->check(CLI::IsMember({"full", "symmetric"}));
+  cmd->add_option("--ramp-points", opts.ramp_points, "Passed to each run (default 5, as run)");
+  cmd->add_option("--jobs", opts.jobs, "Points run side by side, one process each (default 1)")
+      ->check(CLI::Range(1, 256));
+  cmd->add_option("--output", opts.output_path, "Write the rows to FILE instead of stdout");
+  cmd->add_option("--emit-jobs", opts.emit_jobs_path,
+                  "Run nothing; write one self-contained shell command per point to FILE (line K+1 = point K)");
+  cmd->add_option("--jobs-dir", opts.jobs_dir,
+                  "With --emit-jobs: where each command writes its point-K.jsonl row (default FILE.points)");
+  cmd->add_option("--only-point", opts.only_point, "Run only point K of the sweep (what emitted jobs do)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->callback([&action] { action = [] { return sweep_command(opts); }; });
+}
+
+}  // namespace trainsim::cli

@@ -1,0 +1,102 @@
+#pragma once
+// Parameter sweeps: the pure part of `trainsim sweep` and `trainsim merge`.
+// A sweep is a list of --set arguments; one with several comma-separated values
+// is an axis, and the points are the cartesian product of the axes (last axis
+// fastest, like nested loops). Each point's result is one row, a JSON object:
+//   {"point": K, "<axis key as typed>": "<value>", ..., "status": "ok"|"error",
+//    "error": "<first line of the failed run's stderr>", <`trainsim run --format json` keys>...}
+// Rows are written as JSON lines or as CSV (objects flattened with dots); the
+// same rows give the same bytes whatever produced them (local processes, GNU
+// parallel, a Slurm array job followed by `trainsim merge`).
+#include <cstddef>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace trainsim::sweep {
+
+using Row = nlohmann::ordered_json;
+
+// One --set argument of a sweep: `key=value` (fixed) or `key=v1,v2,...` (an axis).
+struct SetEntry {
+  std::string key;                  // as typed, e.g. "parallelism.pp"
+  std::vector<std::string> values;  // one for a fixed override, several for an axis
+  [[nodiscard]] bool is_axis() const { return values.size() > 1; }
+};
+
+struct Plan {
+  std::vector<SetEntry> sets;  // in the order given on the command line
+};
+
+// Splits a value list on the commas that are outside braces, brackets and quotes,
+// so "{value: 1, low: 0.9, high: 1.1}" stays one value. Blanks around values are kept
+// as typed (YAML ignores them). Throws InputError (naming `origin`) on unbalanced
+// brackets or an empty value.
+[[nodiscard]] std::vector<std::string> split_values(const std::string& text, const std::string& origin);
+
+// Parses `key=v1,v2,...` arguments. Throws InputError on a missing '=' or key,
+// a key given twice as an axis, or a bad value list.
+[[nodiscard]] Plan parse_plan(const std::vector<std::string>& set_args);
+
+// Product of the axis sizes (1 when there is no axis).
+[[nodiscard]] std::size_t point_count(const Plan& plan);
+
+// The axis value index of each axis at `point` (last axis fastest).
+[[nodiscard]] std::vector<std::size_t> point_coordinates(const Plan& plan, std::size_t point);
+
+// The `key=value` --set arguments of one point, in the order given.
+[[nodiscard]] std::vector<std::string> point_set_args(const Plan& plan, std::size_t point);
+
+// Every `key=value` any point uses (each fixed override and each axis value once),
+// so all of them can be checked before a point runs.
+[[nodiscard]] std::vector<std::string> all_set_args(const Plan& plan);
+
+// A point's row. `result` is the run's JSON object (empty when it failed); a
+// result key equal to an axis key or to point/status/error is not repeated.
+[[nodiscard]] Row make_row(const Plan& plan, std::size_t point, const std::string& error, const Row& result);
+[[nodiscard]] bool row_failed(const Row& row);
+
+// Flattening: a column is the path of keys leading to a value; its CSV header is
+// the path joined by dots (an axis "parallelism.pp" is the one-key path
+// ["parallelism.pp"], distinct from the run's ["parallelism", "pp"], so both keep
+// their column even though their headers read the same). Arrays are kept whole
+// as compact JSON text in one cell; strings raw; numbers as nlohmann writes them
+// (shortest text that reads back to the same double); null as an empty cell.
+using ColumnPath = std::vector<std::string>;
+struct Cell {
+  ColumnPath path;
+  std::string text;
+};
+[[nodiscard]] std::vector<Cell> flatten(const Row& row);
+
+// CSV (RFC 4180 quoting, '\n' line ends): one header line, then a row per element of
+// `rows` in the order given. Columns are the union over rows in order of first
+// appearance; a row without a column leaves its cell empty.
+[[nodiscard]] std::string to_csv(const std::vector<Row>& rows);
+[[nodiscard]] std::string to_jsonl(const std::vector<Row>& rows);
+[[nodiscard]] std::string csv_field(const std::string& text);
+
+// Reads JSON-lines rows (blank lines skipped). Throws InputError FILE:LINE:COL on
+// text that is not a JSON object with an integer "point".
+[[nodiscard]] std::vector<Row> read_rows(const std::string& text, const std::string& file);
+
+// Rows of several per-point outputs in point order. The same point twice with the
+// same content is kept once; with different content it is an InputError.
+[[nodiscard]] std::vector<Row> merge_rows(std::vector<Row> rows);
+
+// Point indices in [0, expected) missing from sorted `rows` (expected 0: up to the
+// largest point seen).
+[[nodiscard]] std::vector<long long> missing_points(const std::vector<Row>& rows, long long expected);
+
+// One word for a POSIX shell: single-quoted, a ' written as '\''.
+[[nodiscard]] std::string shell_quote(const std::string& word);
+
+// Writes `text` to `path` through a temporary file and a rename, so a reader (a
+// merge running beside an array job) never sees half a file. Empty path: stdout.
+// Throws InputError when the file cannot be written.
+void write_output(const std::string& path, const std::string& text);
+
+// "point-000042.jsonl": fixed width so the files sort in point order.
+[[nodiscard]] std::string point_file_name(std::size_t point, std::size_t points);
+
+}  // namespace trainsim::sweep

@@ -1,0 +1,193 @@
+// trainsim claim: sampler, percentiles, sensitivity ranking on a closed-form
+// metric (no SimGrid), and the command on the small 128-GPU case.
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include <catch2/catch.hpp>
+
+#include "sim/config/error.hpp"
+#include "sim/report/claim.hpp"
+#include "tests/support.hpp"
+
+using namespace trainsim;
+using namespace trainsim::claim;
+
+namespace {
+
+ClaimRequest synthetic_request(int samples, std::uint64_t seed) {
+  ClaimRequest q;
+  q.constants = {{"cluster.gpu.efficiency.hbm", 0.8, 0.7, 0.9},
+                 {"cluster.network.nic_efficiency", 0.8, 0.6, 0.9},
+                 {"cluster.pricing.pue", 1.3, 1.1, 1.5},
+                 {"cluster.node.nvlink_latency", 1e-6, 1e-6, 1e-6},
+                 {"cluster.gpu.launch_overhead", 4e-6, 2e-6, 8e-6}};
+  q.metric = find_metric("step_time_s");
+  q.claimed_value = 10;
+  q.samples = samples;
+  q.seed = seed;
+  return q;
+}
+
+// Closed form: 10 - 4 hbm_eff - 10 nic_eff + 1e6 launch_overhead (pue, latency unused).
+double synthetic_metric(const Point& p) { return 10 - 4 * p[0] - 10 * p[1] + 1e6 * p[4]; }
+
+}  // namespace
+
+TEST_CASE("claim: triangular inverse CDF is exact at 0, the mode and 1", "[claim]") {
+  CHECK(triangular_quantile(0.0, 2, 5, 10) == 2.0);
+  CHECK(triangular_quantile(0.375, 2, 5, 10) == 5.0);  // CDF at the mode = (5 - 2) / (10 - 2)
+  CHECK(triangular_quantile(1.0, 2, 5, 10) == 10.0);
+  CHECK(triangular_quantile(0.5, 2, 5, 10) == Approx(10 - std::sqrt(20.0)).epsilon(1e-15));
+  CHECK(triangular_quantile(0.25, 2, 2, 10) == Approx(10 - std::sqrt(0.75 * 64)).epsilon(1e-15));  // mode at low
+  CHECK(triangular_quantile(0.7, 3, 3, 3) == 3.0);                                                  // no range
+  // Monotone in u.
+  double previous = 2;
+  for (int i = 1; i <= 100; ++i) {
+    const double x = triangular_quantile(i / 100.0, 2, 5, 10);
+    CHECK(x >= previous);
+    previous = x;
+  }
+}
+
+TEST_CASE("claim: the sampler's sequence is fixed by the seed and has the triangular mean", "[claim]") {
+  // The 10000th output of a default-seeded mt19937_64 is fixed by the C++ standard.
+  std::mt19937_64 rng;
+  rng.discard(9999);
+  CHECK(unit_uniform(rng) == static_cast<double>(9981545732273789042ULL >> 11) * 0x1.0p-53);
+
+  std::mt19937_64 a(42), b(42);
+  double sum = 0;
+  const int n = 200000;
+  for (int i = 0; i < n; ++i) {
+    const double u = unit_uniform(a);
+    REQUIRE(u == unit_uniform(b));
+    REQUIRE(u >= 0.0);
+    REQUIRE(u < 1.0);
+    sum += triangular_quantile(u, 2, 5, 10);
+  }
+  // Mean (a + b + c) / 3, sd sqrt((a²+b²+c²-ab-ac-bc)/18); 5 standard errors.
+  const double sd = std::sqrt((4 + 25 + 100 - 10 - 20 - 50) / 18.0);
+  CHECK(std::abs(sum / n - 17.0 / 3) < 5 * sd / std::sqrt(n));
+}
+
+TEST_CASE("claim: percentiles interpolate linearly between order statistics", "[claim]") {
+  const std::vector<double> v = {50, 10, 40, 20, 30};  // unsorted on purpose
+  CHECK(percentile(v, 0) == 10);
+  CHECK(percentile(v, 50) == 30);
+  CHECK(percentile(v, 100) == 50);
+  CHECK(percentile(v, 5) == Approx(12).epsilon(1e-12));   // position 0.2
+  CHECK(percentile(v, 95) == Approx(48).epsilon(1e-12));  // position 3.8
+  CHECK(percentile(v, 25) == 20);
+  CHECK(percentile({7}, 95) == 7);
+  CHECK_THROWS(percentile({}, 50));
+}
+
+TEST_CASE("claim: points are nominal, seeded samples, then low/high of each constant that can move the metric",
+          "[claim]") {
+  const ClaimRequest q = synthetic_request(16, 7);
+  const auto points = sample_points(q);
+  // pue cannot move a step time; nvlink_latency has no range: 3 constants swept.
+  REQUIRE(points.size() == 1 + 16 + 2 * 3);
+  CHECK(points[0] == Point{0.8, 0.8, 1.3, 1e-6, 4e-6});
+  for (int i = 1; i <= 16; ++i)
+    for (std::size_t k = 0; k < q.constants.size(); ++k) {
+      CHECK(points[i][k] >= q.constants[k].low);
+      CHECK(points[i][k] <= q.constants[k].high);
+    }
+  CHECK(points[17] == Point{0.7, 0.8, 1.3, 1e-6, 4e-6});
+  CHECK(points[18] == Point{0.9, 0.8, 1.3, 1e-6, 4e-6});
+  CHECK(points[19] == Point{0.8, 0.6, 1.3, 1e-6, 4e-6});
+  CHECK(points[22] == Point{0.8, 0.8, 1.3, 1e-6, 8e-6});
+  CHECK(sample_points(q) == points);
+  CHECK(sample_points(synthetic_request(16, 8)) != points);
+  // The first sample's first constant is the seed's first draw through the inverse CDF.
+  std::mt19937_64 rng(7);
+  CHECK(points[1][0] == triangular_quantile(unit_uniform(rng), 0.7, 0.8, 0.9));
+}
+
+TEST_CASE("claim: distribution, P(holds) and sensitivity ranking on a closed-form metric", "[claim]") {
+  const ClaimRequest q = synthetic_request(200, 3);
+  int calls = 0;
+  const Evaluate evaluate = [&](const std::vector<Point>& points) {
+    ++calls;
+    std::vector<double> out;
+    for (const auto& p : points) out.push_back(synthetic_metric(p));
+    return out;
+  };
+  const ClaimResult r = run_claim(q, evaluate);
+  CHECK(calls == 1);
+  CHECK(r.simulations == 1 + 200 + 6);
+  CHECK(r.nominal == Approx(10 - 3.2 - 8 + 4).epsilon(1e-12));
+
+  // Ranked by |high - low|: nic 10 x 0.3 = 3, launch 1e6 x 6e-6 = 6, hbm 4 x 0.2 = 0.8.
+  REQUIRE(r.sensitivity.size() == 3);
+  CHECK(r.sensitivity[0].path == "cluster.gpu.launch_overhead");
+  CHECK(r.sensitivity[0].swing() == Approx(6).epsilon(1e-9));
+  CHECK(r.sensitivity[1].path == "cluster.network.nic_efficiency");
+  CHECK(r.sensitivity[1].metric_at_low == Approx(10 - 3.2 - 6 + 4).epsilon(1e-12));
+  CHECK(r.sensitivity[1].metric_at_high == Approx(10 - 3.2 - 9 + 4).epsilon(1e-12));
+  CHECK(r.sensitivity[2].path == "cluster.gpu.efficiency.hbm");
+  CHECK(r.sensitivity[2].swing() == Approx(-0.8).epsilon(1e-9));
+  CHECK(r.no_effect == std::vector<std::string>{"cluster.pricing.pue"});
+  CHECK(r.fixed == std::vector<std::string>{"cluster.node.nvlink_latency"});
+
+  // Distribution figures recomputed from the returned samples.
+  REQUIRE(r.sample_metric.size() == 200);
+  int holding = 0;
+  for (std::size_t i = 0; i < 200; ++i) {
+    CHECK(r.sample_metric[i] == synthetic_metric(r.sample_points[i]));
+    holding += r.sample_metric[i] <= q.claimed_value ? 1 : 0;
+  }
+  CHECK(r.p_holds == holding / 200.0);
+  CHECK(r.p_holds_stderr == Approx(std::sqrt(r.p_holds * (1 - r.p_holds) / 200)).epsilon(1e-12));
+  CHECK(r.p5 == percentile(r.sample_metric, 5));
+  CHECK(r.p95 == percentile(r.sample_metric, 95));
+  CHECK(r.min <= r.p5);
+  CHECK(r.p5 <= r.p50);
+  CHECK(r.p50 <= r.p95);
+  CHECK(r.p95 <= r.max);
+  // The closing note names the dominant constant.
+  CHECK_THAT(to_text(r), Catch::Contains("dominated by cluster.gpu.launch_overhead"));
+  CHECK(to_json(r)["sensitivity"][0]["path"] == "cluster.gpu.launch_overhead");
+}
+
+TEST_CASE("claim: direction of each metric and unknown metrics", "[claim]") {
+  CHECK(claim_holds(find_metric("gpu_hours_per_trillion_tokens"), 170000, 180000));
+  CHECK_FALSE(claim_holds(find_metric("gpu_hours_per_trillion_tokens"), 190000, 180000));
+  CHECK(claim_holds(find_metric("mfu"), 0.5, 0.4));
+  CHECK_FALSE(claim_holds(find_metric("mfu"), 0.3, 0.4));
+  CHECK_THROWS_AS(find_metric("gpu_hours"), InputError);
+  CHECK_THROWS_WITH(find_metric("gpu_hours"), Catch::Contains("gpu_hours_per_trillion_tokens") &&
+                                                  Catch::Contains("mfu") && Catch::Contains("--metric gpu_hours"));
+  CHECK_FALSE(affects_performance("cluster.pricing.pue"));
+  CHECK_FALSE(affects_performance("cluster.gpu.power.busy"));
+  CHECK(affects_performance("cluster.gpu.efficiency.hbm"));
+}
+
+TEST_CASE("claim command: byte-identical output for one seed and exit 2 for a bad metric", "[claim][cli]") {
+  const std::string small =
+      "claim --set nodes=16 --set model.layers=6 --set model.moe.first_dense_layers=1 --set parallelism.pp=2 "
+      "--set parallelism.dp=64 --set training.global_batch=256 --set training.batch_ramp.start=256 "
+      "--metric gpu_hours_per_trillion_tokens --value 180000 --samples 4 ";
+  const auto first = test::run_trainsim(small + "--seed 11 --format json", false);
+  const auto second = test::run_trainsim(small + "--seed 11 --format json --jobs 1", false);
+  REQUIRE(first.status == 0);
+  CHECK(second.status == 0);
+  CHECK(first.output == second.output);
+  const auto j = nlohmann::json::parse(first.output);
+  CHECK(j["samples"] == 4);
+  CHECK(j["sample_metric"].size() == 4);
+  CHECK(j["p5"].get<double>() <= j["p95"].get<double>());
+  CHECK(j["no_effect"].size() == 6);  // power idle/busy and four pricing constants of h800-2048.yaml
+  CHECK(j["sensitivity"].size() == 13);
+  // A different seed draws different samples.
+  const auto other = test::run_trainsim(small + "--seed 12 --format json", false);
+  CHECK(other.status == 0);
+  CHECK(nlohmann::json::parse(other.output)["sample_metric"] != j["sample_metric"]);
+
+  const auto bad = test::run_trainsim("claim --metric gpu_hours --value 1");
+  CHECK(bad.status == 2);
+  CHECK(bad.output == "--metric gpu_hours: unknown metric; known metrics: gpu_hours_per_trillion_tokens, "
+                      "days_per_trillion_tokens, step_time_s, mfu, tokens_per_s, tflops_per_gpu\n");
+}

@@ -1,0 +1,98 @@
+// trainsim cost: the arithmetic of the cost report on hand-made inputs, and the command.
+#include <nlohmann/json.hpp>
+
+#include <catch2/catch.hpp>
+
+#include "sim/report/cost_report.hpp"
+#include "tests/support.hpp"
+
+using namespace trainsim;
+
+namespace {
+
+// Numbers chosen so every figure has a closed form: 4 years x 8766 h = 35,064 h,
+// and capex 30,000 + 5,064 $ = 35,064 $, so capex is exactly 1 $ per GPU-hour.
+StepResult hand_made_result() {
+  StepResult r;
+  r.cluster_name = "test-cluster";
+  r.workload_name = "test-model";
+  r.num_gpus = 16;
+  r.total_tokens = 1e12;
+  r.total_gpu_hours = 1000;
+  r.total_days = 1000.0 / 16 / 24;
+  r.energy_mwh = 3;
+  r.gpu_busy_fraction = 0.5;
+  return r;
+}
+
+ClusterSpec hand_made_cluster() {
+  ClusterSpec c;
+  c.gpu.power_idle_w = 100;
+  c.gpu.power_busy_w = 700;
+  c.pricing.gpu_hour_usd = 2;
+  c.pricing.pue = 1.25;
+  c.pricing.electricity_usd_per_kwh = 0.1;
+  c.pricing.capex_per_gpu_usd = 30000;
+  c.pricing.capex_per_endpoint_usd = 5064;
+  c.pricing.amortization_years = 4;
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("cost: rental, electricity and ownership figures on hand-made inputs", "[cost]") {
+  const RunCost c = run_cost(hand_made_result(), hand_made_cluster());
+  CHECK(c.rental_usd == 2000);                                        // 1000 GPU-h x 2 $
+  CHECK(c.electricity_usd == Approx(300).epsilon(1e-12));             // 3 MWh x 1000 x 0.1 $/kWh
+  REQUIRE(c.ownership_given);
+  CHECK(c.capex_per_gpu_hour_usd == 1.0);                             // 35,064 $ / 35,064 h
+  CHECK(c.mean_gpu_power_w == 400);                                   // 100 + 600 x 0.5
+  CHECK(c.power_per_gpu_hour_usd == Approx(0.05).epsilon(1e-12));     // 0.4 kW x 1.25 x 0.1 $/kWh
+  CHECK(c.owned_per_gpu_hour_usd == Approx(1.05).epsilon(1e-12));
+  CHECK(c.owned_run_usd == Approx(1050).epsilon(1e-12));              // x 1000 GPU-h
+
+  const auto j = to_json(c);
+  CHECK(j["rental"]["run_usd"] == 2000.0);
+  CHECK(j["ownership"]["capex_per_gpu_hour_usd"] == 1.0);
+  const std::string text = to_text(c);
+  CHECK_THAT(text, Catch::Contains("1.0500 $ (52 % of the rental price)"));
+  CHECK_THAT(text, Catch::Contains("0.001 M$"));  // the owned run, 1050 $
+
+  // The figures move with their inputs: twice the busy fraction's share of power.
+  StepResult busier = hand_made_result();
+  busier.gpu_busy_fraction = 1;
+  CHECK(run_cost(busier, hand_made_cluster()).mean_gpu_power_w == 700);
+}
+
+TEST_CASE("cost: the ownership view needs capex and amortization years", "[cost]") {
+  ClusterSpec cluster = hand_made_cluster();
+  cluster.pricing.amortization_years = 0;
+  const RunCost c = run_cost(hand_made_result(), cluster);
+  CHECK_FALSE(c.ownership_given);
+  CHECK(c.owned_run_usd == 0);
+  CHECK(c.rental_usd == 2000);
+  CHECK(to_json(c)["ownership"].is_null());
+  CHECK_THAT(to_text(c), Catch::Contains("not given"));
+}
+
+TEST_CASE("cost command: rental cost is GPU-hours times the price on the small case", "[cost][cli]") {
+  const std::string small =
+      "cost --set nodes=16 --set model.layers=6 --set model.moe.first_dense_layers=1 --set parallelism.pp=2 "
+      "--set parallelism.dp=64 --set training.global_batch=256 --set training.batch_ramp.start=256 "
+      "--ramp-points 0 --format json";
+  const auto out = test::run_trainsim(small, false);
+  REQUIRE(out.status == 0);
+  const auto j = nlohmann::json::parse(out.output);
+  CHECK(j["num_gpus"] == 128);
+  CHECK(j["rental"]["gpu_hour_usd"] == 2.0);  // topologies/h800-2048.yaml
+  CHECK(j["rental"]["run_usd"].get<double>() == j["total_gpu_hours"].get<double>() * 2.0);
+  CHECK(j["energy"]["energy_mwh"].get<double>() > 0);
+  CHECK(j["ownership"]["owned_run_usd"].get<double>() ==
+        Approx(j["ownership"]["owned_per_gpu_hour_usd"].get<double>() * j["total_gpu_hours"].get<double>())
+            .epsilon(1e-12));
+  // A price twice as high doubles the rental cost.
+  const auto dearer = test::run_trainsim(small + " --set pricing.gpu_hour_usd=4", false);
+  REQUIRE(dearer.status == 0);
+  CHECK(nlohmann::json::parse(dearer.output)["rental"]["run_usd"].get<double>() ==
+        2 * j["rental"]["run_usd"].get<double>());
+}
