@@ -163,10 +163,13 @@ Simulator::Simulator(const ClusterSpec& spec, const PlatformOptions& options)
       im.latency_s[link] = latency;
       im.links[link] = zone->create_link(fmt::format("l{}", link), std::vector<double>{bandwidth});
       im.links[link]->set_latency(latency)->seal();
-      if (options.audit_links) sg_link_load_track(im.links[link]);
     }
   }
   zone->get_iface()->seal();
+  // Tracking must start once the platform is sealed: SimGrid 3.32 loses it when asked
+  // while the link is being made (and then aborts at the link's first load update).
+  if (options.audit_links)
+    for (auto* link : im.links) sg_link_load_track(link);
 }
 
 const ClusterSpec& Simulator::spec() const { return impl_->spec; }
