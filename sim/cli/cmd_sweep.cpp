@@ -49,10 +49,16 @@ struct Progress {
   std::size_t total = 0, done = 0, failed = 0;
   bool enabled = false;
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+  std::size_t drawn_done = 0;
+  double drawn_s = -1;
 
-  void draw() const {
+  // Redraws when a point finished or a second passed (the clock), not on every poll.
+  void draw() {
     if (!enabled) return;
     const double elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (done == drawn_done && elapsed_s - drawn_s < 1) return;
+    drawn_done = done;
+    drawn_s = elapsed_s;
     constexpr std::size_t width = 30;
     const std::size_t filled = total ? done * width / total : width;
     const std::string eta = done == 0 ? "--:--"
@@ -62,8 +68,9 @@ struct Progress {
                              std::string(width - filled, '.'), done, total, failed, clock_text(elapsed_s), eta)
               << std::flush;
   }
-  void finish() const {
+  void finish() {
     if (!enabled) return;
+    drawn_s = -1;
     draw();
     std::cerr << '\n';
   }

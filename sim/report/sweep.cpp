@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -73,8 +74,10 @@ std::vector<std::string> split_values(const std::string& text, const std::string
   if (quote != 0) throw InputError({origin, 0, 0}, fmt::format("unterminated {} quote in the value list", quote));
   if (depth != 0) throw InputError({origin, 0, 0}, "unbalanced '{' or '[' in the value list");
   values.push_back(current);
-  for (const auto& v : values)
-    if (trim(v).empty()) throw InputError({origin, 0, 0}, "empty value in the comma-separated list");
+  for (auto& v : values) {
+    v = trim(v);
+    if (v.empty()) throw InputError({origin, 0, 0}, "empty value in the comma-separated list");
+  }
   return values;
 }
 
@@ -165,23 +168,34 @@ std::string csv_field(const std::string& text) {
 }
 
 std::string to_csv(const std::vector<Row>& rows) {
-  std::vector<ColumnPath> columns;
-  std::map<ColumnPath, std::size_t> index;
+  // Columns are keyed by header: an axis typed "parallelism.pp" and the run's
+  // parallelism.pp share one column, so no header appears twice (CSV readers keyed
+  // by header would otherwise lose the axis value of failed rows).
+  std::vector<std::string> headers;
+  std::map<std::string, std::size_t> index;
   std::vector<std::vector<Cell>> flat;
   for (const auto& row : rows) {
     flat.push_back(flatten(row));
-    for (const auto& cell : flat.back())
-      if (index.emplace(cell.path, columns.size()).second) columns.push_back(cell.path);
+    for (const auto& cell : flat.back()) {
+      const std::string header = join_path(cell.path);
+      if (index.emplace(header, headers.size()).second) headers.push_back(header);
+    }
   }
   std::string out;
-  for (std::size_t c = 0; c < columns.size(); ++c) {
+  for (std::size_t c = 0; c < headers.size(); ++c) {
     if (c > 0) out += ',';
-    out += csv_field(join_path(columns[c]));
+    out += csv_field(headers[c]);
   }
   out += '\n';
   for (const auto& cells : flat) {
-    std::vector<std::string> line(columns.size());
-    for (const auto& cell : cells) line[index.at(cell.path)] = csv_field(cell.text);
+    std::vector<std::string> line(headers.size());
+    std::vector<bool> filled(headers.size(), false);
+    for (const auto& cell : cells) {
+      const std::size_t c = index.at(join_path(cell.path));
+      if (filled[c]) continue;  // the first cell of a header wins: the axis value as typed
+      filled[c] = true;
+      line[c] = csv_field(cell.text);
+    }
     for (std::size_t c = 0; c < line.size(); ++c) {
       if (c > 0) out += ',';
       out += line[c];
@@ -267,6 +281,10 @@ void write_output(const std::string& path, const std::string& text) {
     std::cout << text << std::flush;
     return;
   }
+  // Emitted jobs may run where their output directory was never created (another node).
+  std::error_code ignored;  // a real failure shows when the file is opened
+  const auto parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent, ignored);
   const std::string temporary = path + ".tmp";
   {
     std::ofstream out(temporary, std::ios::binary | std::ios::trunc);

@@ -29,8 +29,8 @@ struct Plan {
 };
 
 // Splits a value list on the commas that are outside braces, brackets and quotes,
-// so "{value: 1, low: 0.9, high: 1.1}" stays one value. Blanks around values are kept
-// as typed (YAML ignores them). Throws InputError (naming `origin`) on unbalanced
+// so "{value: 1, low: 0.9, high: 1.1}" stays one value. Blanks around each value are
+// dropped (YAML ignores them; the axis column shows the value without them). Throws InputError (naming `origin`) on unbalanced
 // brackets or an empty value.
 [[nodiscard]] std::vector<std::string> split_values(const std::string& text, const std::string& origin);
 
@@ -56,10 +56,10 @@ struct Plan {
 [[nodiscard]] Row make_row(const Plan& plan, std::size_t point, const std::string& error, const Row& result);
 [[nodiscard]] bool row_failed(const Row& row);
 
-// Flattening: a column is the path of keys leading to a value; its CSV header is
-// the path joined by dots (an axis "parallelism.pp" is the one-key path
-// ["parallelism.pp"], distinct from the run's ["parallelism", "pp"], so both keep
-// their column even though their headers read the same). Arrays are kept whole
+// Flattening: a cell's path is the keys leading to a value; its CSV header is the
+// path joined by dots. An axis typed "parallelism.pp" (the one-key path
+// ["parallelism.pp"]) and the run's ["parallelism", "pp"] have the same header and
+// share one column, which holds the axis value as typed. Arrays are kept whole
 // as compact JSON text in one cell; strings raw; numbers as nlohmann writes them
 // (shortest text that reads back to the same double); null as an empty cell.
 using ColumnPath = std::vector<std::string>;
@@ -72,6 +72,7 @@ struct Cell {
 // CSV (RFC 4180 quoting, '\n' line ends): one header line, then a row per element of
 // `rows` in the order given. Columns are the union over rows in order of first
 // appearance; a row without a column leaves its cell empty.
+// Headers are unique; in a row the first cell of a header wins.
 [[nodiscard]] std::string to_csv(const std::vector<Row>& rows);
 [[nodiscard]] std::string to_jsonl(const std::vector<Row>& rows);
 [[nodiscard]] std::string csv_field(const std::string& text);
