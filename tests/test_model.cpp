@@ -321,7 +321,8 @@ TEST_CASE("All-to-all payloads per token: FP8 dispatch with scales, BF16 combine
 TEST_CASE("GEMM bytes follow the documented convention", "[model]") {
   WorkloadSpec w = tiny_gqa();
   w.training.gemm = Precision::fp8;
-  const OpCost& q = op_named(layer_named(model_cost(w), "layer 0"), "attn.q_proj");
+  const ModelCost cost = model_cost(w);  // q refers into it
+  const OpCost& q = op_named(layer_named(cost, "layer 0"), "attn.q_proj");
   // FP8 input 8×8 + FP8 weight 8×8 + BF16 output 8×8.
   CHECK(q.bytes_fwd == 64 + 64 + 64 * 2);
   // B: dY 8×8 FP8 + W FP8 + dX BF16; W: dY + X FP8 + dW FP32.

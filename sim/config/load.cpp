@@ -21,14 +21,18 @@
 //             parallelism.virtual_stages = 1, parallelism.comm_sms = 0.
 #include "sim/config/load.hpp"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <sstream>
+#include <stdexcept>
 
 #include "sim/config/suggest.hpp"
 #include "sim/config/units.hpp"
@@ -78,28 +82,64 @@ void check_text(const std::string& file, const std::string& text) {
   }
 }
 
+// Notes where each document starts and where its root node is. Used instead of
+// YAML::LoadAll, which loops forever (allocating) on a stray ',' outside a flow
+// collection: yaml-cpp 0.7 then yields an empty document without consuming the
+// token, again and again (found by tests/fuzz; case tests/bad-inputs/c-stray-comma.yaml).
+struct DocumentMarks : YAML::EventHandler {
+  std::vector<YAML::Mark> starts, roots;
+  void OnDocumentStart(const YAML::Mark& m) override { starts.push_back(m); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& m, YAML::anchor_t) override { root(m); }
+  void OnAlias(const YAML::Mark& m, YAML::anchor_t) override { root(m); }
+  void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t, const std::string&) override { root(m); }
+  void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    root(m);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    root(m);
+  }
+  void OnMapEnd() override {}
+  void root(const YAML::Mark& m) {
+    if (roots.size() < starts.size()) roots.push_back(m);
+  }
+};
+
 YAML::Node parse_yaml(const std::string& file, const std::string& what) {
   const std::string text = read_text(file);
   check_text(file, text);
-  std::vector<YAML::Node> docs;
+  YAML::Node doc;
   try {
-    docs = YAML::LoadAll(text);
+    // At most three documents: enough to tell one from several, and a parser
+    // stuck on a token (two documents starting at the same place) from both.
+    std::istringstream in(text);
+    YAML::Parser parser(in);
+    DocumentMarks marks;
+    while (marks.starts.size() < 3 && parser.HandleNextDocument(marks)) {
+      const size_t n = marks.starts.size();
+      if (n >= 2 && marks.starts[n - 1].pos == marks.starts[n - 2].pos) {
+        const YAML::Mark m = marks.starts[n - 1];
+        const std::string token = m.pos >= 0 && static_cast<size_t>(m.pos) < text.size() ? text.substr(m.pos, 1) : "";
+        throw InputError({file, m.line + 1, m.column + 1}, "malformed YAML: unexpected \"" + config::printable(token) + "\"");
+      }
+    }
+    if (marks.starts.size() > 1) {
+      const YAML::Mark m = marks.roots.size() > 1 ? marks.roots[1] : marks.starts[1];
+      throw InputError({file, m.line + 1, m.column + 1}, "more than one YAML document; expected only " + what);
+    }
+    doc = YAML::Load(text);
   } catch (const YAML::Exception& e) {
     const int line = e.mark.line < 0 ? 0 : e.mark.line + 1;
     throw InputError({file, line, e.mark.column + 1}, "malformed YAML: " + config::printable(e.msg));
   }
-  if (docs.empty() || (docs.size() == 1 && docs[0].IsNull()))
-    throw InputError({file, 0, 0}, "empty file; expected " + what);
-  if (docs.size() > 1) {
-    const YAML::Mark m = docs[1].Mark();
-    throw InputError({file, m.line + 1, m.column + 1}, "more than one YAML document; expected only " + what);
-  }
-  if (!docs[0].IsMap()) {
-    const YAML::Mark m = docs[0].Mark();
+  if (doc.IsNull()) throw InputError({file, 0, 0}, "empty file; expected " + what);
+  if (!doc.IsMap()) {
+    const YAML::Mark m = doc.Mark();
     throw InputError({file, m.line + 1, m.column + 1},
-                     "expected " + what + " (a map of keys), got " + (docs[0].IsSequence() ? "a list" : "a value"));
+                     "expected " + what + " (a map of keys), got " + (doc.IsSequence() ? "a list" : "a value"));
   }
-  return docs[0];
+  return doc;
 }
 
 // ------------------------------------------------------------------ overrides
@@ -156,7 +196,13 @@ void apply_overrides(YAML::Node& root, const std::vector<Override>& overrides, b
 // peak_tflops entries: a plain number in TFLOP/s, or a rate with its unit.
 double tflops(std::string_view text) {
   const bool has_unit = std::any_of(text.begin(), text.end(), [](char c) { return c == 'F' || c == '/'; });
-  return has_unit ? units::flops_per_s(text) : units::plain_number(text) * 1e12;
+  if (has_unit) return units::flops_per_s(text);
+  const double flops = units::plain_number(text) * 1e12;
+  // plain_number checked the number, not its product (1e300 TFLOP/s; found by tests/fuzz).
+  if (!std::isfinite(flops))
+    throw std::invalid_argument("expected a compute rate such as 989.4TFLOPS, got \"" + std::string(text) +
+                                "\" (not a finite number)");
+  return flops;
 }
 
 const std::vector<std::pair<std::string, Precision>> precisions = {{"fp8", Precision::fp8},
@@ -229,6 +275,10 @@ std::vector<Override> parse_overrides(const std::vector<std::string>& set_args) 
   return out;
 }
 
+// Latencies: at least 1 ns, the simulator's time resolution (SimGrid's default
+// surf/precision); SimGrid 3.32 crashes in its solver on positive latencies below it.
+const Range kLatencyRange = Range::at_least(1e-9);
+
 ClusterSpec load_cluster(const std::string& path, const std::vector<Override>& overrides) {
   ClusterSpec c;
   c.source_file = path;
@@ -267,9 +317,14 @@ ClusterSpec load_cluster(const std::string& path, const std::vector<Override>& o
   c.nodes = top.integer("nodes", Range::at_least(1));
   const Section node = top.section("node");
   c.node.gpus = node.integer("gpus", Range::at_least(1));
+  // GPU counts are ints everywhere (ClusterSpec::num_gpus); refuse what overflows one (found by tests/fuzz).
+  const long long gpus = static_cast<long long>(c.nodes) * c.node.gpus;
+  if (gpus > std::numeric_limits<int>::max())
+    top.fail_value("nodes", str(c.nodes) + " nodes x " + str(c.node.gpus) + " GPUs = " + str(gpus) +
+                                " GPUs; at most " + str(std::numeric_limits<int>::max()) + " are supported");
   c.node.nvlink_bytes_per_s = node.number("nvlink_bandwidth", units::bandwidth_bytes_per_s, Range::positive());
   c.node.nvlink_efficiency = node.number("nvlink_efficiency", units::plain_number, Range::fraction());
-  c.node.nvlink_latency_s = node.number("nvlink_latency", units::time_s, Range::non_negative());
+  c.node.nvlink_latency_s = node.number("nvlink_latency", units::time_s, kLatencyRange);
 
   const Section net = top.section("network");
   c.network.fabric = net.choice<Fabric>("fabric", {{"fat-tree", Fabric::fat_tree},
@@ -284,8 +339,8 @@ ClusterSpec load_cluster(const std::string& path, const std::vector<Override>& o
   c.network.nic_efficiency = net.number("nic_efficiency", units::plain_number, Range::fraction());
   c.network.switch_radix = net.integer("switch_radix", Range::at_least(2));
   c.network.oversubscription = net.number("oversubscription", units::plain_number, Range::at_least(1));
-  c.network.link_latency_s = net.number("link_latency", units::time_s, Range::non_negative());
-  c.network.switch_latency_s = net.number("switch_latency", units::time_s, Range::non_negative());
+  c.network.link_latency_s = net.number("link_latency", units::time_s, kLatencyRange);
+  c.network.switch_latency_s = net.number("switch_latency", units::time_s, kLatencyRange);
   c.network.bandwidth_factor = net.number_or("bandwidth_factor", units::plain_number, Range::positive(), 1);
   c.network.latency_factor = net.number_or("latency_factor", units::plain_number, Range::positive(), 1);
 
