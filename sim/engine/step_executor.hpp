@@ -31,6 +31,14 @@ struct StepExecution {
   // host-energy plugin: idle power throughout, busy power while computing.
   std::vector<double> gpu_energy_j;
   std::vector<LinkAudit> links;   // with audit_links: every link that carried bytes
+
+  // Mean power of a simulated GPU over the step (watts); 0 without energy records.
+  [[nodiscard]] double mean_gpu_power_w() const {
+    if (gpu_energy_j.empty() || makespan_s <= 0) return 0;
+    double joules = 0;
+    for (double j : gpu_energy_j) joules += j;
+    return joules / static_cast<double>(gpu_energy_j.size()) / makespan_s;
+  }
 };
 
 struct ExecuteOptions {

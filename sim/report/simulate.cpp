@@ -52,10 +52,7 @@ std::vector<RampPoint> simulate_ramp(const ClusterSpec& cluster, const WorkloadS
     sims.push_back([&cluster, &workload, fidelity = request.fidelity, batch = p.simulated_batch] {
       const StepProgram prog = build_step_program(cluster, workload, batch, fidelity);
       const auto x = engine::execute_step(cluster, prog);
-      double joules = 0;
-      for (double j : x.gpu_energy_j) joules += j;
-      const double watts = x.gpu_energy_j.empty() ? 0 : joules / x.gpu_energy_j.size() / x.makespan_s;
-      return std::vector<double>{x.makespan_s, prog.tokens_per_step, watts};
+      return std::vector<double>{x.makespan_s, prog.tokens_per_step, x.mean_gpu_power_w()};
     });
   const auto values = engine::run_isolated_all(sims, request.jobs);
   for (std::size_t i = 0; i < ramp.size(); ++i) {

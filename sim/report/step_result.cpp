@@ -168,9 +168,7 @@ StepResult summarize_step(const ClusterSpec& cluster, const WorkloadSpec& worklo
                         "exposed_tp", "exposed_dp", "bubble", "imbalance_wait"})
     r.breakdown.try_emplace(k, 0.0);
   r.gpu_busy_fraction = busy_sum / n / r.step_time_s;
-  double energy_j = 0;
-  for (double j : execution.gpu_energy_j) energy_j += j;
-  r.gpu_power_w = execution.gpu_energy_j.empty() ? 0 : energy_j / execution.gpu_energy_j.size() / r.step_time_s;
+  r.gpu_power_w = execution.mean_gpu_power_w();
   return r;
 }
 
