@@ -1,5 +1,6 @@
 #pragma once
-// Shared helpers for tests that run the trainsim executable as a user would.
+// Shared helpers for tests: running the trainsim executable as a user would, and a
+// small H800-like cluster written in code.
 #include <sys/wait.h>
 
 #include <array>
@@ -7,6 +8,8 @@
 #include <string>
 
 #include <catch2/catch.hpp>
+
+#include "sim/config/spec.hpp"
 
 namespace trainsim::test {
 
@@ -33,6 +36,27 @@ inline CommandResult run_command(const std::string& command) {
 inline CommandResult run_trainsim(const std::string& args, bool with_stderr = true,
                                   const std::string& dir = TRAINSIM_SOURCE_DIR) {
   return run_command("cd '" + dir + "' && '" TRAINSIM_EXE "' " + args + (with_stderr ? " 2>&1" : " 2>/dev/null"));
+}
+
+// A small H800-like cluster written in code (numbers as in topologies/h800-2048.yaml),
+// for tests that build the platform directly.
+inline ClusterSpec h800_like_cluster(int nodes, Fabric fabric = Fabric::multi_plane_fat_tree) {
+  ClusterSpec c;
+  c.name = "test";
+  c.nodes = nodes;
+  c.node.gpus = 8;
+  c.node.nvlink_bytes_per_s = 200e9;
+  c.node.nvlink_efficiency = 0.8;
+  c.node.nvlink_latency_s = 1e-6;
+  c.network.fabric = fabric;
+  c.network.planes = fabric == Fabric::multi_plane_fat_tree ? 8 : 1;
+  c.network.nic_bytes_per_s = 50e9;
+  c.network.nic_efficiency = 0.8;
+  c.network.switch_radix = 64;
+  c.network.oversubscription = 1;
+  c.network.link_latency_s = 0.5e-6;
+  c.network.switch_latency_s = 0.3e-6;
+  return c;
 }
 
 }  // namespace trainsim::test

@@ -18,25 +18,6 @@ using namespace trainsim;
 
 namespace {
 
-ClusterSpec h800_like(int nodes) {
-  ClusterSpec c;
-  c.name = "test";
-  c.nodes = nodes;
-  c.node.gpus = 8;
-  c.node.nvlink_bytes_per_s = 200e9;
-  c.node.nvlink_efficiency = 0.8;
-  c.node.nvlink_latency_s = 1e-6;
-  c.network.fabric = Fabric::multi_plane_fat_tree;
-  c.network.planes = 8;
-  c.network.nic_bytes_per_s = 50e9;
-  c.network.nic_efficiency = 0.8;
-  c.network.switch_radix = 64;
-  c.network.oversubscription = 1;
-  c.network.link_latency_s = 0.5e-6;
-  c.network.switch_latency_s = 0.3e-6;
-  return c;
-}
-
 std::vector<int> first_gpus(int n) {
   std::vector<int> g(static_cast<std::size_t>(n));
   std::iota(g.begin(), g.end(), 0);
@@ -65,7 +46,7 @@ nlohmann::json run_cli(const std::string& args) {
 }  // namespace
 
 TEST_CASE("ring all-reduce on one node = 2(n-1)/n S/B + 2(n-1) latencies", "[net][simgrid]") {
-  auto& sim = engine::Simulator::create(h800_like(1));
+  auto& sim = engine::Simulator::create(trainsim::test::h800_like_cluster(1));
   const double s = 1e9;
   const auto plan = parallel::ring_all_reduce(first_gpus(8), s);
   const auto timing = engine::run_plan(sim, plan);
@@ -77,7 +58,7 @@ TEST_CASE("ring all-reduce on one node = 2(n-1)/n S/B + 2(n-1) latencies", "[net
 }
 
 TEST_CASE("ring all-reduce across 2 nodes is bounded by the NIC", "[net][simgrid]") {
-  auto& sim = engine::Simulator::create(h800_like(2));
+  auto& sim = engine::Simulator::create(trainsim::test::h800_like_cluster(2));
   const double s = 1e9;
   const auto plan = parallel::ring_all_reduce(first_gpus(16), s);
   const auto timing = engine::run_plan(sim, plan);
@@ -91,7 +72,7 @@ TEST_CASE("ring all-reduce across 2 nodes is bounded by the NIC", "[net][simgrid
 }
 
 TEST_CASE("hierarchical all-reduce across 2 nodes beats the flat ring", "[net][simgrid]") {
-  auto& sim = engine::Simulator::create(h800_like(2));
+  auto& sim = engine::Simulator::create(trainsim::test::h800_like_cluster(2));
   const double s = 1e9;
   const auto hier = engine::run_plan(sim, parallel::hierarchical_all_reduce(first_gpus(16), 8, s));
   // NVLink RS + AG: 2·7/8·S at 160 GB/s; rails: 2·1/2·S/8 at 40 GB/s (plus latencies).
@@ -101,7 +82,7 @@ TEST_CASE("hierarchical all-reduce across 2 nodes beats the flat ring", "[net][s
 }
 
 TEST_CASE("EP8 dispatch inside one node is bounded by NVLink", "[net][simgrid]") {
-  auto& sim = engine::Simulator::create(h800_like(1));
+  auto& sim = engine::Simulator::create(trainsim::test::h800_like_cluster(1));
   const double p = parallel::dispatch_bytes_per_token(7168, Precision::fp8);
   const auto plan = parallel::moe_dispatch(first_gpus(8), ep_routing(8), p);
   const auto timing = engine::run_plan(sim, plan);
@@ -117,7 +98,7 @@ TEST_CASE("EP8 dispatch inside one node is bounded by NVLink", "[net][simgrid]")
 }
 
 TEST_CASE("EP64 dispatch across 8 nodes is bounded by the NICs", "[net][simgrid]") {
-  auto& sim = engine::Simulator::create(h800_like(8));
+  auto& sim = engine::Simulator::create(trainsim::test::h800_like_cluster(8));
   const double p = parallel::dispatch_bytes_per_token(7168, Precision::fp8);
   const auto plan = parallel::moe_dispatch(first_gpus(64), ep_routing(64), p);
   const auto timing = engine::run_plan(sim, plan);
@@ -135,7 +116,7 @@ TEST_CASE("EP64 dispatch across 8 nodes is bounded by the NICs", "[net][simgrid]
 }
 
 TEST_CASE("combine after dispatch: NIC-bound with the BF16 payload", "[net][simgrid]") {
-  auto& sim = engine::Simulator::create(h800_like(8));
+  auto& sim = engine::Simulator::create(trainsim::test::h800_like_cluster(8));
   const double p = parallel::combine_bytes_per_token(7168);
   const auto plan = parallel::moe_combine(first_gpus(64), ep_routing(64), p);
   const auto timing = engine::run_plan(sim, plan);

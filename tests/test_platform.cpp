@@ -5,35 +5,12 @@
 #include "sim/engine/platform.hpp"
 #include "sim/engine/transfers.hpp"
 #include "sim/parallel/collectives.hpp"
+#include "tests/support.hpp"
 
 using namespace trainsim;
 
-namespace {
-
-// A small H800-like cluster written in code (numbers as in topologies/h800-2048.yaml).
-ClusterSpec small_cluster(int nodes, Fabric fabric) {
-  ClusterSpec c;
-  c.name = "test";
-  c.nodes = nodes;
-  c.node.gpus = 8;
-  c.node.nvlink_bytes_per_s = 200e9;
-  c.node.nvlink_efficiency = 0.8;
-  c.node.nvlink_latency_s = 1e-6;
-  c.network.fabric = fabric;
-  c.network.planes = fabric == Fabric::multi_plane_fat_tree ? 8 : 1;
-  c.network.nic_bytes_per_s = 50e9;
-  c.network.nic_efficiency = 0.8;
-  c.network.switch_radix = 64;
-  c.network.oversubscription = 1;
-  c.network.link_latency_s = 0.5e-6;
-  c.network.switch_latency_s = 0.3e-6;
-  return c;
-}
-
-}  // namespace
-
 TEST_CASE("platform: point-to-point = size / bandwidth + latency (NVLink and InfiniBand)", "[platform][simgrid]") {
-  auto& sim = engine::Simulator::create(small_cluster(2, Fabric::multi_plane_fat_tree));
+  auto& sim = engine::Simulator::create(trainsim::test::h800_like_cluster(2, Fabric::multi_plane_fat_tree));
   REQUIRE(sim.num_gpus() == 16);
   const double bytes = 1e9;
 
@@ -57,7 +34,7 @@ TEST_CASE("platform: point-to-point = size / bandwidth + latency (NVLink and Inf
 }
 
 TEST_CASE("platform: two flows on one NVLink port share it", "[platform][simgrid]") {
-  auto& sim = engine::Simulator::create(small_cluster(1, Fabric::multi_plane_fat_tree));
+  auto& sim = engine::Simulator::create(trainsim::test::h800_like_cluster(1, Fabric::multi_plane_fat_tree));
   parallel::CollectivePlan plan;
   plan.phases.push_back({{{0, 1, 1e9}, {0, 2, 1e9}}});
   const auto timing = engine::run_plan(sim, plan);
@@ -69,7 +46,7 @@ TEST_CASE("platform: two flows on one NVLink port share it", "[platform][simgrid
 }
 
 TEST_CASE("platform: the engine is created once per process", "[platform][simgrid]") {
-  engine::Simulator::create(small_cluster(1, Fabric::fat_tree));
+  engine::Simulator::create(trainsim::test::h800_like_cluster(1, Fabric::fat_tree));
   REQUIRE(engine::Simulator::exists());
-  REQUIRE_THROWS_AS(engine::Simulator::create(small_cluster(1, Fabric::fat_tree)), std::logic_error);
+  REQUIRE_THROWS_AS(engine::Simulator::create(trainsim::test::h800_like_cluster(1, Fabric::fat_tree)), std::logic_error);
 }
