@@ -1,0 +1,12 @@
+# 128-GPU cut of the default case (16 nodes, 6 layers, pp 2, ep 64 over 8 nodes), symmetric
+run
+--format json
+--ramp-points 1
+--fidelity symmetric
+--set cluster.nodes=16
+--set workload.model.layers=6
+--set workload.model.moe.first_dense_layers=1
+--set workload.parallelism.pp=2
+--set workload.parallelism.dp=64
+--set workload.training.global_batch=256
+--set workload.training.batch_ramp.start=256

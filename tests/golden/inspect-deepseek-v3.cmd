@@ -1,0 +1,3 @@
+# trainsim inspect of the default workload
+inspect
+--format json

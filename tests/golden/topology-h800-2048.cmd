@@ -1,0 +1,3 @@
+# trainsim topology of the default cluster
+topology
+--format json
