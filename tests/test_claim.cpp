@@ -7,7 +7,7 @@
 #include <catch2/catch.hpp>
 
 #include "sim/config/error.hpp"
-#include "sim/report/claim.hpp"
+#include "sim/studies/claim.hpp"
 #include "tests/support.hpp"
 
 using namespace trainsim;

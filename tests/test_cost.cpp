@@ -3,7 +3,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "sim/report/cost_report.hpp"
+#include "sim/studies/dollar_cost.hpp"
 #include "tests/support.hpp"
 
 using namespace trainsim;

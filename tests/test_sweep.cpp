@@ -8,7 +8,7 @@
 #include <sstream>
 
 #include "sim/config/error.hpp"
-#include "sim/report/sweep.hpp"
+#include "sim/studies/sweep.hpp"
 #include "tests/support.hpp"
 
 using namespace trainsim;

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "sim/config/error.hpp"
-#include "sim/report/validation.hpp"
+#include "sim/studies/validation.hpp"
 #include "tests/support.hpp"
 
 using namespace trainsim;

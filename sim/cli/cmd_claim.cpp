@@ -12,8 +12,8 @@
 #include "sim/cli/commands.hpp"
 #include "sim/config/load.hpp"
 #include "sim/engine/isolated.hpp"
-#include "sim/report/claim.hpp"
-#include "sim/report/simulate.hpp"
+#include "sim/studies/claim.hpp"
+#include "sim/run/simulate_run.hpp"
 
 namespace trainsim::cli {
 

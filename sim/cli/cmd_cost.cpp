@@ -4,8 +4,8 @@
 
 #include "sim/cli/commands.hpp"
 #include "sim/config/load.hpp"
-#include "sim/report/cost_report.hpp"
-#include "sim/report/simulate.hpp"
+#include "sim/studies/dollar_cost.hpp"
+#include "sim/run/simulate_run.hpp"
 
 namespace trainsim::cli {
 

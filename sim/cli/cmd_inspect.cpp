@@ -6,7 +6,7 @@
 #include "sim/cli/commands.hpp"
 #include "sim/config/load.hpp"
 #include "sim/model/cost_model.hpp"
-#include "sim/model/cost_report.hpp"
+#include "sim/model/compute_cost_report.hpp"
 
 namespace trainsim::cli {
 

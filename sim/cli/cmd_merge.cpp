@@ -11,7 +11,7 @@
 
 #include "sim/cli/commands.hpp"
 #include "sim/config/error.hpp"
-#include "sim/report/sweep.hpp"
+#include "sim/studies/sweep.hpp"
 
 namespace trainsim::cli {
 

@@ -10,7 +10,7 @@
 #include "sim/cli/commands.hpp"
 #include "sim/config/load.hpp"
 #include "sim/config/units.hpp"
-#include "sim/report/simulate.hpp"
+#include "sim/run/simulate_run.hpp"
 
 namespace trainsim::cli {
 

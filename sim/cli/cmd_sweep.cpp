@@ -17,7 +17,7 @@
 
 #include "sim/cli/commands.hpp"
 #include "sim/config/load.hpp"
-#include "sim/report/sweep.hpp"
+#include "sim/studies/sweep.hpp"
 
 namespace trainsim::cli {
 

@@ -9,7 +9,7 @@
 
 #include "sim/cli/commands.hpp"
 #include "sim/config/suggest.hpp"
-#include "sim/report/validation.hpp"
+#include "sim/studies/validation.hpp"
 
 namespace trainsim::cli {
 

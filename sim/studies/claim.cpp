@@ -1,4 +1,4 @@
-#include "sim/report/claim.hpp"
+#include "sim/studies/claim.hpp"
 
 #include <fmt/format.h>
 

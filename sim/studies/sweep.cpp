@@ -1,4 +1,4 @@
-#include "sim/report/sweep.hpp"
+#include "sim/studies/sweep.hpp"
 
 #include <fmt/format.h>
 

@@ -1,4 +1,4 @@
-#include "sim/report/simulate.hpp"
+#include "sim/run/simulate_run.hpp"
 
 #include <fmt/format.h>
 

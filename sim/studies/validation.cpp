@@ -1,4 +1,4 @@
-#include "sim/report/validation.hpp"
+#include "sim/studies/validation.hpp"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -18,7 +18,7 @@
 #include "sim/config/yaml_reader.hpp"
 #include "sim/engine/isolated.hpp"
 #include "sim/parallel/schedule.hpp"
-#include "sim/report/simulate.hpp"
+#include "sim/run/simulate_run.hpp"
 #include "sim/topology/cluster_graph.hpp"
 
 namespace trainsim {

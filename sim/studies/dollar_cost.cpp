@@ -1,4 +1,4 @@
-#include "sim/report/cost_report.hpp"
+#include "sim/studies/dollar_cost.hpp"
 
 #include <fmt/format.h>
 

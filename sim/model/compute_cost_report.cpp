@@ -1,4 +1,4 @@
-#include "sim/model/cost_report.hpp"
+#include "sim/model/compute_cost_report.hpp"
 
 #include <fmt/format.h>
 
