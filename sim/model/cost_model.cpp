@@ -30,6 +30,11 @@ struct Context {
   double gemm_act_bytes = 0;  // bytes per element of an activation cached for an FP8/BF16 GEMM
 };
 
+// Tags ops[from..] with `block`.
+void set_block(std::vector<OpCost>& ops, std::size_t from, OpBlock block) {
+  for (std::size_t i = from; i < ops.size(); ++i) ops[i].block = block;
+}
+
 // A GEMM [m×k]·[k×n]. `weight_elems` is the weight read (all groups), which is
 // also the parameter count unless the caller marks the weight as shared.
 OpCost gemm_op(std::string name, OpKind kind, Precision p, double m, double k, double n, double weight_elems,
@@ -201,6 +206,7 @@ std::vector<OpCost> attention_ops(const Context& c, const AttentionSpec& a) {
   o_proj.activation_bytes = c.gemm != c.attention ? T * out_width * c.gemm_act_bytes : 0;
   ops.push_back(o_proj);
   ops.push_back(residual_op(c, "attn.residual"));
+  set_block(ops, 0, OpBlock::attention);
   return ops;
 }
 
@@ -233,6 +239,7 @@ std::vector<OpCost> dense_ffn_ops(const Context& c, double intermediate) {
   ops.push_back(norm_op(c, "ffn.norm", c.hidden));
   swiglu_ops(c, ops, "ffn", OpKind::dense_gemm, c.tokens, intermediate, 1, 1, norm_output_cache_bytes(c, c.hidden));
   ops.push_back(residual_op(c, "ffn.residual"));
+  set_block(ops, 0, OpBlock::dense_ffn);
   return ops;
 }
 
@@ -254,15 +261,20 @@ std::vector<OpCost> moe_ops(const Context& c, const MoeSpec& m) {
   router.bytes_bwd = router.bytes_bwd_input + router.bytes_bwd_weight;
   router.activation_bytes = T * E * kBf16Bytes;
   ops.push_back(router);
+  set_block(ops, 0, OpBlock::moe_gate);
   // Routed experts: T·top_k rows over E groups. The rows are the dispatched
   // tokens received from the all-to-all, kept quantised for the weight gradient.
   const size_t routed_begin = ops.size();
   swiglu_ops(c, ops, "moe.routed", OpKind::grouped_gemm, T * k, m.expert_intermediate, E, m.routed_experts,
              T * k * h * c.gemm_act_bytes);
   for (size_t i = routed_begin; i < ops.size(); ++i) ops[i].active_params = ops[i].params * k / E;
+  set_block(ops, routed_begin, OpBlock::routed_experts);
+  const size_t shared_begin = ops.size();
   if (m.shared_experts > 0)
     swiglu_ops(c, ops, "moe.shared", OpKind::dense_gemm, T, m.expert_intermediate, m.shared_experts, 1,
                norm_output_cache_bytes(c, h));
+  set_block(ops, shared_begin, OpBlock::shared_experts);
+  const size_t output_begin = ops.size();
   // Weighted sum of the top_k expert outputs and the shared output. The
   // gate-weight gradient comes from the down-projection's input gradient, so
   // only the weights are kept, not the expert outputs.
@@ -270,6 +282,7 @@ std::vector<OpCost> moe_ops(const Context& c, const MoeSpec& m) {
   combine.activation_bytes = T * k * kFp32Bytes;
   ops.push_back(combine);
   ops.push_back(residual_op(c, "moe.residual"));
+  set_block(ops, output_begin, OpBlock::moe_output);
   return ops;
 }
 
@@ -301,6 +314,7 @@ OpCost embedding_op(const Context& c, std::string name, double params) {
   OpCost op;
   op.name = std::move(name);
   op.kind = OpKind::embedding;
+  op.block = OpBlock::embedding;
   op.precision = Precision::bf16;  // DeepSeek-V3 §3.3.1
   op.params = params;
   op.active_params = params;
@@ -369,6 +383,7 @@ std::vector<LayerCost> build_layers(const WorkloadSpec& w, bool causal) {
   head.name = "head";
   head.ops.push_back(norm_op(c, "final_norm", h));
   head_ops(c, head.ops, "", model.tied_embeddings ? 0 : V * h);
+  set_block(head.ops, 0, OpBlock::head);
   layers.push_back(head);
 
   // MTP module k (DeepSeek-V3 §2.2): RMSNorm of the previous depth's hidden
@@ -382,16 +397,20 @@ std::vector<LayerCost> build_layers(const WorkloadSpec& w, bool causal) {
     mtp.kind = LayerKind::mtp;
     mtp.name = "mtp " + std::to_string(d);
     mtp.ops.push_back(embedding_op(c, "mtp.embedding", 0));
+    const std::size_t projection_begin = mtp.ops.size();
     mtp.ops.push_back(norm_op(c, "mtp.hidden_norm", h));
     mtp.ops.push_back(norm_op(c, "mtp.embed_norm", h));
     OpCost proj = gemm_op("mtp.proj", OpKind::dense_gemm, c.gemm, c.tokens, 2 * h, h, 2 * h * h);
     proj.activation_bytes = norm_output_cache_bytes(c, 2 * h);
     mtp.ops.push_back(proj);
+    set_block(mtp.ops, projection_begin, OpBlock::mtp_projection);
     LayerCost block = transformer_layer(c, model, d, is_moe(model.layers - 1), LayerKind::mtp, "");
     if (t.recompute.full) apply_full_recompute(block, c.tokens, h);
     mtp.ops.insert(mtp.ops.end(), block.ops.begin(), block.ops.end());
+    const std::size_t head_begin = mtp.ops.size();
     mtp.ops.push_back(norm_op(c, "mtp.head_norm", h));
     head_ops(c, mtp.ops, "mtp.", 0);
+    set_block(mtp.ops, head_begin, OpBlock::head);
     layers.push_back(std::move(mtp));
   }
   return layers;

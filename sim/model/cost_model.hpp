@@ -51,9 +51,26 @@ enum class OpKind {
 
 enum class LayerKind { embedding, dense, moe, head, mtp };
 
+// The block of its layer an op belongs to, in execution order within a
+// transformer layer: attention, then either the MoE gate (before the dispatch),
+// the experts (between dispatch and combine) and the MoE output (after the
+// combine), or the dense FFN. The step simulator splits layers by it.
+enum class OpBlock {
+  embedding,        // token-embedding gather (the main model's, or MTP's use of it)
+  attention,        // attn.*: norm, projections, rotary, core, output projection, residual
+  moe_gate,         // moe.norm, moe.gate, moe.router: before the dispatch
+  routed_experts,   // moe.routed.*: on the dispatched tokens
+  shared_experts,   // moe.shared.*
+  moe_output,       // moe.combine, moe.residual: after the combine
+  dense_ffn,        // ffn.*
+  mtp_projection,   // MTP's hidden and embedding norms and projection M_k
+  head,             // final norm, output head and loss (the main model's or an MTP module's)
+};
+
 struct OpCost {
   std::string name;             // e.g. "attn.q_up", "moe.routed.gate_up"
   OpKind kind = OpKind::memory_bound;
+  OpBlock block = OpBlock::attention;  // set by the cost model for every op
   Precision precision = Precision::bf16;
   double params = 0;            // parameters owned by this op (shared ones: 0)
   double active_params = 0;     // parameters touched per token (routed: top_k of routed_experts)
