@@ -1,0 +1,71 @@
+// Per-layer, per-block, per-pass seconds and FLOPs (see layer_plan.hpp).
+#include "sim/parallel/layer_plan.hpp"
+
+#include "sim/model/op_time.hpp"
+
+namespace trainsim::step {
+
+namespace {
+
+// Weight gradients are FP32, as the cost model writes them (DeepSeek-V3 §3.3.3).
+constexpr double kWeightGradBytes = 4;
+
+void add_op(BlockCost& block, const OpCost& op, const ClusterSpec& c, const WorkloadSpec& w, int shards) {
+  block.f += op_seconds(op, Pass::forward, c, w, shards);
+  block.b += op_seconds(op, Pass::backward_input, c, w, shards) + op_seconds(op, Pass::recompute, c, w, shards);
+  block.w += op_seconds(op, Pass::backward_weight, c, w, shards);
+  block.flops_f += op.flops_fwd / shards;
+  block.flops_b += op.flops_bwd_input / shards;
+  block.flops_w += op.flops_bwd_weight / shards;
+}
+
+}  // namespace
+
+bool in_mlp_block(OpBlock block) {
+  switch (block) {
+    case OpBlock::routed_experts:
+    case OpBlock::shared_experts:
+    case OpBlock::moe_output:
+    case OpBlock::dense_ffn: return true;
+    case OpBlock::embedding:
+    case OpBlock::attention:
+    case OpBlock::moe_gate:
+    case OpBlock::mtp_projection:
+    case OpBlock::head: return false;
+  }
+  return false;
+}
+
+LayerPlan plan_layer(const LayerCost& layer, const ClusterSpec& c, const WorkloadSpec& w) {
+  LayerPlan plan;
+  plan.name = layer.name;
+  const int shards = w.parallelism.tp;
+  const bool transformer = layer.kind == LayerKind::dense || layer.kind == LayerKind::moe ||
+                           layer.kind == LayerKind::mtp;
+  plan.two_blocks = transformer;
+  plan.category = layer.kind == LayerKind::mtp ? Category::mtp
+                  : transformer               ? Category::attention
+                                              : Category::embedding_head;
+  for (const OpCost& op : layer.ops) {
+    if (op.block == OpBlock::routed_experts) {
+      plan.moe = true;
+      // The cost model is unsharded: its routed-expert ops read every expert's
+      // weights. Under expert parallelism a GPU holds 1/ep of them (and, with
+      // balanced routing, computes its micro-batch's share of the FLOPs), so only
+      // the weight traffic shrinks.
+      OpCost local = op;
+      const double foreign = op.params * (1.0 - 1.0 / w.parallelism.ep);
+      local.bytes_fwd -= foreign * element_bytes(op.precision);
+      local.bytes_bwd_input -= foreign * element_bytes(op.precision);
+      local.bytes_bwd_weight -= foreign * kWeightGradBytes;
+      local.bytes_bwd = local.bytes_bwd_input + local.bytes_bwd_weight;
+      add_op(plan.mlp, local, c, w, shards);
+      add_op(plan.routed, local, c, w, shards);
+      continue;
+    }
+    add_op(transformer && in_mlp_block(op.block) ? plan.mlp : plan.attn, op, c, w, shards);
+  }
+  return plan;
+}
+
+}  // namespace trainsim::step

@@ -1,0 +1,37 @@
+#pragma once
+// Representatives: which GPUs a step program simulates for a fidelity, the
+// notes on what that leaves out, and the filter that keeps the transfers those
+// GPUs take part in. `full` simulates every data-parallel replica; `symmetric`
+// one pipeline of representatives: replica 0, or under skewed MoE routing the
+// most loaded EP rank's.
+#include <string>
+#include <vector>
+
+#include "sim/config/spec.hpp"
+#include "sim/parallel/collectives.hpp"
+#include "sim/parallel/moe_routing.hpp"
+#include "sim/parallel/step_program.hpp"
+
+namespace trainsim::step {
+
+struct Representatives {
+  Fidelity fidelity = Fidelity::symmetric;
+  std::vector<int> replicas;        // data-parallel indices simulated on every pipeline rank
+  std::vector<int> gpus;            // the simulated GPUs, sorted
+  std::vector<bool> simulated;      // by GPU of the cluster
+  std::vector<std::string> notes;   // approximations the choice makes
+};
+
+// Tokens each EP rank receives over the mean of its group; empty when the
+// routing is balanced (every rank 1).
+[[nodiscard]] std::vector<double> expert_load_by_rank(const MoeSpec& moe, const parallel::MoeRouting& routing);
+
+// `expert_load` as expert_load_by_rank returns it (empty: balanced or dense).
+[[nodiscard]] Representatives choose_representatives(const ClusterSpec& cluster, const ParallelismSpec& p,
+                                                     Fidelity fidelity, const std::vector<double>& expert_load);
+
+// The transfers of `all` kept for the simulated GPUs.
+[[nodiscard]] std::vector<parallel::Transfer> keep_transfers(const Representatives& reps,
+                                                             const std::vector<parallel::Transfer>& all);
+
+}  // namespace trainsim::step

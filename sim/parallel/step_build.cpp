@@ -1,0 +1,36 @@
+// Planning a step program's build context (see step_build.hpp).
+#include "sim/parallel/step_build.hpp"
+
+#include <algorithm>
+
+#include "sim/config/error.hpp"
+#include "sim/parallel/stage_partition.hpp"
+
+namespace trainsim::step {
+
+void plan_step(StepBuild& b, int global_batch_sequences) {
+  const ClusterSpec& c = b.cluster;
+  const WorkloadSpec& w = b.workload;
+  b.microbatches = global_batch_sequences / (b.p.dp * w.training.micro_batch);
+  b.schedule = workload_schedule(w, global_batch_sequences);
+  if (w.model.moe && b.p.tp != 1)
+    throw InputError(w.mark_of("parallelism.tp"), "MoE workloads with tp > 1 are not supported yet");
+  b.cost = model_cost(w);
+  for (const LayerCost& l : b.cost.layers) b.layers.push_back(plan_layer(l, c, w));
+  if (b.schedule.num_stages > static_cast<int>(b.layers.size()))
+    throw InputError(w.mark_of("parallelism.pp"), "more pipeline stages than layers");
+  std::vector<double> layer_seconds;
+  for (const LayerPlan& l : b.layers) layer_seconds.push_back(l.seconds());
+  b.stage_layers = partition_layers(layer_seconds, b.schedule.num_stages);
+  b.activation_bytes = static_cast<double>(w.training.micro_batch) * w.training.seq_len * w.model.hidden *
+                       element_bytes(Precision::bf16);
+  if (w.model.moe) {
+    b.routing = parallel::route_tokens(parallel::routing_params(w, std::min(b.p.ep, c.node.gpus)));
+    b.dispatch_bytes = dispatch_bytes_per_token_per_copy(w);
+    b.combine_bytes = combine_bytes_per_token_per_copy(w);
+    b.expert_load = expert_load_by_rank(*w.model.moe, b.routing);
+  }
+  b.reps = choose_representatives(c, b.p, b.fidelity, b.expert_load);
+}
+
+}  // namespace trainsim::step

@@ -1,0 +1,66 @@
+#pragma once
+// The build context of a step program: what the parts that build it share.
+// plan_step fills the plan (schedule, layer plans, stage partition, MoE
+// routing, representatives); the emitters (step_tasks, chunk_passes,
+// data_parallel, step_program.cpp) then add tasks to `program` in order,
+// tracking the last task of every GPU stream.
+#include <array>
+#include <map>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "sim/config/spec.hpp"
+#include "sim/model/cost_model.hpp"
+#include "sim/parallel/collectives.hpp"
+#include "sim/parallel/layer_plan.hpp"
+#include "sim/parallel/moe_routing.hpp"
+#include "sim/parallel/representatives.hpp"
+#include "sim/parallel/schedule.hpp"
+#include "sim/parallel/step_program.hpp"
+
+namespace trainsim::step {
+
+inline constexpr int kNone = -1;         // no task
+using Tasks = std::vector<int>;          // one task per simulated replica of a rank (order of replicas)
+
+// First and last tasks of one chunk pass, per replica.
+struct ChunkEnds {
+  Tasks entry, exit;
+};
+
+struct StepBuild {
+  StepBuild(const ClusterSpec& c, const WorkloadSpec& w, Fidelity f)
+      : cluster(c), workload(w), p(w.parallelism), fidelity(f) {}
+
+  const ClusterSpec& cluster;
+  const WorkloadSpec& workload;
+  const ParallelismSpec& p;
+  Fidelity fidelity;
+
+  // ---- the plan (plan_step) --------------------------------------------------
+  int microbatches = 0;
+  PipelineSchedule schedule;
+  ModelCost cost;
+  std::vector<LayerPlan> layers;                // by index into cost.layers
+  std::vector<std::vector<int>> stage_layers;   // model stage → layer indices
+  double activation_bytes = 0;                  // one micro-batch's hidden states, BF16
+  parallel::MoeRouting routing;
+  std::vector<double> expert_load;              // by EP rank; empty = balanced
+  double dispatch_bytes = 0, combine_bytes = 0; // per token and expert copy
+  Representatives reps;
+
+  // ---- emission state --------------------------------------------------------
+  StepProgram program;
+  std::vector<std::array<int, 3>> last;                 // per GPU: last task per stream
+  std::map<std::tuple<int, int, int>, ChunkEnds> ends;  // (fwd?1:0, mb, stage) → first/last tasks
+  std::map<std::pair<int, int>, Tasks> last_bwd;        // (rank, stage) → last backward compute task per replica
+  // Dispatch/combine plans by (rank, EP group's first DP index, dispatch shape?, bytes).
+  std::map<std::tuple<int, int, bool, double>, parallel::CollectivePlan> moe_plans;
+};
+
+// Plans the step for `global_batch_sequences`: throws InputError for what the
+// batch or parallelism does not allow. Leaves the emission state empty.
+void plan_step(StepBuild& b, int global_batch_sequences);
+
+}  // namespace trainsim::step

@@ -1,0 +1,49 @@
+// Task primitives of the step program (see step_tasks.hpp).
+#include "sim/parallel/step_tasks.hpp"
+
+#include <utility>
+
+namespace trainsim::step {
+
+int add_task(StepBuild& b, StepTask task, const std::vector<int>& deps) {
+  const int id = static_cast<int>(boost::add_vertex(std::move(task), b.program.graph));
+  for (int d : deps)
+    if (d != kNone) boost::add_edge(d, id, b.program.graph);
+  return id;
+}
+
+int add_compute(StepBuild& b, int r, int d, Stream stream, Category cat, const std::string& name, double seconds,
+                double flops, std::vector<int> deps) {
+  const int gpu = gpu_of(b.p, r, d, 0);
+  int& last = b.last[gpu][static_cast<int>(stream)];
+  deps.push_back(last);
+  StepTask t;
+  t.name = name;
+  t.category = cat;
+  t.gpu = gpu;
+  t.stream = stream;
+  t.seconds = seconds;
+  t.model_flops = flops;
+  last = add_task(b, std::move(t), deps);
+  return last;
+}
+
+int add_collective(StepBuild& b, const parallel::CollectivePlan& plan, Category cat, const std::string& name,
+                   int owner_gpu, std::vector<int> deps, Stream stream) {
+  int prev = kNone;
+  for (std::size_t ph = 0; ph < plan.phases.size(); ++ph) {
+    auto transfers = keep_transfers(b.reps, plan.phases[ph].transfers);
+    if (transfers.empty()) continue;
+    StepTask t;
+    t.name = plan.phases.size() > 1 ? name + " #" + std::to_string(ph) : name;
+    t.category = cat;
+    t.gpu = owner_gpu;
+    t.stream = stream;
+    t.transfers = std::move(transfers);
+    std::vector<int> d = prev == kNone ? deps : std::vector<int>{prev};
+    prev = add_task(b, std::move(t), d);
+  }
+  return prev;
+}
+
+}  // namespace trainsim::step
