@@ -74,6 +74,15 @@ std::vector<OpBlock> expected_runs(const WorkloadSpec& w, const LayerCost& layer
   return runs;
 }
 
+ParallelismSpec parallelism(int pp, int dp, int tp, int ep) {
+  ParallelismSpec p;
+  p.pp = pp;
+  p.dp = dp;
+  p.tp = tp;
+  p.ep = ep;
+  return p;
+}
+
 }  // namespace
 
 TEST_CASE("stage partition: exact splits of small cost vectors", "[step][parts]") {
@@ -159,11 +168,7 @@ TEST_CASE("layer plan: blocks add up to the layer's FLOPs; one-block layers put 
 
 TEST_CASE("representatives: full simulates every replica, symmetric one pipeline", "[step][parts]") {
   const ClusterSpec c = test::h800_like_cluster(4);  // 32 GPUs
-  ParallelismSpec p;
-  p.pp = 2;
-  p.dp = 8;
-  p.tp = 2;
-  p.ep = 1;
+  const ParallelismSpec p = parallelism(2, 8, 2, 1);
   const auto full = step::choose_representatives(c, p, Fidelity::full, {});
   CHECK(full.replicas == std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7});
   CHECK(full.gpus.size() == 32);
@@ -180,11 +185,7 @@ TEST_CASE("representatives: full simulates every replica, symmetric one pipeline
 TEST_CASE("representatives: skewed routing picks the most loaded EP rank, with notes", "[step][parts]") {
   ClusterSpec c = test::h800_like_cluster(4);
   c.network.oversubscription = 4;
-  ParallelismSpec p;
-  p.pp = 1;
-  p.dp = 32;
-  p.tp = 1;
-  p.ep = 4;
+  const ParallelismSpec p = parallelism(1, 32, 1, 4);
   const auto sym = step::choose_representatives(c, p, Fidelity::symmetric, {1, 0.5, 2.5, 0});
   CHECK(sym.replicas == std::vector<int>{2});
   CHECK(sym.gpus == std::vector<int>{2});
@@ -206,11 +207,7 @@ TEST_CASE("representatives: expert load is relative to the mean, empty when bala
 
 TEST_CASE("representatives: symmetric keeps the transfers that touch a simulated GPU", "[step][parts]") {
   const ClusterSpec c = test::h800_like_cluster(1);
-  ParallelismSpec p;
-  p.pp = 1;
-  p.dp = 8;
-  p.tp = 1;
-  p.ep = 1;
+  const ParallelismSpec p = parallelism(1, 8, 1, 1);
   const std::vector<parallel::Transfer> all{{0, 1, 10}, {1, 0, 20}, {2, 3, 30}, {0, 0, 40}, {5, 0, 50}};
   const auto sym = step::choose_representatives(c, p, Fidelity::symmetric, {});
   const auto kept = step::keep_transfers(sym, all);
