@@ -78,14 +78,14 @@ void Range::check(double v, std::string_view written) const {
 // ------------------------------------------------------------------ quantities
 
 namespace quantity {
-const Quantity bandwidth{"bandwidth", "400Gbps, 50GB/s, 3.35TB/s", units::bandwidth_bytes_per_s};
-const Quantity time{"time", "2.8us, 1ms, 500ns", units::time_s};
-const Quantity memory{"memory", "80GB, 80GiB", units::memory_bytes};
-const Quantity power{"power", "700W, 1.2kW", units::power_w};
-const Quantity tokens{"token count", "14.8T, 469B, 4096", units::token_count};
-const Quantity compute_rate{"compute rate", "989.4 (TFLOP/s), 1.9PFLOPS", units::peak_tflops};
-const Quantity plain{"number", "1.3", units::plain_number};
-const Quantity fraction{"fraction", "0.8", units::plain_number};
+const Quantity bandwidth{"bandwidth", "400Gbps, 50GB/s, 3.35TB/s", "B/s", units::bandwidth_bytes_per_s};
+const Quantity time{"time", "2.8us, 1ms, 500ns", "s", units::time_s};
+const Quantity memory{"memory", "80GB, 80GiB", "B", units::memory_bytes};
+const Quantity power{"power", "700W, 1.2kW", "W", units::power_w};
+const Quantity tokens{"token count", "14.8T, 469B, 4096", "", units::token_count};
+const Quantity compute_rate{"compute rate", "989.4 (TFLOP/s), 1.9PFLOPS", "FLOP/s", units::peak_tflops};
+const Quantity plain{"number", "1.3", "", units::plain_number};
+const Quantity fraction{"fraction", "0.8", "", units::plain_number};
 }  // namespace quantity
 
 Parser KeyDecl::parser() const {

@@ -47,6 +47,7 @@ using Parser = double (*)(std::string_view);
 struct Quantity {
   std::string_view name;     // "bandwidth"
   std::string_view written;  // "400Gbps, 50GB/s"
+  std::string_view base;     // the unit parse returns: "B/s"; "" for a pure number
   Parser parse;
 };
 namespace quantity {
