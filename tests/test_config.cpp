@@ -371,24 +371,25 @@ TEST_CASE("Key tables: defaults come from the declaration", "[config][keys]") {
 }
 
 TEST_CASE("Overrides: values of the wrong kind are refused with the key named", "[config][keys][cli]") {
-  CHECK(load_error(true, "gpu.sms=many") == "--set gpu.sms=many: gpu.sms: expected an integer, got \"many\"");
-  CHECK(load_error(true, "node.nvlink_latency=1") ==
-        "--set node.nvlink_latency=1: node.nvlink_latency: expected a time such as 2.8us, 1ms or 500ns, got \"1\" "
-        "(a unit is required)");
-  CHECK(load_error(true, "network.link_latency=0.1ns") ==
-        "--set network.link_latency=0.1ns: network.link_latency: must be at least 1e-09, got 0.1ns");
-  CHECK(load_error(false, "training.causal=1") ==
-        "--set training.causal=1: training.causal: expected true or false, got \"1\"");
-  CHECK(load_error(false, "training.precision.gemm=fp9") ==
-        "--set training.precision.gemm=fp9: training.precision.gemm: expected one of fp8, bf16, got \"fp9\"; "
-        "did you mean \"fp8\"?");
-  // Checked before the file is read: refused even where the loader would not read it
-  // (routing balanced never reads zipf_exponent).
-  CHECK(load_error(false, "model.moe.zipf_exponent=steep") ==
-        "--set model.moe.zipf_exponent=steep: model.moe.zipf_exponent: expected a number, got \"steep\"");
-  // Integers are exact: no uncertainty range.
-  CHECK(load_error(true, "nodes={value: 16, low: 8, high: 32}") ==
-        "--set nodes={value: 16, low: 8, high: 32}: nodes: expected an integer, got a map; {value, low, high} is for "
-        "measured quantities");
+  struct Refusal {
+    bool cluster;
+    std::string set, message;  // the error after "--set SET: "
+  };
+  const std::vector<Refusal> refusals = {
+      {true, "gpu.sms=many", "gpu.sms: expected an integer, got \"many\""},
+      {true, "node.nvlink_latency=1",
+       "node.nvlink_latency: expected a time such as 2.8us, 1ms or 500ns, got \"1\" (a unit is required)"},
+      {true, "network.link_latency=0.1ns", "network.link_latency: must be at least 1e-09, got 0.1ns"},
+      {false, "training.causal=1", "training.causal: expected true or false, got \"1\""},
+      {false, "training.precision.gemm=fp9",
+       "training.precision.gemm: expected one of fp8, bf16, got \"fp9\"; did you mean \"fp8\"?"},
+      // Checked before the file is read: refused even where the loader would not
+      // read the key (routing balanced never reads zipf_exponent).
+      {false, "model.moe.zipf_exponent=steep", "model.moe.zipf_exponent: expected a number, got \"steep\""},
+      // Integers are exact: no uncertainty range.
+      {true, "nodes={value: 16, low: 8, high: 32}",
+       "nodes: expected an integer, got a map; {value, low, high} is for measured quantities"},
+  };
+  for (const auto& r : refusals) CHECK(load_error(r.cluster, r.set) == "--set " + r.set + ": " + r.message);
   CHECK(load_error(true, "pricing.pue={value: 1.2, low: 1.1, high: 1.5}").empty());
 }

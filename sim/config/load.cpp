@@ -10,6 +10,7 @@
 
 #include <filesystem>
 #include <limits>
+#include <utility>
 
 #include "sim/config/overrides.hpp"
 #include "sim/config/units.hpp"
@@ -100,13 +101,15 @@ ClusterSpec load_cluster(const std::string& path, const std::vector<Override>& o
   c.network.bandwidth_factor = net.number("bandwidth_factor");
   c.network.latency_factor = net.number("latency_factor");
 
+  // Every pricing key is a number; units, ranges and defaults are declared in cluster_keys.cpp.
   const Section pricing = top.section("pricing");
-  c.pricing.gpu_hour_usd = pricing.number("gpu_hour_usd");
-  c.pricing.pue = pricing.number("pue");
-  c.pricing.electricity_usd_per_kwh = pricing.number("electricity_usd_per_kwh");
-  c.pricing.capex_per_gpu_usd = pricing.number("capex_per_gpu_usd");
-  c.pricing.capex_per_endpoint_usd = pricing.number("capex_per_endpoint_usd");
-  c.pricing.amortization_years = pricing.number("amortization_years");
+  PricingSpec& price = c.pricing;
+  for (const auto& [key, field] : {std::pair{"gpu_hour_usd", &price.gpu_hour_usd}, {"pue", &price.pue},
+                                   {"electricity_usd_per_kwh", &price.electricity_usd_per_kwh},
+                                   {"capex_per_gpu_usd", &price.capex_per_gpu_usd},
+                                   {"capex_per_endpoint_usd", &price.capex_per_endpoint_usd},
+                                   {"amortization_years", &price.amortization_years}})
+    *field = pricing.number(key);
   return c;
 }
 
