@@ -1,8 +1,16 @@
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <fstream>
 #include <string>
+#include <utility>
+#include <vector>
 
+#include "sim/config/keys.hpp"
 #include "sim/config/load.hpp"
+#include "sim/config/yaml_reader.hpp"
 
 using namespace trainsim;
 
@@ -253,4 +261,135 @@ TEST_CASE("Default config paths exist and enum names round-trip", "[config]") {
   CHECK(std::string(to_string(AttentionKind::mla)) == "mla");
   CHECK(std::string(to_string(Precision::fp8)) == "fp8");
   CHECK(std::string(to_string(RoutingKind::zipf)) == "zipf");
+}
+
+// ------------------------------------------------------------------ key declarations
+
+namespace {
+// Dotted paths of every key written in a YAML map; a declared number's
+// {value, low, high} map is its value, not keys of its own.
+void collect_paths(const YAML::Node& node, const std::string& prefix, const config::KeyTable& table,
+                   std::vector<std::string>& out) {
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    const std::string path = config::join_path(prefix, it->first.Scalar());
+    out.push_back(path);
+    const config::KeyDecl* key = table.find(path);
+    const bool is_value = key != nullptr && key->kind != config::KeyKind::section;
+    if (it->second.IsMap() && !is_value) collect_paths(it->second, path, table, out);
+  }
+}
+
+// Every declared path reached through the schema tree, and each tree node's path.
+void schema_paths(const config::SchemaKey& node, const std::string& prefix, std::vector<std::string>& out) {
+  for (const auto& child : node.children) {
+    const std::string path = config::join_path(prefix, child.name);
+    out.push_back(path);
+    schema_paths(child, path, out);
+  }
+}
+
+std::string load_error(bool cluster, const std::string& set) {
+  try {
+    if (cluster)
+      (void)load_cluster(src("topologies/h800-2048.yaml"), parse_overrides({set}));
+    else
+      (void)load_workload(src("workloads/deepseek-v3.yaml"), parse_overrides({set}));
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "";
+}
+}  // namespace
+
+TEST_CASE("Key tables: the schema is the table, each declaration is complete", "[config][keys]") {
+  for (const config::KeyTable* table : {&config::cluster_keys(), &config::workload_keys()}) {
+    std::vector<std::string> declared, in_schema;
+    for (const auto& k : table->keys()) declared.push_back(k.path);
+    schema_paths(table->schema(), "", in_schema);
+    CHECK(in_schema == declared);  // same keys, same (file) order
+    for (const auto& k : table->keys()) {
+      INFO(table->file() << "." << k.path);
+      CHECK_FALSE(k.help.empty());
+      const config::SchemaKey* node = &table->schema();
+      for (size_t start = 0; node != nullptr && start <= k.path.size();) {
+        const size_t dot = std::min(k.path.find('.', start), k.path.size());
+        node = node->child(k.path.substr(start, dot - start));
+        start = dot + 1;
+      }
+      REQUIRE(node != nullptr);
+      CHECK(node->is_section() == (k.kind == config::KeyKind::section));
+      CHECK((k.kind == config::KeyKind::number) == (k.quantity != nullptr));
+      CHECK((k.kind == config::KeyKind::choice) == !k.choices.empty());
+      CHECK(k.accepts_uncertainty() == (k.kind == config::KeyKind::number));
+      // A default is written as the value would be, and is valid for the key.
+      if (k.presence == config::Presence::optional && k.kind != config::KeyKind::section)
+        CHECK_NOTHROW(config::check_scalar(k, k.default_text));
+      if (k.presence != config::Presence::required) CHECK_FALSE(k.default_text.empty());
+      // Readable: --set reaches it, in its own file.
+      const auto ov = parse_overrides({table->file() + "." + k.path + "=x"});
+      CHECK(ov[0].path == k.path);
+      CHECK(ov[0].cluster == (table->file() == "cluster"));
+    }
+  }
+}
+
+TEST_CASE("Key tables: every key the shipped files use is declared", "[config][keys]") {
+  namespace fs = std::filesystem;
+  int files = 0;
+  for (const auto& [folder, table] : {std::pair{"topologies", &config::cluster_keys()},
+                                      std::pair{"workloads", &config::workload_keys()}}) {
+    for (const auto& entry : fs::directory_iterator(src(folder))) {
+      if (entry.path().extension() != ".yaml") continue;
+      ++files;
+      std::vector<std::string> paths;
+      collect_paths(YAML::LoadFile(entry.path().string()), "", *table, paths);
+      for (const auto& p : paths) {
+        INFO(entry.path().filename().string() << ": " << p);
+        CHECK(table->find(p) != nullptr);
+      }
+      // And the loader reads each of them through its declaration (a read with
+      // another unit, range or default would be a std::logic_error).
+      if (std::string(folder) == "topologies")
+        CHECK_NOTHROW(load_cluster(entry.path().string(), {}));
+      else
+        CHECK_NOTHROW(load_workload(entry.path().string(), {}));
+    }
+  }
+  CHECK(files >= 7);
+}
+
+TEST_CASE("Key tables: defaults come from the declaration", "[config][keys]") {
+  const ClusterSpec c = load_cluster(src("topologies/h800-2048.yaml"), {});
+  CHECK(c.network.bandwidth_factor == 1);  // absent from the file
+  CHECK(c.network.latency_factor == 1);
+  const WorkloadSpec w = load_workload(src("workloads/llama3-8b.yaml"), {});
+  CHECK(w.training.dispatch == Precision::bf16);
+  CHECK(w.training.combine == Precision::bf16);
+  CHECK_FALSE(w.model.moe.has_value());  // an optional section, absent
+  // A default changed in the table is the one the loader uses.
+  CHECK(config::workload_keys().find("training.precision.dispatch")->default_text == "bf16");
+}
+
+TEST_CASE("Overrides: values of the wrong kind are refused with the key named", "[config][keys][cli]") {
+  struct Refusal {
+    bool cluster;
+    std::string set, message;  // the error after "--set SET: "
+  };
+  const std::vector<Refusal> refusals = {
+      {true, "gpu.sms=many", "gpu.sms: expected an integer, got \"many\""},
+      {true, "node.nvlink_latency=1",
+       "node.nvlink_latency: expected a time such as 2.8us, 1ms or 500ns, got \"1\" (a unit is required)"},
+      {true, "network.link_latency=0.1ns", "network.link_latency: must be at least 1e-09, got 0.1ns"},
+      {false, "training.causal=1", "training.causal: expected true or false, got \"1\""},
+      {false, "training.precision.gemm=fp9",
+       "training.precision.gemm: expected one of fp8, bf16, got \"fp9\"; did you mean \"fp8\"?"},
+      // Checked before the file is read: refused even where the loader would not
+      // read the key (routing balanced never reads zipf_exponent).
+      {false, "model.moe.zipf_exponent=steep", "model.moe.zipf_exponent: expected a number, got \"steep\""},
+      // Integers are exact: no uncertainty range.
+      {true, "nodes={value: 16, low: 8, high: 32}",
+       "nodes: expected an integer, got a map; {value, low, high} is for measured quantities"},
+  };
+  for (const auto& r : refusals) CHECK(load_error(r.cluster, r.set) == "--set " + r.set + ": " + r.message);
+  CHECK(load_error(true, "pricing.pue={value: 1.2, low: 1.1, high: 1.5}").empty());
 }

@@ -126,3 +126,15 @@ TEST_CASE("FLOP/s and plain numbers", "[config][units]") {
   CHECK_FALSE(error_of(plain_number, "1GB").empty());
   CHECK_FALSE(error_of(plain_number, "").empty());
 }
+
+TEST_CASE("Peak TFLOP/s and integer counts", "[config][units]") {
+  CHECK(peak_tflops("989.4") == exactly(989.4e12));
+  CHECK(peak_tflops("1.9PFLOPS") == exactly(1.9e15));
+  CHECK(error_of(peak_tflops, "1e300") ==
+        "expected a compute rate such as 989.4TFLOPS, got \"1e300\" (not a finite number)");
+  CHECK(integer_count("8") == 8);
+  CHECK(integer_count("-1") == -1);
+  CHECK(error_of(integer_count, "8.0") == "expected an integer, got \"8.0\"");
+  CHECK(error_of(integer_count, "1e3") == "expected an integer, got \"1e3\"");
+  CHECK(error_of(integer_count, "") == "expected an integer, got \"\"");
+}

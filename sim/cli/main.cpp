@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   cli::register_merge(app, action);
   cli::register_cost(app, action);
   cli::register_validate(app, action);
+  cli::register_keys(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -147,4 +147,24 @@ double plain_number(std::string_view raw) {
   return number;
 }
 
+// peak_tflops entries: a plain number in TFLOP/s, or a rate with its unit.
+double peak_tflops(std::string_view text) {
+  const bool has_unit = std::any_of(text.begin(), text.end(), [](char c) { return c == 'F' || c == '/'; });
+  if (has_unit) return flops_per_s(text);
+  const double flops = plain_number(text) * 1e12;
+  // plain_number checked the number, not its product (1e300 TFLOP/s; found by tests/fuzz).
+  if (!std::isfinite(flops))
+    throw std::invalid_argument("expected a compute rate such as 989.4TFLOPS, got \"" + std::string(text) +
+                                "\" (not a finite number)");
+  return flops;
+}
+
+double integer_count(std::string_view text) {
+  size_t i = (!text.empty() && (text[0] == '-' || text[0] == '+')) ? 1 : 0;
+  bool ok = i < text.size();
+  for (size_t j = i; j < text.size(); ++j) ok = ok && text[j] >= '0' && text[j] <= '9';
+  if (!ok || text.size() > 12) throw std::invalid_argument("expected an integer, got \"" + std::string(text) + "\"");
+  return std::stod(std::string(text));
+}
+
 }  // namespace trainsim::units

@@ -15,5 +15,7 @@ namespace trainsim::units {
 [[nodiscard]] double token_count(std::string_view text);            // "14.8T", "469B", "4K", "4096"
 [[nodiscard]] double flops_per_s(std::string_view text);            // "989.4TFLOPS", "1.9PFLOPS"
 [[nodiscard]] double plain_number(std::string_view text);           // "0.61", "1e-3" (finite only)
+[[nodiscard]] double peak_tflops(std::string_view text);            // "989.4" (TFLOP/s) or "989.4TFLOPS"
+[[nodiscard]] double integer_count(std::string_view text);          // "8", "-1": digits only, no "8.0" or "1e3"
 
 }  // namespace trainsim::units

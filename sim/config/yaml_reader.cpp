@@ -5,28 +5,11 @@
 #include <stdexcept>
 
 #include "sim/config/suggest.hpp"
+#include "sim/config/units.hpp"
 
 namespace trainsim::config {
 
-const SchemaKey* SchemaKey::child(std::string_view key) const {
-  for (const auto& c : children)
-    if (c.name == key) return &c;
-  return nullptr;
-}
-
-std::vector<std::string> SchemaKey::child_names() const {
-  std::vector<std::string> names;
-  for (const auto& c : children) names.push_back(c.name);
-  return names;
-}
-
 namespace {
-std::string number_text(double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%g", v);
-  return buf;
-}
-
 const SchemaKey& uncertain_schema() {
   static const SchemaKey schema{"", {{"value", {}}, {"low", {}}, {"high", {}}}};
   return schema;
@@ -39,31 +22,7 @@ const char* type_name(const YAML::Node& n) {
   return "a value";
 }
 
-// Integers are written as digits only: "1.5", "1e3" and "8.0" are refused.
-double parse_integer(std::string_view text) {
-  size_t i = (!text.empty() && (text[0] == '-' || text[0] == '+')) ? 1 : 0;
-  bool ok = i < text.size();
-  for (size_t j = i; j < text.size(); ++j) ok = ok && text[j] >= '0' && text[j] <= '9';
-  if (!ok || text.size() > 12) throw std::invalid_argument("expected an integer, got \"" + std::string(text) + "\"");
-  return std::stod(std::string(text));
-}
 }  // namespace
-
-bool Range::contains(double v) const {
-  const bool above = min_inclusive ? v >= min : v > min;
-  const bool below = max_inclusive ? v <= max : v < max;
-  return above && below;
-}
-
-std::string Range::describe() const {
-  const bool has_min = std::isfinite(min), has_max = std::isfinite(max);
-  if (has_min && has_max)
-    return std::string("must be in ") + (min_inclusive ? "[" : "(") + number_text(min) + ", " + number_text(max) +
-           (max_inclusive ? "]" : ")");
-  if (has_min) return std::string("must be ") + (min_inclusive ? "at least " : "> ") + number_text(min);
-  if (has_max) return std::string("must be ") + (max_inclusive ? "at most " : "< ") + number_text(max);
-  return "must be a number";
-}
 
 std::string join_path(const std::string& a, const std::string& b) {
   if (a.empty()) return b;
@@ -158,17 +117,6 @@ const Section::Entry& Section::require(const std::string& key) const {
   return it->second;
 }
 
-std::string Section::list(const std::vector<std::string>& names) {
-  std::string out;
-  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
-  return out;
-}
-
-std::string Section::suggest(const std::string& word, const std::vector<std::string>& names) {
-  const std::string near = nearest(word, names);
-  return near.empty() ? "" : "; did you mean \"" + near + "\"?";
-}
-
 Section Section::section(const std::string& key) const {
   const Entry& e = require(key);
   return Section(*ctx_, e.value, join_path(path_, key), *schema_->child(key), e.key.Mark());
@@ -192,53 +140,97 @@ std::string Section::text(const std::string& key) const {
   return printable(t);
 }
 
-bool Section::boolean(const std::string& key) const {
-  const std::string t = scalar(key, "true or false").Scalar();
-  if (t == "true") return true;
-  if (t == "false") return false;
-  fail_value(key, "expected true or false, got \"" + printable(t) + "\"");
+// ------------------------------------------------------------------ declarations
+
+const KeyDecl* Section::declared(const std::string& key) const {
+  return ctx_->keys == nullptr ? nullptr : ctx_->keys->find(join_path(path_, key));
 }
 
-bool Section::boolean_or(const std::string& key, bool fallback) const {
-  return has(key) ? boolean(key) : fallback;
+const KeyDecl& Section::declaration(const std::string& key) const {
+  const KeyDecl* k = declared(key);
+  if (k == nullptr) throw std::logic_error("read of undeclared key " + join_path(path_, key));
+  return *k;
 }
+
+const std::string* Section::absent_default(const std::string& key) const {
+  const KeyDecl* k = declared(key);
+  if (has(key) || k == nullptr || k->presence != Presence::optional) return nullptr;
+  return &k->default_text;
+}
+
+// A unit or range written in the loader that differs from the declaration would
+// make the reference lie; the shipped files are loaded by the tests, so this fires there.
+void Section::check_declared(const std::string& key, Parser parse, const Range& range) const {
+  const KeyDecl* k = declared(key);
+  if (k != nullptr && (k->parser() != parse || !(k->range == range)))
+    throw std::logic_error(join_path(path_, key) + " is read with a unit or range other than its declaration");
+}
+
+void Section::check_declared_default(const std::string& key, double fallback) const {
+  const KeyDecl* k = declared(key);
+  if (k != nullptr && (k->presence != Presence::optional || k->parser()(k->default_text) != fallback))
+    throw std::logic_error(join_path(path_, key) + " is read with a default other than its declaration");
+}
+
+double Section::number(const std::string& key) const {
+  const KeyDecl& k = declaration(key);
+  if (const std::string* fallback = absent_default(key)) return k.parser()(*fallback);
+  return number(key, k.parser(), k.range);
+}
+
+int Section::integer(const std::string& key) const {
+  const KeyDecl& k = declaration(key);
+  if (const std::string* fallback = absent_default(key)) return static_cast<int>(units::integer_count(*fallback));
+  return integer(key, k.range);
+}
+
+bool Section::boolean(const std::string& key) const {
+  if (const std::string* fallback = absent_default(key)) return parse_boolean(*fallback);
+  const std::string t = scalar(key, "true or false").Scalar();
+  try {
+    return parse_boolean(t);
+  } catch (const std::invalid_argument& e) {
+    fail_value(key, printable(e.what()));
+  }
+}
+
+std::size_t Section::choice_position(const std::string& key, const std::vector<std::string>& names) const {
+  const std::string* fallback = absent_default(key);
+  const std::string written = fallback != nullptr ? *fallback : text(key);
+  try {
+    return choice_index(written, names);
+  } catch (const std::invalid_argument& e) {
+    fail_value(key, e.what());
+  }
+}
+
+// ------------------------------------------------------------------ numbers
 
 double Section::parse_one(const std::string& key, const std::string& sub, const YAML::Node& node, Parser parse,
-                          std::string_view /*expected_kind*/) const {
+                          const Range& range) const {
   const std::string full = join_path(join_path(path_, key), sub);
   const SourceMark where = ctx_->mark(full, node.Mark().line < 0 ? entries_.at(key).key.Mark() : node.Mark());
   if (node.IsNull()) throw InputError(where, full + ": missing value");
   if (!node.IsScalar()) throw InputError(where, full + ": expected a single value, got " + type_name(node));
   try {
-    return parse(node.Scalar());
+    const double v = parse(node.Scalar());
+    range.check(v, node.Scalar());
+    return v;
   } catch (const std::invalid_argument& e) {
     throw InputError(where, full + ": " + printable(e.what()));
   }
 }
 
 double Section::number(const std::string& key, Parser parse, Range range) const {
+  check_declared(key, parse, range);
   const Entry& e = require(key);
-  const std::string full = join_path(path_, key);
-  const auto check_range = [&](const std::string& sub, const YAML::Node& node, double v) {
-    if (range.contains(v)) return;
-    const std::string p = join_path(full, sub);
-    const SourceMark where = ctx_->mark(p, node.Mark().line < 0 ? e.key.Mark() : node.Mark());
-    throw InputError(where, p + ": " + range.describe() + ", got " + printable(node.Scalar()));
-  };
-  if (!e.value.IsMap()) {
-    const double v = parse_one(key, "", e.value, parse, "");
-    check_range("", e.value, v);
-    return v;
-  }
+  if (!e.value.IsMap()) return parse_one(key, "", e.value, parse, range);
   // {value: V, low: L, high: H}
+  const std::string full = join_path(path_, key);
   const Section u(*ctx_, e.value, full, uncertain_schema(), e.key.Mark());
   double vals[3] = {0, 0, 0};
   const char* names[3] = {"value", "low", "high"};
-  for (int i = 0; i < 3; ++i) {
-    const Entry& sub = u.require(names[i]);
-    vals[i] = parse_one(key, names[i], sub.value, parse, "");
-    check_range(names[i], sub.value, vals[i]);
-  }
+  for (int i = 0; i < 3; ++i) vals[i] = parse_one(key, names[i], u.require(names[i]).value, parse, range);
   if (!(vals[1] <= vals[0] && vals[0] <= vals[2]))
     throw InputError(value_mark(key), full + ": needs low <= value <= high, got low " + number_text(vals[1]) +
                                           ", value " + number_text(vals[0]) + ", high " + number_text(vals[2]));
@@ -247,16 +239,22 @@ double Section::number(const std::string& key, Parser parse, Range range) const 
 }
 
 double Section::number_or(const std::string& key, Parser parse, Range range, double fallback) const {
+  check_declared_default(key, fallback);
   return has(key) ? number(key, parse, range) : fallback;
 }
 
 int Section::integer(const std::string& key, Range range) const {
-  const double v = number(key, parse_integer, range);
+  check_declared(key, units::integer_count, range);
+  const Entry& e = require(key);
+  // Counts are exact: an uncertainty range would have `trainsim claim` sample fractions of them.
+  if (e.value.IsMap()) fail_value(key, "expected an integer, got a map; {value, low, high} is for measured quantities");
+  const double v = parse_one(key, "", e.value, units::integer_count, range);
   if (std::abs(v) > 2147483647.0) fail_value(key, "too large for an integer count, got " + number_text(v));
   return static_cast<int>(v);
 }
 
 int Section::integer_or(const std::string& key, Range range, int fallback) const {
+  check_declared_default(key, fallback);
   return has(key) ? integer(key, range) : fallback;
 }
 

@@ -6,7 +6,6 @@
 // and an UncertainConstant.
 #include <yaml-cpp/yaml.h>
 
-#include <limits>
 #include <map>
 #include <optional>
 #include <string>
@@ -15,41 +14,10 @@
 #include <vector>
 
 #include "sim/config/error.hpp"
+#include "sim/config/keys.hpp"
 #include "sim/config/spec.hpp"
 
 namespace trainsim::config {
-
-// The key names of a file; a key without children takes a value.
-struct SchemaKey {
-  std::string name;
-  std::vector<SchemaKey> children;
-  [[nodiscard]] bool is_section() const { return !children.empty(); }
-  [[nodiscard]] const SchemaKey* child(std::string_view key) const;
-  [[nodiscard]] std::vector<std::string> child_names() const;
-};
-
-[[nodiscard]] const SchemaKey& cluster_schema();
-[[nodiscard]] const SchemaKey& workload_schema();
-
-// Allowed interval of a number; checked on value, low and high alike.
-struct Range {
-  double min = -std::numeric_limits<double>::infinity();
-  bool min_inclusive = true;
-  double max = std::numeric_limits<double>::infinity();
-  bool max_inclusive = true;
-
-  [[nodiscard]] static Range any() { return {}; }
-  [[nodiscard]] static Range positive() { return {0, false}; }
-  [[nodiscard]] static Range non_negative() { return {0, true}; }
-  [[nodiscard]] static Range fraction() { return {0, false, 1, true}; }  // (0, 1]
-  [[nodiscard]] static Range at_least(double m) { return {m, true}; }
-  [[nodiscard]] static Range between(double lo, double hi) { return {lo, true, hi, true}; }
-  [[nodiscard]] bool contains(double v) const;
-  [[nodiscard]] std::string describe() const;  // "must be > 0"
-};
-
-// Text → base-unit value; throws std::invalid_argument (sim/config/units.hpp).
-using Parser = double (*)(std::string_view);
 
 // Shared by every Section of one file.
 struct LoadContext {
@@ -58,6 +26,7 @@ struct LoadContext {
   std::map<std::string, std::string> override_origin;   // dotted path → "--set path=value"
   std::map<std::string, SourceMark>* marks = nullptr;
   std::vector<UncertainConstant>* uncertain = nullptr;
+  const KeyTable* keys = nullptr;  // the file's declarations; none for validation cases
 
   // Where `path` was written: its --set argument when overridden, else the file position.
   [[nodiscard]] SourceMark mark(const std::string& path, const YAML::Mark& m) const;
@@ -80,22 +49,24 @@ class Section {
   [[nodiscard]] std::optional<Section> optional_section(const std::string& key) const;
 
   [[nodiscard]] std::string text(const std::string& key) const;
+
+  // Read through the key's declaration (LoadContext::keys): its unit, range and,
+  // when the key is absent, its default.
+  [[nodiscard]] double number(const std::string& key) const;
+  [[nodiscard]] int integer(const std::string& key) const;
+  [[nodiscard]] bool boolean(const std::string& key) const;
+  template <class E>
+  [[nodiscard]] E choice(const std::string& key, const std::vector<std::pair<std::string, E>>& options) const {
+    return options[choice_position(key, names_of(options))].second;
+  }
+
+  // With the unit and range written here: files without declarations (validation
+  // cases) and defaults that depend on other keys. Where the key is declared, the
+  // unit, range and default must be the declared ones (else std::logic_error).
   [[nodiscard]] double number(const std::string& key, Parser parse, Range range) const;
   [[nodiscard]] double number_or(const std::string& key, Parser parse, Range range, double fallback) const;
   [[nodiscard]] int integer(const std::string& key, Range range) const;
   [[nodiscard]] int integer_or(const std::string& key, Range range, int fallback) const;
-  [[nodiscard]] bool boolean(const std::string& key) const;
-  [[nodiscard]] bool boolean_or(const std::string& key, bool fallback) const;
-
-  template <class E>
-  [[nodiscard]] E choice(const std::string& key, const std::vector<std::pair<std::string, E>>& options) const {
-    std::vector<std::string> names;
-    for (const auto& [name, value] : options) names.push_back(name);
-    const std::string written = text(key);
-    for (const auto& [name, value] : options)
-      if (name == written) return value;
-    fail_value(key, "expected one of " + list(names) + ", got \"" + written + "\"" + suggest(written, names));
-  }
   template <class E>
   [[nodiscard]] E choice_or(const std::string& key, const std::vector<std::pair<std::string, E>>& options,
                             E fallback) const {
@@ -117,10 +88,17 @@ class Section {
   };
   [[nodiscard]] const Entry& require(const std::string& key) const;
   [[nodiscard]] const YAML::Node& scalar(const std::string& key, std::string_view expected) const;
-  [[nodiscard]] double parse_one(const std::string& key, const std::string& sub, const YAML::Node& node,
-                                 Parser parse, std::string_view expected_kind) const;
-  static std::string list(const std::vector<std::string>& names);
-  static std::string suggest(const std::string& word, const std::vector<std::string>& names);
+  // One scalar (the value, or `sub` of {value, low, high}) parsed and range-checked.
+  [[nodiscard]] double parse_one(const std::string& key, const std::string& sub, const YAML::Node& node, Parser parse,
+                                 const Range& range) const;
+  [[nodiscard]] std::size_t choice_position(const std::string& key, const std::vector<std::string>& names) const;
+  // The key's declaration, or nullptr in a file without declarations.
+  [[nodiscard]] const KeyDecl* declared(const std::string& key) const;
+  [[nodiscard]] const KeyDecl& declaration(const std::string& key) const;
+  // The declared default text when the key is absent and optional, else nullptr.
+  [[nodiscard]] const std::string* absent_default(const std::string& key) const;
+  void check_declared(const std::string& key, Parser parse, const Range& range) const;
+  void check_declared_default(const std::string& key, double fallback) const;
 
   const LoadContext* ctx_;
   const SchemaKey* schema_;

@@ -7,14 +7,13 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <map>
-#include <sstream>
 #include <stdexcept>
 
 #include "sim/config/load.hpp"
 #include "sim/config/units.hpp"
+#include "sim/config/yaml_file.hpp"
 #include "sim/config/yaml_reader.hpp"
 #include "sim/engine/isolated.hpp"
 #include "sim/parallel/schedule.hpp"
@@ -66,30 +65,6 @@ std::vector<std::string> compute_keys(CaseMetric m) {
     case CaseMetric::links: return {"metric", "cluster", "set"};
     default: return {"metric", "cluster", "workload", "set", "fidelity"};
   }
-}
-
-std::string read_case_text(const std::string& path) {
-  std::error_code ec;
-  if (fs::is_directory(path, ec)) throw InputError({path, 0, 0}, "cannot read: is a directory");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError({path, 0, 0}, "cannot read the validation case");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-YAML::Node parse_case_yaml(const std::string& path) {
-  const std::string text = read_case_text(path);
-  if (text.find('\0') != std::string::npos) throw InputError({path, 0, 0}, "not a text file (NUL byte)");
-  YAML::Node root;
-  try {
-    root = YAML::Load(text);
-  } catch (const YAML::Exception& e) {
-    const int line = e.mark.line < 0 ? 0 : e.mark.line + 1;
-    throw InputError({path, line, e.mark.column + 1}, "malformed YAML: " + config::printable(e.msg));
-  }
-  if (root.IsNull()) throw InputError({path, 0, 0}, "empty file; expected a validation case");
-  return root;
 }
 
 // A config path of a case: absolute; else under the nearest ancestor of the case
@@ -235,7 +210,7 @@ std::string CaseResult::verdict() const {
 ValidationCase load_case(const std::string& path) {
   ValidationCase v;
   v.file = path;
-  const YAML::Node root = parse_case_yaml(path);
+  const YAML::Node root = config::read_yaml_file(path, "a validation case");
   std::map<std::string, SourceMark> marks;
   const LoadContext ctx{path, "", {}, &marks, nullptr};
   const Section top(ctx, root, "", case_schema(), root.Mark());

@@ -1,0 +1,90 @@
+// The keys of a workload file (workloads/*.yaml), in file order.
+#include "sim/config/keys.hpp"
+
+namespace trainsim::config {
+
+const KeyTable& workload_keys() {
+  using namespace declare;
+  using quantity::plain, quantity::tokens;
+  const auto precisions = names_of(precision_choices());
+  const Range one_up = Range::at_least(1);
+  static const KeyTable table{
+      "workload",
+      {
+          section("model", "the transformer"),
+          text("model.name", "model name, shown in reports"),
+          integer("model.layers", one_up, "transformer layers"),
+          integer("model.hidden", one_up, "hidden size"),
+          integer("model.vocab", one_up, "vocabulary size"),
+          section("model.attention", "attention block"),
+          choice("model.attention.kind", names_of(attention_kind_choices()), "multi-head, grouped-query or multi-head latent"),
+          integer("model.attention.heads", one_up, "query heads; tp divides them"),
+          conditional(integer("model.attention.kv_heads", one_up, "key/value heads; divide heads"),
+                      "required for gqa, = heads for mha, refused for mla"),
+          conditional(integer("model.attention.head_dim", one_up, "dimension per head"), "required for mha and gqa, refused for mla"),
+          optional(integer("model.attention.q_lora_rank", Range::non_negative(),
+                           "query compression rank (mla only); 0 = no query compression"),
+                   "0"),
+          conditional(integer("model.attention.kv_lora_rank", one_up, "key/value compression rank"),
+                      "required for mla, refused otherwise"),
+          conditional(integer("model.attention.qk_nope_head_dim", one_up, "query/key dimension without rotary part"),
+                      "required for mla, refused otherwise"),
+          conditional(integer("model.attention.qk_rope_head_dim", one_up, "query/key rotary dimension"),
+                      "required for mla, refused otherwise"),
+          conditional(integer("model.attention.v_head_dim", one_up, "value dimension per head"),
+                      "required for mla, refused otherwise"),
+          conditional(section("model.ffn", "the dense SwiGLU feed-forward"), "required unless every layer is MoE"),
+          integer("model.ffn.intermediate", one_up, "feed-forward intermediate size of the dense layers"),
+          optional(section("model.moe", "mixture of experts"), "absent: a dense model"),
+          optional(integer("model.moe.first_dense_layers", Range::non_negative(),
+                           "leading layers with a dense FFN instead of experts; at most model.layers"),
+                   "0"),
+          integer("model.moe.routed_experts", one_up, "routed experts per MoE layer; ep divides them"),
+          optional(integer("model.moe.shared_experts", Range::non_negative(), "shared experts every token visits"), "0"),
+          integer("model.moe.expert_intermediate", one_up, "intermediate size of one expert"),
+          integer("model.moe.top_k", one_up, "routed experts per token; at most routed_experts"),
+          optional(integer("model.moe.max_nodes_per_token", Range::non_negative(),
+                           "nodes a token's experts may span; 0 = unlimited"),
+                   "0"),
+          optional(name("model.moe.routing", "how tokens spread over experts, by registered routing kind, e.g. zipf"),
+                   "balanced"),
+          conditional(number("model.moe.zipf_exponent", plain, Range::positive(), "skew of Zipf routing"),
+                      "required for routing zipf, refused otherwise"),
+          optional(integer("model.moe.seed", Range::non_negative(), "seed of the routing draw"), "0"),
+          optional(integer("model.mtp_depth", Range::non_negative(), "multi-token prediction modules"), "0"),
+          optional(boolean("model.tied_embeddings", "embedding and output head share one matrix"), "false"),
+          section("training", "the training run"),
+          number("training.tokens", tokens, Range::positive(), "tokens of the whole run"),
+          integer("training.seq_len", one_up, "tokens per sequence"),
+          integer("training.global_batch", one_up, "sequences per step; dp x micro_batch divides it"),
+          optional(section("training.batch_ramp", "batch-size warm-up"), "absent: full batch from the start"),
+          integer("training.batch_ramp.start", one_up, "sequences per step at the start; at most global_batch"),
+          number("training.batch_ramp.over_tokens", tokens, Range::positive(), "tokens over which the batch grows"),
+          integer("training.micro_batch", one_up, "sequences per micro-batch"),
+          section("training.precision", "number formats"),
+          choice("training.precision.gemm", precisions, "GEMM inputs"),
+          choice("training.precision.attention", precisions, "attention operators"),
+          optional(choice("training.precision.dispatch", precisions, "MoE dispatch payload"), "bf16"),
+          optional(choice("training.precision.combine", precisions, "MoE combine payload"), "bf16"),
+          optional(boolean("training.causal", "causal mask: masked attention products count half"), "true"),
+          optional(section("training.recompute", "activations recomputed in the backward pass"), "absent: none"),
+          optional(boolean("training.recompute.norms", "normalisation layers"), "false"),
+          optional(boolean("training.recompute.mla_up_projections", "MLA up-projections"), "false"),
+          optional(boolean("training.recompute.swiglu", "SwiGLU output"), "false"),
+          optional(boolean("training.recompute.full", "the whole layer"), "false"),
+          section("parallelism", "how the model is split over the GPUs; tp x pp x dp = GPUs"),
+          integer("parallelism.tp", one_up, "tensor-parallel degree; at most node.gpus"),
+          integer("parallelism.pp", one_up, "pipeline stages; at most model.layers"),
+          integer("parallelism.ep", one_up, "expert-parallel degree; divides dp x tp; 1 for dense models"),
+          integer("parallelism.dp", one_up, "data-parallel degree"),
+          integer("parallelism.zero", Range::between(0, 3), "ZeRO stage"),
+          name("parallelism.schedule", "pipeline schedule by its registered name, e.g. dualpipe"),
+          optional(integer("parallelism.virtual_stages", one_up, "model chunks per pipeline rank (interleaved)"), "1"),
+          optional(integer("parallelism.comm_sms", Range::non_negative(),
+                           "SMs held by communication kernels; fewer than gpu.sms"),
+                   "0"),
+      }};
+  return table;
+}
+
+}  // namespace trainsim::config
