@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sim/config/load.hpp"
-#include "sim/engine/isolated.hpp"
+#include "sim/run/process_pool.hpp"
 #include "sim/engine/step_executor.hpp"
 #include "sim/parallel/step_program.hpp"
 #include "sim/report/step_result.hpp"
@@ -47,7 +47,7 @@ Case load_case(const std::vector<std::string>& sets) {
 }
 
 std::vector<double> simulate(const Case& c, Fidelity f) {
-  return engine::run_isolated([&] {
+  return run_isolated([&] {
     const auto program = build_step_program(c.cluster, c.workload, c.workload.training.global_batch, f);
     const auto x = engine::execute_step(c.cluster, program);
     const auto r = summarize_step(c.cluster, c.workload, program, x);
@@ -124,7 +124,7 @@ namespace {
 // Pipeline transfers in a symmetric program: every micro-batch crosses every
 // stage boundary once forward and once backward (stages on different ranks).
 std::vector<double> count_pp(const Case& c) {
-  return engine::run_isolated([&] {
+  return run_isolated([&] {
     const auto program = build_step_program(c.cluster, c.workload, c.workload.training.global_batch, Fidelity::symmetric);
     double pp = 0;
     for (std::size_t v = 0; v < boost::num_vertices(program.graph); ++v)
