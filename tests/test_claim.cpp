@@ -1,5 +1,6 @@
 // trainsim claim: sampler, percentiles, sensitivity ranking on a closed-form
 // metric (no SimGrid), and the command on the small 128-GPU case.
+#include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -190,4 +191,11 @@ TEST_CASE("claim command: byte-identical output for one seed and exit 2 for a ba
   CHECK(bad.status == 2);
   CHECK(bad.output == "--metric gpu_hours: unknown metric; known metrics: gpu_hours_per_trillion_tokens, "
                       "days_per_trillion_tokens, step_time_s, mfu, tokens_per_s, tflops_per_gpu\n");
+}
+
+TEST_CASE("claim command: full fidelity above --max-memory is refused before any sample", "[claim][cli]") {
+  const auto r = test::run_trainsim("claim --metric step_time_s --value 1 --fidelity full --max-memory 1MiB");
+  CHECK(r.status == 2);
+  CHECK(r.output.find("--fidelity full: a full-fidelity step of 2048 GPUs needs about") == 0);
+  CHECK(std::count(r.output.begin(), r.output.end(), '\n') == 1);
 }

@@ -1,6 +1,8 @@
 // trainsim cost: the arithmetic of the cost report on hand-made inputs, and the command.
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
 #include <catch2/catch.hpp>
 
 #include "sim/studies/dollar_cost.hpp"
@@ -95,4 +97,36 @@ TEST_CASE("cost command: rental cost is GPU-hours times the price on the small c
   REQUIRE(dearer.status == 0);
   CHECK(nlohmann::json::parse(dearer.output)["rental"]["run_usd"].get<double>() ==
         2 * j["rental"]["run_usd"].get<double>());
+}
+
+// The memory guard lives in the run pipeline, so cost refuses like run does.
+TEST_CASE("cost command: full fidelity above --max-memory is refused before it runs", "[cost][cli]") {
+  const auto r = test::run_trainsim("cost --fidelity full --max-memory 1MiB");
+  CHECK(r.status == 2);
+  CHECK(r.output.find("--fidelity full: a full-fidelity step of 2048 GPUs needs about") == 0);
+  CHECK(r.output.find("above the --max-memory limit of 1 MiB") != std::string::npos);
+  CHECK(std::count(r.output.begin(), r.output.end(), '\n') == 1);
+  const auto bad_size = test::run_trainsim("cost --max-memory 16GiX");
+  CHECK(bad_size.status == 2);
+  CHECK(bad_size.output.find("--max-memory") != std::string::npos);
+}
+
+// Every command that runs simulations declares each run option once (sim/cli/options.cpp):
+// the same spelling, default and help everywhere.
+TEST_CASE("run options: the same help line in every command that takes them", "[cost][cli]") {
+  const auto help_line = [](const std::string& command, const std::string& flag) {
+    const auto r = test::run_trainsim(command + " --help");
+    REQUIRE(r.status == 0);
+    const auto at = r.output.find("  " + flag + " ");
+    REQUIRE(at != std::string::npos);
+    // The flag's line and its help (CLI11 may wrap the help to the next line).
+    const auto end = std::min(r.output.find("\n  --", at + 1), r.output.find("\n\n", at + 1));
+    return r.output.substr(at, end - at);
+  };
+  for (const std::string flag : {"--fidelity", "--jobs", "--max-memory", "--ramp-points"}) {
+    const std::string expected = help_line("run", flag);
+    for (const std::string command : {"cost", "sweep"}) CHECK(help_line(command, flag) == expected);
+    if (flag != "--ramp-points") CHECK(help_line("claim", flag) == expected);
+    if (flag == "--jobs" || flag == "--max-memory") CHECK(help_line("validate", flag) == expected);
+  }
 }

@@ -1,7 +1,7 @@
 // Invariants every simulated step must satisfy, checked on several small cases:
 // conservation of bytes, link capacity, lower and upper bounds on the step time,
 // linearity of GPU-hours in tokens and monotonicity in bandwidth.
-// Each simulation runs in its own process (engine::run_isolated): SimGrid's engine
+// Each simulation runs in its own process (run_isolated, sim/run/process_pool.hpp): SimGrid's engine
 // exists once per process.
 #include <catch2/catch.hpp>
 
@@ -16,7 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sim/config/load.hpp"
-#include "sim/engine/isolated.hpp"
+#include "sim/run/process_pool.hpp"
 #include "sim/engine/platform.hpp"
 #include "sim/engine/step_executor.hpp"
 #include "sim/parallel/collectives.hpp"
@@ -106,7 +106,7 @@ struct Audit {
 
 Audit audit(const Case& c, Fidelity fidelity, bool with_links) {
   const Loaded l = load(c);
-  const auto v = engine::run_isolated([&] {
+  const auto v = run_isolated([&] {
     const auto program = build_step_program(l.cluster, l.workload, l.workload.training.global_batch, fidelity);
     const auto x = engine::execute_step(l.cluster, program, engine::ExecuteOptions{.audit_links = with_links});
     const auto& sim = engine::Simulator::get();
@@ -243,7 +243,7 @@ double step_time_scaled_bandwidth_s(const Case& c, double factor) {
   l.cluster.node.nvlink_bytes_per_s *= factor;
   l.cluster.network.nic_bytes_per_s *= factor;
   l.cluster.gpu.hbm_bytes_per_s *= factor;
-  return engine::run_isolated([&] {
+  return run_isolated([&] {
     const auto program = build_step_program(l.cluster, l.workload, l.workload.training.global_batch, Fidelity::symmetric);
     return std::vector<double>{engine::execute_step(l.cluster, program).makespan_s};
   }).at(0);

@@ -8,8 +8,10 @@
 #include <numeric>
 #include <string>
 
+#include "sim/config/load.hpp"
 #include "sim/engine/platform.hpp"
 #include "sim/engine/transfers.hpp"
+#include "sim/model/cost_model.hpp"
 #include "sim/parallel/collectives.hpp"
 #include "sim/parallel/moe_routing.hpp"
 #include "tests/support.hpp"
@@ -83,7 +85,7 @@ TEST_CASE("hierarchical all-reduce across 2 nodes beats the flat ring", "[net][s
 
 TEST_CASE("EP8 dispatch inside one node is bounded by NVLink", "[net][simgrid]") {
   auto& sim = engine::Simulator::create(trainsim::test::h800_like_cluster(1));
-  const double p = parallel::dispatch_bytes_per_token(7168, Precision::fp8);
+  const double p = all_to_all_bytes_per_token(7168, Precision::fp8, AllToAllLeg::dispatch);
   const auto plan = parallel::moe_dispatch(first_gpus(8), ep_routing(8), p);
   const auto timing = engine::run_plan(sim, plan);
   // Every GPU sends each of its 4096 tokens to the 7 other GPUs.
@@ -99,7 +101,7 @@ TEST_CASE("EP8 dispatch inside one node is bounded by NVLink", "[net][simgrid]")
 
 TEST_CASE("EP64 dispatch across 8 nodes is bounded by the NICs", "[net][simgrid]") {
   auto& sim = engine::Simulator::create(trainsim::test::h800_like_cluster(8));
-  const double p = parallel::dispatch_bytes_per_token(7168, Precision::fp8);
+  const double p = all_to_all_bytes_per_token(7168, Precision::fp8, AllToAllLeg::dispatch);
   const auto plan = parallel::moe_dispatch(first_gpus(64), ep_routing(64), p);
   const auto timing = engine::run_plan(sim, plan);
   // A GPU's NIC carries its tokens once to each of the 7 other nodes with probability 4/8.
@@ -117,7 +119,7 @@ TEST_CASE("EP64 dispatch across 8 nodes is bounded by the NICs", "[net][simgrid]
 
 TEST_CASE("combine after dispatch: NIC-bound with the BF16 payload", "[net][simgrid]") {
   auto& sim = engine::Simulator::create(trainsim::test::h800_like_cluster(8));
-  const double p = parallel::combine_bytes_per_token(7168);
+  const double p = all_to_all_bytes_per_token(7168, Precision::bf16, AllToAllLeg::combine);
   const auto plan = parallel::moe_combine(first_gpus(64), ep_routing(64), p);
   const auto timing = engine::run_plan(sim, plan);
   REQUIRE(timing.seconds == Approx(7 * 4096 * 0.5 * p / 40e9 + sim.route_latency_s(8, 0)).epsilon(0.01));
@@ -153,4 +155,28 @@ TEST_CASE("trainsim net dispatch reports DeepEP-style bandwidths", "[net][cli]")
   REQUIRE(j["rdma_GBps"].get<double>() == Approx(4096 * p / t / 1e9));
   REQUIRE(j["rdma_GBps"].get<double>() <= 40.0 * (1 + 1e-9));
   REQUIRE(j["bytes_sent"].get<double>() == j["bytes_received"].get<double>());
+}
+
+// One payload formula: `trainsim net` and the step program (cost model) send the
+// same bytes per token copy for each leg and precision.
+TEST_CASE("trainsim net dispatch and combine use the step program's bytes per token", "[net][cli]") {
+  const std::string root = TRAINSIM_SOURCE_DIR;
+  for (const std::string precision : {"bf16", "fp8"}) {
+    const auto sets = parse_overrides({"training.precision.dispatch=" + precision,
+                                       "training.precision.combine=" + precision});
+    const WorkloadSpec w = load_workload(root + "/workloads/deepseek-v3.yaml", sets);
+    const std::string common = " --ranks 16 --tokens 256 --set nodes=2";
+    for (const std::string leg : {"dispatch", "combine"}) {
+      INFO(leg << " " << precision);
+      const double program = leg == "dispatch" ? dispatch_bytes_per_token_per_copy(w) : combine_bytes_per_token_per_copy(w);
+      // From the flag, and from the workload's precision key.
+      const auto flag = run_cli("net " + leg + common + " --" + leg + "-precision " + precision);
+      const auto key = run_cli("net " + leg + common + " --set training.precision." + leg + "=" + precision);
+      CHECK(flag["bytes_per_token"].get<double>() == program);
+      CHECK(key["bytes_per_token"].get<double>() == program);
+    }
+  }
+  // FP8 combine: hidden bytes, no scales (7,168 B for DeepSeek-V3, not the BF16 14,336 B).
+  CHECK(run_cli("net combine --ranks 16 --tokens 256 --set nodes=2 --combine-precision fp8")["bytes_per_token"]
+            .get<double>() == 7168);
 }

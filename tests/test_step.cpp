@@ -2,6 +2,9 @@
 // results are deterministic and bounded by what the program contains.
 #include <catch2/catch.hpp>
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <map>
@@ -10,7 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sim/config/load.hpp"
-#include "sim/engine/isolated.hpp"
+#include "sim/run/process_pool.hpp"
 #include "sim/engine/step_executor.hpp"
 #include "sim/parallel/step_program.hpp"
 #include "sim/report/step_result.hpp"
@@ -47,7 +50,7 @@ Case load_case(const std::vector<std::string>& sets) {
 }
 
 std::vector<double> simulate(const Case& c, Fidelity f) {
-  return engine::run_isolated([&] {
+  return run_isolated([&] {
     const auto program = build_step_program(c.cluster, c.workload, c.workload.training.global_batch, f);
     const auto x = engine::execute_step(c.cluster, program);
     const auto r = summarize_step(c.cluster, c.workload, program, x);
@@ -124,7 +127,7 @@ namespace {
 // Pipeline transfers in a symmetric program: every micro-batch crosses every
 // stage boundary once forward and once backward (stages on different ranks).
 std::vector<double> count_pp(const Case& c) {
-  return engine::run_isolated([&] {
+  return run_isolated([&] {
     const auto program = build_step_program(c.cluster, c.workload, c.workload.training.global_batch, Fidelity::symmetric);
     double pp = 0;
     for (std::size_t v = 0; v < boost::num_vertices(program.graph); ++v)
@@ -208,4 +211,38 @@ TEST_CASE("full fidelity above --max-memory is refused before it runs, suggestin
   CHECK(r.output.find("--fidelity full: a full-fidelity step of 2048 GPUs needs about") == 0);
   CHECK(r.output.find("use --fidelity symmetric") != std::string::npos);
   CHECK(std::count(r.output.begin(), r.output.end(), '\n') == 1);
+}
+
+// The process pool (sim/run/process_pool.hpp) behind ramp points, sweep points,
+// claim samples and validation cases.
+TEST_CASE("process pool: results in job order whatever the width; errors and crashes are that job's", "[step]") {
+  std::vector<Job> jobs;
+  for (int i = 0; i < 7; ++i)
+    jobs.push_back([i] {
+      if (i == 2) throw InputError({"f.yaml", 3, 4}, "bad input");
+      if (i == 4) throw std::runtime_error("broken");
+      if (i == 5) ::kill(::getpid(), SIGKILL);  // a crash Catch2 cannot catch
+      usleep(static_cast<useconds_t>((7 - i) * 20000));  // later jobs finish first
+      return std::string(static_cast<std::size_t>(i) * 40000, static_cast<char>('a' + i));  // beyond a pipe buffer
+    });
+  for (int width : {1, 3, 8}) {
+    INFO("width " << width);
+    std::vector<std::size_t> finished;
+    const auto results =
+        run_in_children(jobs, width, [&](std::size_t index, const JobResult* r) { if (r) finished.push_back(index); });
+    REQUIRE(results.size() == 7);
+    CHECK(finished.size() == 7);
+    for (int i : {0, 1, 3, 6}) {
+      CHECK(results[i].ok());
+      CHECK(results[i].bytes == std::string(static_cast<std::size_t>(i) * 40000, static_cast<char>('a' + i)));
+    }
+    CHECK(results[2].input_error);
+    CHECK(results[2].error == "f.yaml:3:4: bad input");
+    CHECK_FALSE(results[4].input_error);
+    CHECK(results[4].error == "broken");
+    CHECK(results[5].error.find("killed by signal") != std::string::npos);
+  }
+  // The numbers form rethrows the first failed job as the error it was.
+  CHECK(run_isolated_all({[] { return std::vector<double>{1.5, 2}; }}, 2) == std::vector<std::vector<double>>{{1.5, 2}});
+  CHECK_THROWS_AS(run_isolated([]() -> std::vector<double> { throw InputError({}, "x"); }), InputError);
 }

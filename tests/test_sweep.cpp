@@ -292,3 +292,26 @@ TEST_CASE("sweep emitted jobs run by scripts/sweep-parallel merge to the local C
   CHECK(read_file(dir / "parallel.csv") == read_file(dir / "local.csv"));
   CHECK(test::run_command("'" TRAINSIM_SOURCE_DIR "/scripts/sweep-parallel' /nonexistent 2>/dev/null").status == 2);
 }
+
+TEST_CASE("sweep points get the full-fidelity memory guard of the run pipeline") {
+  TempDir dir("memory");
+  const auto r = test::run_trainsim("sweep " + small_case +
+                                    "--fidelity full --max-memory 1MiB --set parallelism.pp=2 "
+                                    "--set cluster.node.nvlink_bandwidth=150GB/s,200GB/s --output " +
+                                    (dir / "s.csv"));
+  CHECK(r.status == 1);
+  CHECK(r.output.find("2 of 2 points failed") != std::string::npos);
+  const auto lines = lines_of(read_file(dir / "s.csv"));
+  REQUIRE(lines.size() == 3);
+  CHECK(lines[1].rfind("0,150GB/s,error,\"--fidelity full: a full-fidelity step of 128 GPUs needs about", 0) == 0);
+  CHECK(lines[2].find("above the --max-memory limit of 1 MiB") != std::string::npos);
+}
+
+TEST_CASE("sweep emitted jobs carry the run options") {
+  TempDir dir("emit-options");
+  REQUIRE(test::run_trainsim("sweep --fidelity full --max-memory 16GiB --ramp-points 0 --set parallelism.pp=2,4 "
+                             "--emit-jobs " + (dir / "jobs.txt")).status == 0);
+  const auto lines = lines_of(read_file(dir / "jobs.txt"));
+  REQUIRE(lines.size() == 2);
+  CHECK(lines[0].find(" --fidelity 'full' --ramp-points '0' --max-memory '17179869184B' ") != std::string::npos);
+}

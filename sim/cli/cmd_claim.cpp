@@ -11,9 +11,9 @@
 
 #include "sim/cli/commands.hpp"
 #include "sim/config/load.hpp"
-#include "sim/engine/isolated.hpp"
-#include "sim/studies/claim.hpp"
+#include "sim/run/process_pool.hpp"
 #include "sim/run/simulate_run.hpp"
+#include "sim/studies/claim.hpp"
 
 namespace trainsim::cli {
 
@@ -21,12 +21,11 @@ namespace {
 
 struct ClaimOptions {
   ConfigOptions config;
-  std::string fidelity = "symmetric";
+  RunOptions run;  // no --ramp-points: a sample is one step
   std::string metric;
   double value = 0;
   int samples = 32;
   std::uint64_t seed = 1;
-  int jobs = 2;
   std::string plot_path;
   std::string csv_path;
 };
@@ -84,6 +83,8 @@ int run(const ClaimOptions& o) {
   const ClusterSpec cluster = load_cluster(o.config.cluster_path, user);
   const WorkloadSpec workload = load_workload(o.config.workload_path, user);
   check_workload_fits_cluster(workload, cluster);
+  const RunRequest run = run_request(o.run);
+  check_full_fidelity_fits(cluster, workload, run);  // once here, not once per sample
   // Open output files first: an unwritable path is an input error, not lost simulations.
   std::ofstream csv_out;
   if (!o.csv_path.empty()) {
@@ -106,9 +107,8 @@ int run(const ClaimOptions& o) {
   request.cluster_name = cluster.name;
   request.workload_name = workload.model.name;
 
-  const Fidelity fidelity = o.fidelity == "full" ? Fidelity::full : Fidelity::symmetric;
   const claim::Evaluate simulate_points = [&](const std::vector<claim::Point>& points) {
-    std::vector<std::function<std::vector<double>()>> sims;
+    std::vector<NumbersJob> sims;
     for (const auto& point : points)
       sims.push_back([&, point] {
         auto overrides = user;
@@ -116,9 +116,9 @@ int run(const ClaimOptions& o) {
         const ClusterSpec c = load_cluster(o.config.cluster_path, overrides);
         const WorkloadSpec w = load_workload(o.config.workload_path, overrides);
         check_workload_fits_cluster(w, c);
-        return std::vector<double>{claim::metric_value(simulate_step(c, w, fidelity), metric)};
+        return std::vector<double>{claim::metric_value(simulate_step(c, w, run), metric)};
       });
-    const auto results = engine::run_isolated_all(sims, o.jobs);
+    const auto results = run_isolated_all(sims, run.jobs);
     std::vector<double> values;
     for (const auto& r : results) values.push_back(r.at(0));
     return values;
@@ -157,7 +157,7 @@ int run(const ClaimOptions& o) {
   const double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   // Wall time goes to stderr: stdout stays byte-identical for the same inputs and seed.
   std::cerr << fmt::format("trainsim claim: {} simulations in {:.1f} s wall ({} side by side)\n", result.simulations,
-                           wall_s, o.jobs);
+                           wall_s, run.jobs);
   return status;
 }
 
@@ -170,21 +170,14 @@ void register_claim(CLI::App& app, Action& action) {
       "Check a published figure against a Monte Carlo over the uncertain constants ({value, low, high}) "
       "of both files; distribution, P(claim holds), sensitivity. Cost: 1 + samples + 2 x (constants that can move "
       "the metric) step simulations; the default case takes a few minutes on 2 cores with the default 32 samples");
-  add_cluster_option(*cmd, opts.config);
-  add_workload_option(*cmd, opts.config);
-  add_set_option(*cmd, opts.config);
-  add_format_option(*cmd, opts.config, {"text", "json"});
+  add_config_options(*cmd, opts.config, {"text", "json"});
+  add_run_options(*cmd, opts.run, fidelity_option | jobs_option | max_memory_option);
   std::string metric_help = "Metric to check:";
   for (const auto& m : claim::known_metrics()) metric_help += " " + m.name;
   cmd->add_option("--metric", opts.metric, metric_help)->required();
   cmd->add_option("--value", opts.value, "The claimed value of the metric")->required();
   cmd->add_option("--samples", opts.samples, "Monte Carlo samples (default 32)")->check(CLI::Range(1, 100000));
   cmd->add_option("--seed", opts.seed, "Seed of the sampler (default 1); same seed, same output");
-  cmd->add_option("--jobs", opts.jobs, "Simulations run side by side, one process each (default 2)")
-      ->check(CLI::Range(1, 256));
-  cmd->add_option("--fidelity", opts.fidelity,
-                  "full: every GPU and flow; symmetric (default): one pipeline of representatives")
-      ->check(CLI::IsMember({"full", "symmetric"}));
   cmd->add_option("--plot", opts.plot_path, "Draw a tornado chart and a histogram of the samples (PNG)");
   cmd->add_option("--csv", opts.csv_path, "Write every sample (constant values and metric) as CSV");
   cmd->callback([&action] { action = [] { return run(opts); }; });

@@ -17,6 +17,7 @@
 #include "sim/config/units.hpp"
 #include "sim/engine/platform.hpp"
 #include "sim/engine/transfers.hpp"
+#include "sim/model/cost_model.hpp"
 #include "sim/parallel/collectives.hpp"
 #include "sim/parallel/moe_routing.hpp"
 
@@ -33,7 +34,7 @@ struct NetOptions {
   int groups = 1;
   std::string size = "1GiB";
   std::optional<int> tokens, hidden, top_k, experts, max_nodes;
-  std::optional<std::string> dispatch_precision;
+  std::optional<Precision> dispatch_precision, combine_precision;
   std::optional<std::string> routing;
   std::optional<double> zipf_exponent;
   std::optional<unsigned> seed;
@@ -93,12 +94,10 @@ int run_net(const NetOptions& o) {
   double token_bytes = 0;
   parallel::MoeRoutingParams params;
   int hidden = 0;
-  Precision dispatch_precision = Precision::fp8;
   if (moe) {
     const WorkloadSpec workload = load_workload(o.config.workload_path, overrides);
     params = parallel::routing_params(workload, cluster.node.gpus);
     hidden = workload.model.hidden;
-    dispatch_precision = workload.training.dispatch;
     params.ranks = o.ranks;
     params.ranks_per_node = std::min(cluster.node.gpus, o.ranks);
     if (o.tokens) params.tokens = *o.tokens;
@@ -109,14 +108,16 @@ int run_net(const NetOptions& o) {
     if (o.routing) params.routing = *o.routing == "zipf" ? RoutingKind::zipf : RoutingKind::balanced;
     if (o.zipf_exponent) params.zipf_exponent = *o.zipf_exponent;
     if (o.seed) params.seed = *o.seed;
-    if (o.dispatch_precision) dispatch_precision = *o.dispatch_precision == "fp8" ? Precision::fp8 : Precision::bf16;
     try {
       routing = parallel::route_tokens(params);
     } catch (const std::invalid_argument& e) {
       throw InputError(flag("ranks"), e.what());
     }
-    token_bytes = o.collective == "dispatch" ? parallel::dispatch_bytes_per_token(hidden, dispatch_precision)
-                                             : parallel::combine_bytes_per_token(hidden);
+    token_bytes = o.collective == "dispatch"
+                      ? all_to_all_bytes_per_token(hidden, o.dispatch_precision.value_or(workload.training.dispatch),
+                                                   AllToAllLeg::dispatch)
+                      : all_to_all_bytes_per_token(hidden, o.combine_precision.value_or(workload.training.combine),
+                                                   AllToAllLeg::combine);
   }
 
   std::vector<parallel::CollectivePlan> plans;
@@ -206,10 +207,7 @@ void register_net(CLI::App& app, Action& action) {
   cmd->add_option("collective", opts->collective, "Collective")
       ->required()
       ->check(CLI::IsMember({"p2p", "allreduce", "reducescatter", "allgather", "alltoall", "dispatch", "combine"}));
-  add_cluster_option(*cmd, opts->config);
-  add_workload_option(*cmd, opts->config);
-  add_set_option(*cmd, opts->config);
-  add_format_option(*cmd, opts->config, {"text", "json"});
+  add_config_options(*cmd, opts->config, {"text", "json"});
   cmd->add_option("--ranks", opts->ranks, "Ranks per group: the first N GPUs, node by node (p2p: first → last)");
   cmd->add_option("--groups", opts->groups, "Groups of N ranks running side by side");
   cmd->add_option("--size", opts->size, "S with a unit (e.g. 1GiB, 256MB): NCCL-tests size");
@@ -220,8 +218,12 @@ void register_net(CLI::App& app, Action& action) {
   cmd->add_option("--top-k", opts->top_k, "MoE: routed experts per token");
   cmd->add_option("--experts", opts->experts, "MoE: routed experts in the EP group");
   cmd->add_option("--max-nodes", opts->max_nodes, "MoE: node limit per token (0 = none)");
-  cmd->add_option("--dispatch-precision", opts->dispatch_precision, "MoE: dispatch payload precision")
-      ->check(CLI::IsMember({"fp8", "bf16"}));
+  with_names(cmd->add_option("--dispatch-precision", opts->dispatch_precision,
+                             "MoE: dispatch payload precision (default: the workload's)"),
+             precision_names());
+  with_names(cmd->add_option("--combine-precision", opts->combine_precision,
+                             "MoE: combine payload precision (default: the workload's)"),
+             precision_names());
   cmd->add_option("--routing", opts->routing, "MoE: balanced (expected values) or zipf (sampled)")
       ->check(CLI::IsMember({"balanced", "zipf"}));
   cmd->add_option("--zipf-exponent", opts->zipf_exponent, "MoE: Zipf exponent of expert popularity");

@@ -2,14 +2,10 @@
 // child process per point (a SimGrid engine lives once per process), rows in point
 // order whatever --jobs; or, with --emit-jobs, one self-contained command per point
 // for GNU parallel or a Slurm array job, merged afterwards by `trainsim merge`.
-#include <fcntl.h>
-#include <poll.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cerrno>
+#include <algorithm>
 #include <chrono>
-#include <csignal>
 #include <filesystem>
 #include <fmt/format.h>
 #include <fstream>
@@ -17,6 +13,8 @@
 
 #include "sim/cli/commands.hpp"
 #include "sim/config/load.hpp"
+#include "sim/run/process_pool.hpp"
+#include "sim/run/simulate_run.hpp"
 #include "sim/studies/sweep.hpp"
 
 namespace trainsim::cli {
@@ -27,9 +25,7 @@ namespace fs = std::filesystem;
 
 struct SweepOptions {
   ConfigOptions config;
-  std::string fidelity = "symmetric";
-  int ramp_points = 5;  // the default of `trainsim run`
-  int jobs = 1;
+  RunOptions run;  // --jobs: points side by side; each point's ramp runs in its own process
   std::string output_path;
   std::string emit_jobs_path;
   std::string jobs_dir;
@@ -76,51 +72,7 @@ struct Progress {
   }
 };
 
-// ------------------------------------------------------------------ child processes
-
-struct Child {
-  std::size_t slot = 0;  // index of the point in the list being run
-  pid_t pid = -1;
-  int out_fd = -1, err_fd = -1;
-  std::string out, err;
-};
-
-// Starts `/proc/self/exe ARGS` with stdout and stderr on pipes.
-Child spawn(std::size_t slot, const std::vector<std::string>& args) {
-  int out_pipe[2], err_pipe[2];
-  if (pipe2(out_pipe, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
-  if (pipe2(err_pipe, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
-  std::vector<char*> argv;
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  const pid_t pid = fork();
-  if (pid < 0) throw std::runtime_error("fork failed");
-  if (pid == 0) {
-    const int null_fd = open("/dev/null", O_RDONLY);
-    if (null_fd >= 0) dup2(null_fd, 0);
-    dup2(out_pipe[1], 1);
-    dup2(err_pipe[1], 2);
-    execv("/proc/self/exe", argv.data());
-    const char message[] = "trainsim sweep: cannot start the run process\n";
-    [[maybe_unused]] const auto n = write(2, message, sizeof message - 1);
-    _exit(127);
-  }
-  close(out_pipe[1]);
-  close(err_pipe[1]);
-  return {slot, pid, out_pipe[0], err_pipe[0], {}, {}};
-}
-
-// Reads what is available on `fd`; closes it and sets it to -1 at end of file.
-void drain(int& fd, std::string& into) {
-  char buf[65536];
-  const ssize_t n = read(fd, buf, sizeof buf);
-  if (n > 0) {
-    into.append(buf, static_cast<std::size_t>(n));
-  } else if (n == 0 || errno != EINTR) {
-    close(fd);
-    fd = -1;
-  }
-}
+// ------------------------------------------------------------------ the points
 
 std::string first_line(const std::string& text) {
   std::size_t b = 0;
@@ -132,81 +84,46 @@ std::string first_line(const std::string& text) {
   return {};
 }
 
-// The row of a finished child: its JSON when it succeeded, else the first line of its stderr.
-sweep::Row finish_child(const sweep::Plan& plan, std::size_t point, Child& child) {
-  int status = 0;
-  while (waitpid(child.pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  std::string error;
-  sweep::Row result;
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-    result = sweep::Row::parse(child.out, nullptr, false);
-    if (result.is_discarded() || !result.is_object()) {
-      result = sweep::Row();
-      error = "the run printed no JSON result";
-    }
-  } else {
-    error = first_line(child.err);
-    if (error.empty())
-      error = WIFEXITED(status) ? fmt::format("the run exited with status {}", WEXITSTATUS(status))
-                                : fmt::format("the run was killed by signal {}", WTERMSIG(status));
-  }
-  return sweep::make_row(plan, point, error, result);
+// One point: `trainsim run --format json` with the point's --set values, in a child.
+Job point_job(const SweepOptions& o, std::vector<std::string> set_args) {
+  return [&o, set_args = std::move(set_args)] {
+    ConfigOptions config = o.config;
+    config.set_args = set_args;
+    const Configs configs = load_configs(config);
+    RunRequest request = run_request(o.run);
+    request.jobs = 1;  // the points are what runs side by side
+    return to_json(simulate_run(configs.cluster, configs.workload, request)).dump();
+  };
 }
 
-std::vector<std::string> run_args(const SweepOptions& o, const std::vector<std::string>& set_args) {
-  std::vector<std::string> args{"trainsim",      "run",         "--format",     "json",
-                                "--cluster",     o.config.cluster_path,          "--workload",
-                                o.config.workload_path,          "--fidelity",   o.fidelity,
-                                "--ramp-points", std::to_string(o.ramp_points), "--jobs",       "1"};
-  for (const auto& s : set_args) {
-    args.emplace_back("--set");
-    args.push_back(s);
-  }
-  return args;
+// The row of a finished point: its JSON result, or the first line of its error.
+sweep::Row point_row(const sweep::Plan& plan, std::size_t point, const JobResult& r) {
+  if (!r.ok()) return sweep::make_row(plan, point, first_line(r.error), sweep::Row());
+  const sweep::Row result = sweep::Row::parse(r.bytes, nullptr, false);
+  if (result.is_discarded() || !result.is_object())
+    return sweep::make_row(plan, point, "the run printed no JSON result", sweep::Row());
+  return sweep::make_row(plan, point, "", result);
 }
 
-// Runs `points` with up to `jobs` children at once; rows come back in the order of `points`.
+// Runs `points` with up to --jobs children at once; rows come back in the order of `points`.
 std::vector<sweep::Row> run_points(const SweepOptions& o, const sweep::Plan& plan,
                                    const std::vector<std::size_t>& points) {
+  std::vector<Job> jobs;
+  for (const std::size_t p : points) jobs.push_back(point_job(o, sweep::point_set_args(plan, p)));
   std::vector<sweep::Row> rows(points.size());
-  std::vector<Child> running;
   Progress progress;
   progress.total = points.size();
   progress.enabled = isatty(2) != 0;
   progress.draw();
-  std::size_t next = 0;
-  while (next < points.size() || !running.empty()) {
-    while (next < points.size() && running.size() < static_cast<std::size_t>(o.jobs)) {
-      running.push_back(spawn(next, run_args(o, sweep::point_set_args(plan, points[next]))));
-      ++next;
-    }
-    std::vector<pollfd> fds;
-    for (const auto& c : running) {
-      if (c.out_fd >= 0) fds.push_back({c.out_fd, POLLIN, 0});
-      if (c.err_fd >= 0) fds.push_back({c.err_fd, POLLIN, 0});
-    }
-    if (poll(fds.data(), fds.size(), 500) < 0 && errno != EINTR) throw std::runtime_error("poll failed");
-    for (const auto& p : fds) {
-      if (p.revents == 0) continue;
-      for (auto& c : running) {
-        if (c.out_fd == p.fd) drain(c.out_fd, c.out);
-        else if (c.err_fd == p.fd) drain(c.err_fd, c.err);
-      }
-    }
-    for (auto it = running.begin(); it != running.end();) {
-      if (it->out_fd >= 0 || it->err_fd >= 0) {
-        ++it;
-        continue;
-      }
-      const std::size_t slot = it->slot;
-      rows[slot] = finish_child(plan, points[slot], *it);
+  const auto done = [&](std::size_t index, const JobResult* result) {
+    if (result) {
+      rows[index] = point_row(plan, points[index], *result);
       ++progress.done;
-      if (sweep::row_failed(rows[slot])) ++progress.failed;
-      it = running.erase(it);
+      if (sweep::row_failed(rows[index])) ++progress.failed;
     }
     progress.draw();
-  }
+  };
+  (void)run_in_children(jobs, o.run.jobs, done);
   progress.finish();
   return rows;
 }
@@ -233,8 +150,10 @@ int emit_jobs(const SweepOptions& o, const sweep::Plan& plan) {
   if (ec || !fs::is_directory(dir)) throw InputError({dir.string(), 0, 0}, "cannot create the jobs directory");
   const std::string exe = fs::read_symlink("/proc/self/exe").string();
   std::string common = sweep::shell_quote(exe) + " sweep --cluster " + sweep::shell_quote(o.config.cluster_path) +
-                       " --workload " + sweep::shell_quote(o.config.workload_path) + " --fidelity " +
-                       sweep::shell_quote(o.fidelity) + " --ramp-points " + std::to_string(o.ramp_points);
+                       " --workload " + sweep::shell_quote(o.config.workload_path);
+  const auto run_args = run_option_args(o.run);  // flag, value, flag, value...
+  for (std::size_t i = 0; i + 1 < run_args.size(); i += 2)
+    common += " " + run_args[i] + " " + sweep::shell_quote(run_args[i + 1]);
   for (const auto& entry : plan.sets) common += " --set " + sweep::shell_quote(plan_arg(entry));
   std::string text;
   for (std::size_t p = 0; p < points; ++p)
@@ -260,7 +179,6 @@ int sweep_command(SweepOptions o) {
     if (!std::ifstream(*path)) throw InputError({*path, 0, 0}, "cannot read the file");
     *path = fs::absolute(*path).string();  // children and emitted jobs may run elsewhere
   }
-  if (o.ramp_points < 0) throw InputError({"--ramp-points", 0, 0}, "must be 0 or more");
   const std::size_t points = sweep::point_count(plan);
   if (!o.emit_jobs_path.empty()) {
     if (o.only_point >= 0 || !o.output_path.empty())
@@ -301,11 +219,7 @@ void register_sweep(CLI::App& app, Action& action) {
                   "Commas inside {...} or [...] do not split")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   add_format_option(*cmd, opts.config, {"csv", "jsonl"});
-  cmd->add_option("--fidelity", opts.fidelity, "Passed to each run: full or symmetric (default)")
-      ->check(CLI::IsMember({"full", "symmetric"}));
-  cmd->add_option("--ramp-points", opts.ramp_points, "Passed to each run (default 5, as run)");
-  cmd->add_option("--jobs", opts.jobs, "Points run side by side, one process each (default 1)")
-      ->check(CLI::Range(1, 256));
+  add_run_options(*cmd, opts.run);
   cmd->add_option("--output", opts.output_path, "Write the rows to FILE instead of stdout");
   cmd->add_option("--emit-jobs", opts.emit_jobs_path,
                   "Run nothing; write one self-contained shell command per point to FILE (line K+1 = point K)");

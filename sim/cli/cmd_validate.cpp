@@ -18,7 +18,7 @@ namespace {
 struct ValidateOptions {
   std::vector<std::string> cases;  // case names or files; empty: every shipped case
   std::string format = "text";
-  int jobs = 2;
+  RunOptions run;  // each case sets its own fidelity; no batch ramp
 };
 
 // An argument is a file when it exists as one or ends in .yaml; else a case name
@@ -66,7 +66,7 @@ std::vector<ValidationCase> select_cases(const std::vector<std::string>& args) {
 }
 
 int validate(const ValidateOptions& o) {
-  const std::vector<CaseResult> results = run_cases(select_cases(o.cases), o.jobs);
+  const std::vector<CaseResult> results = run_cases(select_cases(o.cases), run_request(o.run));
   if (o.format == "json")
     std::cout << validation_json(results).dump(2) << '\n';
   else
@@ -86,8 +86,7 @@ void register_validate(CLI::App& app, Action& action) {
       "prediction cases (published measurements) are reported, never a failure.");
   cmd->add_option("cases", opts->cases, "Case names or case files (default: every tests/validation/*.yaml)");
   cmd->add_option("--format", opts->format, "Output format (default text)")->check(CLI::IsMember({"text", "json"}));
-  cmd->add_option("--jobs", opts->jobs, "Simulations run side by side, one process each (default 2)")
-      ->check(CLI::Range(1, 256));
+  add_run_options(*cmd, opts->run, jobs_option | max_memory_option);
   cmd->callback([&action, opts] { action = [opts]() -> int { return validate(*opts); }; });
 }
 

@@ -3,22 +3,10 @@
 // on the CLI11 app; main() only wires them and maps errors to exit statuses.
 #include <CLI/CLI.hpp>
 #include <functional>
-#include <string>
-#include <vector>
+
+#include "sim/cli/options.hpp"
 
 namespace trainsim::cli {
-
-// Options shared by the commands that read config files.
-struct ConfigOptions {
-  std::string cluster_path;
-  std::string workload_path;
-  std::vector<std::string> set_args;  // raw `key.path=value`
-  std::string format = "text";
-};
-void add_cluster_option(CLI::App& cmd, ConfigOptions& opts);
-void add_workload_option(CLI::App& cmd, ConfigOptions& opts);
-void add_set_option(CLI::App& cmd, ConfigOptions& opts);
-void add_format_option(CLI::App& cmd, ConfigOptions& opts, const std::vector<std::string>& formats);
 
 // A command's action; returns the process exit status. InputError thrown from
 // it becomes `FILE:LINE:COL: message` and status 2.

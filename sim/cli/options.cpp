@@ -1,27 +1,125 @@
-#include "sim/cli/commands.hpp"
+#include "sim/cli/options.hpp"
+
+#include <fmt/format.h>
+
 #include "sim/config/load.hpp"
+#include "sim/config/units.hpp"
 
 namespace trainsim::cli {
 
+namespace {
+
+const char* const kConfigGroup = "Configuration";
+const char* const kRunGroup = "Run";
+
+const std::map<std::string, Fidelity>& fidelity_names() {
+  static const std::map<std::string, Fidelity> names{{"full", Fidelity::full}, {"symmetric", Fidelity::symmetric}};
+  return names;
+}
+
+// A size with a unit (16GiB, 512MB, 1024B), checked and turned into bytes by the
+// config loader's own unit parser.
+CLI::Validator memory_size() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        try {
+          text = fmt::format("{:.17g}", units::memory_bytes(text));
+          return {};
+        } catch (const std::exception& e) {
+          return e.what();
+        }
+      },
+      "", "memory size");
+}
+
+}  // namespace
+
 void add_cluster_option(CLI::App& cmd, ConfigOptions& opts) {
   opts.cluster_path = default_cluster_path();
-  cmd.add_option("--cluster", opts.cluster_path, "Cluster YAML (default: topologies/h800-2048.yaml)");
+  cmd.add_option("--cluster", opts.cluster_path, "Cluster YAML (default: topologies/h800-2048.yaml)")
+      ->group(kConfigGroup);
 }
 
 void add_workload_option(CLI::App& cmd, ConfigOptions& opts) {
   opts.workload_path = default_workload_path();
-  cmd.add_option("--workload", opts.workload_path, "Workload YAML (default: workloads/deepseek-v3.yaml)");
+  cmd.add_option("--workload", opts.workload_path, "Workload YAML (default: workloads/deepseek-v3.yaml)")
+      ->group(kConfigGroup);
 }
 
 void add_set_option(CLI::App& cmd, ConfigOptions& opts) {
   cmd.add_option("--set", opts.set_args,
                  "Override a YAML key: key.path=value (repeatable; prefix cluster. or workload. if ambiguous)")
-      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->group(kConfigGroup);
 }
 
 void add_format_option(CLI::App& cmd, ConfigOptions& opts, const std::vector<std::string>& formats) {
   opts.format = formats.front();
-  cmd.add_option("--format", opts.format, "Output format")->check(CLI::IsMember(formats));
+  cmd.add_option("--format", opts.format, "Output format (default " + formats.front() + ")")
+      ->check(CLI::IsMember(formats));
+}
+
+void add_config_options(CLI::App& cmd, ConfigOptions& opts, const std::vector<std::string>& formats) {
+  add_cluster_option(cmd, opts);
+  add_workload_option(cmd, opts);
+  add_set_option(cmd, opts);
+  add_format_option(cmd, opts, formats);
+}
+
+Configs load_configs(const ConfigOptions& opts) {
+  const auto overrides = parse_overrides(opts.set_args);
+  Configs c{load_cluster(opts.cluster_path, overrides), load_workload(opts.workload_path, overrides)};
+  check_workload_fits_cluster(c.workload, c.cluster);
+  return c;
+}
+
+void add_run_options(CLI::App& cmd, RunOptions& opts, unsigned which) {
+  if (which & fidelity_option)
+    with_names(cmd.add_option("--fidelity", opts.fidelity,
+                              "full: every GPU and flow; symmetric (default): one pipeline of representatives"),
+               fidelity_names())
+        ->group(kRunGroup);
+  if (which & ramp_points_option)
+    cmd.add_option("--ramp-points", opts.ramp_points,
+                   "Batch sizes simulated over the batch ramp, full batch included (default 5; <2: none)")
+        ->check(CLI::NonNegativeNumber)
+        ->group(kRunGroup);
+  if (which & jobs_option)
+    cmd.add_option("--jobs", opts.jobs, "Simulations run side by side, one process each (default 2)")
+        ->check(CLI::Range(1, 256))
+        ->group(kRunGroup);
+  if (which & max_memory_option)
+    cmd.add_option("--max-memory", opts.max_memory_bytes,
+                   "Refuse a full-fidelity run whose estimated memory is above this (e.g. 16GiB; default: 80% of RAM)")
+        ->transform(memory_size())
+        ->type_name("SIZE")
+        ->group(kRunGroup);
+}
+
+RunRequest run_request(const RunOptions& opts) {
+  RunRequest r;
+  r.fidelity = opts.fidelity;
+  r.ramp_points = opts.ramp_points;
+  r.jobs = opts.jobs;
+  r.max_memory_bytes = opts.max_memory_bytes;
+  return r;
+}
+
+std::vector<std::string> run_option_args(const RunOptions& opts) {
+  std::string fidelity;
+  for (const auto& [name, value] : fidelity_names())
+    if (value == opts.fidelity) fidelity = name;
+  std::vector<std::string> args{"--fidelity", fidelity, "--ramp-points", std::to_string(opts.ramp_points)};
+  if (opts.max_memory_bytes) {
+    args.emplace_back("--max-memory");
+    args.push_back(fmt::format("{:.17g}B", *opts.max_memory_bytes));
+  }
+  return args;
+}
+
+const std::map<std::string, Precision>& precision_names() {
+  static const std::map<std::string, Precision> names{{"fp8", Precision::fp8}, {"bf16", Precision::bf16}};
+  return names;
 }
 
 }  // namespace trainsim::cli

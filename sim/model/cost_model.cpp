@@ -468,15 +468,20 @@ ModelCost model_cost(const WorkloadSpec& workload) {
   return cost;
 }
 
-double dispatch_bytes_per_token_per_copy(const WorkloadSpec& workload) {
-  const double h = workload.model.hidden;
-  double bytes = h * element_bytes(workload.training.dispatch);
-  if (workload.training.dispatch == Precision::fp8) bytes += std::ceil(h / kFp8ScaleGroupChannels) * kFp32Bytes;
+double all_to_all_bytes_per_token(int hidden, Precision precision, AllToAllLeg leg) {
+  const double h = hidden;
+  double bytes = h * element_bytes(precision);
+  if (precision == Precision::fp8 && leg == AllToAllLeg::dispatch)
+    bytes += std::ceil(h / kFp8ScaleGroupChannels) * kFp32Bytes;
   return bytes;
 }
 
+double dispatch_bytes_per_token_per_copy(const WorkloadSpec& workload) {
+  return all_to_all_bytes_per_token(workload.model.hidden, workload.training.dispatch, AllToAllLeg::dispatch);
+}
+
 double combine_bytes_per_token_per_copy(const WorkloadSpec& workload) {
-  return workload.model.hidden * element_bytes(workload.training.combine);
+  return all_to_all_bytes_per_token(workload.model.hidden, workload.training.combine, AllToAllLeg::combine);
 }
 
 const char* to_string(OpKind k) {

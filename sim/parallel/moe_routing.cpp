@@ -10,12 +10,6 @@
 namespace trainsim::parallel {
 namespace {
 
-// Mathematical definitions, not hardware constants.
-constexpr int kFp8ScaleChannels = 128;  // one scale per 1×128 activation tile
-constexpr double kFp32Bytes = 4;
-constexpr double kBf16Bytes = 2;
-constexpr double kFp8Bytes = 1;
-
 void check(bool ok, const std::string& message) {
   if (!ok) throw std::invalid_argument("MoE routing: " + message);
 }
@@ -148,15 +142,5 @@ MoeRoutingParams routing_params(const WorkloadSpec& w, int ranks_per_node) {
   }
   return p;
 }
-
-double dispatch_bytes_per_token(int hidden, Precision precision) {
-  if (precision == Precision::fp8) {
-    const double scales = std::ceil(static_cast<double>(hidden) / kFp8ScaleChannels);
-    return hidden * kFp8Bytes + scales * kFp32Bytes;
-  }
-  return hidden * kBf16Bytes;
-}
-
-double combine_bytes_per_token(int hidden) { return hidden * kBf16Bytes; }
 
 }  // namespace trainsim::parallel

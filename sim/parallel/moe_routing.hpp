@@ -65,9 +65,4 @@ struct MoeRouting {
 // Parameters from a workload (model.moe, parallelism.ep, training.seq_len × micro_batch).
 [[nodiscard]] MoeRoutingParams routing_params(const WorkloadSpec& workload, int ranks_per_node);
 
-// Bytes of one token copy. Dispatch: hidden × bytes(precision), plus one FP32 scale per
-// 128 channels when FP8 (DeepSeek-V3 §3.3.2: 1×128 activation tiles). Combine: BF16.
-[[nodiscard]] double dispatch_bytes_per_token(int hidden, Precision precision);
-[[nodiscard]] double combine_bytes_per_token(int hidden);
-
 }  // namespace trainsim::parallel

@@ -6,9 +6,12 @@
 #include <functional>
 #include <stdexcept>
 
-#include "sim/engine/isolated.hpp"
+#include <unistd.h>
+
+#include "sim/config/error.hpp"
 #include "sim/engine/step_executor.hpp"
 #include "sim/parallel/schedule.hpp"
+#include "sim/run/process_pool.hpp"
 
 namespace trainsim {
 
@@ -47,14 +50,14 @@ std::vector<RampPoint> simulate_ramp(const ClusterSpec& cluster, const WorkloadS
                                   workload.parallelism.dp));
     ramp.push_back(p);
   }
-  std::vector<std::function<std::vector<double>()>> sims;
+  std::vector<NumbersJob> sims;
   for (const RampPoint& p : ramp)
     sims.push_back([&cluster, &workload, fidelity = request.fidelity, batch = p.simulated_batch] {
       const StepProgram prog = build_step_program(cluster, workload, batch, fidelity);
       const auto x = engine::execute_step(cluster, prog);
       return std::vector<double>{x.makespan_s, prog.tokens_per_step, x.mean_gpu_power_w()};
     });
-  const auto values = engine::run_isolated_all(sims, request.jobs);
+  const auto values = run_isolated_all(sims, request.jobs);
   for (std::size_t i = 0; i < ramp.size(); ++i) {
     ramp[i].step_time_s = values[i].at(0);
     ramp[i].seconds_per_token = values[i].at(0) / values[i].at(1);
@@ -62,6 +65,12 @@ std::vector<RampPoint> simulate_ramp(const ClusterSpec& cluster, const WorkloadS
   }
   return ramp;
 }
+
+double physical_memory_bytes() {
+  return static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
+}
+
+std::string mebibytes(double bytes) { return fmt::format("{:.0f} MiB", bytes / (1 << 20)); }
 
 }  // namespace
 
@@ -83,14 +92,32 @@ MemoryEstimate estimate_full_fidelity_memory(const ClusterSpec& cluster, const W
   return {bytes * scale, static_cast<double>(boost::num_vertices(g)) * scale, transfers * scale};
 }
 
-StepResult simulate_step(const ClusterSpec& cluster, const WorkloadSpec& workload, Fidelity fidelity) {
-  const StepProgram program = build_step_program(cluster, workload, workload.training.global_batch, fidelity);
+// Full fidelity holds every GPU's tasks and flows: refuse, before building them,
+// a run whose estimated memory is above the limit.
+void check_full_fidelity_fits(const ClusterSpec& cluster, const WorkloadSpec& workload, const RunRequest& request) {
+  if (request.fidelity != Fidelity::full) return;
+  const double limit = request.max_memory_bytes.value_or(0.8 * physical_memory_bytes());
+  const MemoryEstimate need = estimate_full_fidelity_memory(cluster, workload);
+  if (need.bytes > limit)
+    throw InputError({"--fidelity full", 0, 0},
+                     fmt::format("a full-fidelity step of {} GPUs needs about {} ({:.3g} tasks, {:.3g} flows; "
+                                 "estimate), above the --max-memory limit of {}; use --fidelity symmetric, "
+                                 "or raise --max-memory",
+                                 cluster.num_gpus(), mebibytes(need.bytes), need.tasks, need.transfers,
+                                 mebibytes(limit)));
+}
+
+StepResult simulate_step(const ClusterSpec& cluster, const WorkloadSpec& workload, const RunRequest& request) {
+  check_full_fidelity_fits(cluster, workload, request);
+  const StepProgram program =
+      build_step_program(cluster, workload, workload.training.global_batch, request.fidelity);
   const auto execution = engine::execute_step(cluster, program);
   return summarize_step(cluster, workload, program, execution);
 }
 
 StepResult simulate_run(const ClusterSpec& cluster, const WorkloadSpec& workload, const RunRequest& request,
                         std::string* chrome_trace) {
+  check_full_fidelity_fits(cluster, workload, request);
   std::vector<std::string> notes;
   std::vector<RampPoint> ramp = simulate_ramp(cluster, workload, request, notes);
 

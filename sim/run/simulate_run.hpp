@@ -2,6 +2,7 @@
 // The `trainsim run` pipeline as one call, for every command that needs a
 // simulated run (run, claim, cost, validate): build the step program, execute it
 // on SimGrid, summarize, and integrate the whole run over the batch ramp.
+#include <optional>
 #include <string>
 
 #include "sim/config/spec.hpp"
@@ -13,13 +14,18 @@ namespace trainsim {
 struct RunRequest {
   Fidelity fidelity = Fidelity::symmetric;
   int ramp_points = 5;  // batch sizes simulated over the ramp, full batch included; <2: none
-  int jobs = 2;         // ramp simulations side by side, one process each
+  int jobs = 2;         // simulations side by side, one process each
+  // A full-fidelity run estimated above this many bytes is refused before anything
+  // is built; empty: 80% of this machine's physical memory.
+  std::optional<double> max_memory_bytes;
 };
 
 // One step at the full global batch, summarized (no ramp, no whole-run figures
-// beyond the per-trillion-token ones). Creates this process's simulator: call it
-// in a child (engine::run_isolated) when the process needs several simulations.
-[[nodiscard]] StepResult simulate_step(const ClusterSpec& cluster, const WorkloadSpec& workload, Fidelity fidelity);
+// beyond the per-trillion-token ones); request.fidelity and the memory guard apply.
+// Creates this process's simulator: call it in a child (run_isolated, see
+// process_pool.hpp) when the process needs several simulations.
+[[nodiscard]] StepResult simulate_step(const ClusterSpec& cluster, const WorkloadSpec& workload,
+                                       const RunRequest& request);
 
 // What a full-fidelity step would hold in memory, estimated before building it: the
 // symmetric program's tasks, dependency edges, transfers and records, scaled by
@@ -32,6 +38,12 @@ struct MemoryEstimate {
   double transfers = 0;  // GPU-to-GPU flows in the full program
 };
 [[nodiscard]] MemoryEstimate estimate_full_fidelity_memory(const ClusterSpec& cluster, const WorkloadSpec& workload);
+
+// The memory guard: throws InputError (`--fidelity full: ... above the --max-memory
+// limit ...`) when request.fidelity is full and the estimate is above the limit.
+// simulate_step and simulate_run call it first; commands that fork simulations
+// call it before forking, to refuse once instead of once per child.
+void check_full_fidelity_fits(const ClusterSpec& cluster, const WorkloadSpec& workload, const RunRequest& request);
 
 // The whole run: ramp points in child processes, then the full-batch step in
 // this process (so call it once per process). `chrome_trace`, when given,

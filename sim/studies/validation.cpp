@@ -15,8 +15,8 @@
 #include "sim/config/units.hpp"
 #include "sim/config/yaml_file.hpp"
 #include "sim/config/yaml_reader.hpp"
-#include "sim/engine/isolated.hpp"
 #include "sim/parallel/schedule.hpp"
+#include "sim/run/process_pool.hpp"
 #include "sim/run/simulate_run.hpp"
 #include "sim/topology/cluster_graph.hpp"
 
@@ -262,14 +262,14 @@ std::vector<std::string> case_files(const std::string& dir) {
   return files;
 }
 
-std::vector<CaseResult> run_cases(const std::vector<ValidationCase>& cases, int jobs) {
+std::vector<CaseResult> run_cases(const std::vector<ValidationCase>& cases, const RunRequest& request) {
   std::vector<CaseResult> results(cases.size());
   // Phase 1: every config loaded and checked, so a bad case stops the run before
   // any simulation.
   struct Simulation {
     ClusterSpec cluster;
     WorkloadSpec workload;
-    Fidelity fidelity = Fidelity::symmetric;
+    RunRequest request;
   };
   std::vector<Simulation> simulations;
   std::map<std::string, std::size_t> simulation_of_key;
@@ -292,19 +292,22 @@ std::vector<CaseResult> run_cases(const std::vector<ValidationCase>& cases, int 
     if (added) {
       WorkloadSpec workload = load_workload(v.config.workload_path, overrides);
       check_workload_fits_cluster(workload, cluster);
-      simulations.push_back({cluster, std::move(workload), v.config.fidelity});
+      RunRequest case_request = request;
+      case_request.fidelity = v.config.fidelity;
+      check_full_fidelity_fits(cluster, workload, case_request);
+      simulations.push_back({cluster, std::move(workload), case_request});
     }
     simulation_of_case[i] = it->second;
     results[i].simulation = static_cast<int>(it->second);
   }
   // Phase 2: one child process per distinct configuration.
-  std::vector<std::function<std::vector<double>()>> sims;
+  std::vector<NumbersJob> sims;
   for (const Simulation& s : simulations)
     sims.push_back([&s] {
-      const StepResult r = simulate_step(s.cluster, s.workload, s.fidelity);
+      const StepResult r = simulate_step(s.cluster, s.workload, s.request);
       return std::vector<double>{r.gpu_hours_per_trillion_tokens, r.days_per_trillion_tokens};
     });
-  const auto values = sims.empty() ? std::vector<std::vector<double>>{} : engine::run_isolated_all(sims, jobs);
+  const auto values = sims.empty() ? std::vector<std::vector<double>>{} : run_isolated_all(sims, request.jobs);
   for (std::size_t i = 0; i < cases.size(); ++i) {
     CaseResult& r = results[i];
     const CaseMetric m = cases[i].metric;

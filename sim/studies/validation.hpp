@@ -17,6 +17,7 @@
 #include "sim/config/spec.hpp"
 #include "sim/parallel/schedule_timing.hpp"
 #include "sim/parallel/step_program.hpp"
+#include "sim/run/simulate_run.hpp"
 
 namespace trainsim {
 
@@ -83,8 +84,9 @@ struct CaseResult {
 
 // Loads and validates every config first (InputError before any simulation),
 // then computes each case; simulated cases run in child processes, one per
-// distinct configuration, up to `jobs` at once. Results in the order of `cases`.
-[[nodiscard]] std::vector<CaseResult> run_cases(const std::vector<ValidationCase>& cases, int jobs);
+// distinct configuration, up to request.jobs at once, each at its case's fidelity
+// under request's memory guard. Results in the order of `cases`.
+[[nodiscard]] std::vector<CaseResult> run_cases(const std::vector<ValidationCase>& cases, const RunRequest& request);
 
 // Table: case, kind, metric, predicted, published, relative error, tolerance,
 // verdict; then the sources; then a one-line summary.

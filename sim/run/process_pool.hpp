@@ -1,0 +1,41 @@
+#pragma once
+// SimGrid's engine can exist once per process, so a command that needs several
+// independent simulations (batch-ramp points, sweep points, claim samples,
+// validation cases) runs each job in a forked child, as WRENCH does, and gets its
+// result back through a pipe. One pool for all of them: at most N children at
+// once, results in the order of the jobs whatever N.
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace trainsim {
+
+// A job runs in a child process; what it returns travels back as bytes.
+using Job = std::function<std::string()>;
+
+// What came back from one job: its bytes, or why there are none.
+struct JobResult {
+  std::string bytes;
+  std::string error;         // empty when the job returned; else the exception's message or how the child died
+  bool input_error = false;  // the job threw InputError (its message is `FILE:LINE:COL: message`)
+  [[nodiscard]] bool ok() const { return error.empty(); }
+};
+
+// Called in the parent as each job finishes (`index` into the jobs), and about
+// twice a second while jobs run (index = npos, result = nullptr): a progress bar.
+using JobDone = std::function<void(std::size_t index, const JobResult* result)>;
+
+// Runs every job in its own forked child, at most `parallel` at once. An exception
+// or a crash of a child is that job's error; the other jobs still run. Must be
+// called before this process creates its own simulator.
+[[nodiscard]] std::vector<JobResult> run_in_children(const std::vector<Job>& jobs, int parallel,
+                                                     const JobDone& on_done = {});
+
+// Jobs that return a few numbers: the same pool, and the first failed job (in the
+// order of `jobs`) rethrown here as InputError or std::runtime_error with its message.
+using NumbersJob = std::function<std::vector<double>()>;
+[[nodiscard]] std::vector<std::vector<double>> run_isolated_all(const std::vector<NumbersJob>& jobs, int parallel);
+[[nodiscard]] std::vector<double> run_isolated(const NumbersJob& job);
+
+}  // namespace trainsim
