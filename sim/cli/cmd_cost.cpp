@@ -4,6 +4,7 @@
 
 #include "sim/cli/commands.hpp"
 #include "sim/config/load.hpp"
+#include "sim/parallel/schedule.hpp"
 #include "sim/studies/dollar_cost.hpp"
 #include "sim/run/simulate_run.hpp"
 
@@ -22,6 +23,7 @@ int run(const CostOptions& o) {
   const auto overrides = parse_overrides(o.config.set_args);
   const ClusterSpec cluster = load_cluster(o.config.cluster_path, overrides);
   const WorkloadSpec workload = load_workload(o.config.workload_path, overrides);
+  check_workload_schedule(workload);
   check_workload_fits_cluster(workload, cluster);
   RunRequest request;
   request.fidelity = o.fidelity == "full" ? Fidelity::full : Fidelity::symmetric;

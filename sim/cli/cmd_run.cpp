@@ -10,6 +10,7 @@
 #include "sim/cli/commands.hpp"
 #include "sim/config/load.hpp"
 #include "sim/config/units.hpp"
+#include "sim/parallel/schedule.hpp"
 #include "sim/run/simulate_run.hpp"
 
 namespace trainsim::cli {
@@ -56,6 +57,7 @@ int run(const RunOptions& o) {
   const auto overrides = parse_overrides(o.config.set_args);
   const ClusterSpec cluster = load_cluster(o.config.cluster_path, overrides);
   const WorkloadSpec workload = load_workload(o.config.workload_path, overrides);
+  check_workload_schedule(workload);
   check_workload_fits_cluster(workload, cluster);
   if (o.fidelity == "full") check_full_fidelity_fits(cluster, workload, o);
   RunRequest request;
