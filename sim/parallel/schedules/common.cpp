@@ -1,12 +1,29 @@
 #include "sim/parallel/schedules/common.hpp"
 
+#include <algorithm>
+#include <utility>
+
 namespace trainsim::schedules {
 
-int one_stage_per_rank(int pp, int /*virtual_stages*/) { return pp; }
+ScheduleDescriptor describe(std::string name, std::string description, void (*build)(PipelineSchedule&)) {
+  ScheduleDescriptor d;
+  d.name = std::move(name);
+  d.description = std::move(description);
+  d.build = build;
+  return d;
+}
 
-int rank_is_stage(const PipelineSchedule& /*s*/, int /*microbatch*/, int stage) { return stage; }
-
-std::optional<ScheduleRuleBreak> no_rules(const ScheduleShape& /*shape*/) { return std::nullopt; }
+void one_f_one_b_order(int pp, int r, int microbatches, const std::function<void(int)>& forward,
+                       const std::function<void(int, bool)>& backward) {
+  const int m = microbatches;
+  const int warmup = std::min(pp - r - 1, m);
+  for (int mb = 0; mb < warmup; ++mb) forward(mb);
+  for (int k = 0; k < m - warmup; ++k) {
+    forward(warmup + k);
+    backward(k, false);
+  }
+  for (int mb = m - warmup; mb < m; ++mb) backward(mb, true);
+}
 
 std::optional<ScheduleRuleBreak> at_least_pp_microbatches(const std::string& name, const ScheduleShape& shape) {
   if (shape.microbatches >= shape.pp) return std::nullopt;
@@ -21,8 +38,9 @@ std::optional<ScheduleRuleBreak> even_pp(const std::string& name, const Schedule
 
 std::optional<ScheduleRuleBreak> even_microbatches_two_per_rank(const std::string& name, const ScheduleShape& shape) {
   if (shape.microbatches % 2 == 0 && shape.microbatches >= 2LL * shape.pp) return std::nullopt;
-  return ScheduleRuleBreak{"training.global_batch", name + " needs an even number of micro-batches, at least 2 x pp = " +
-                                                        std::to_string(2LL * shape.pp)};
+  return ScheduleRuleBreak{"training.global_batch",
+                           name + " needs an even number of micro-batches, at least 2 x pp = " +
+                               std::to_string(2LL * shape.pp)};
 }
 
 }  // namespace trainsim::schedules

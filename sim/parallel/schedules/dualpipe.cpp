@@ -41,14 +41,11 @@ std::optional<ScheduleRuleBreak> rules(const ScheduleShape& shape) {
 }  // namespace
 
 ScheduleDescriptor dualpipe_schedule() {
-  return {.name = kName,
-          .aliases = {},
-          .description = "DualPipe (DeepSeek-V3): micro-batches enter from both ends, forward and backward overlapped",
-          .reads_virtual_stages = false,
-          .num_stages = one_stage_per_rank,
-          .rules = rules,
-          .build = build,
-          .rank_of = rank_of};
+  ScheduleDescriptor d =
+      describe(kName, "DualPipe (DeepSeek-V3): micro-batches from both ends, forward and backward overlapped", build);
+  d.rules = rules;
+  d.rank_of = rank_of;
+  return d;
 }
 
 }  // namespace trainsim::schedules

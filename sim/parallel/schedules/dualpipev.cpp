@@ -36,14 +36,12 @@ std::optional<ScheduleRuleBreak> rules(const ScheduleShape& shape) {
 }  // namespace
 
 ScheduleDescriptor dualpipev_schedule() {
-  return {.name = kName,
-          .aliases = {},
-          .description = "DualPipeV: DualPipe cut in half, 2 stages per rank in a V, one direction",
-          .reads_virtual_stages = false,
-          .num_stages = num_stages,
-          .rules = rules,
-          .build = build,
-          .rank_of = rank_of};
+  ScheduleDescriptor d = describe(kName,
+                                  "DualPipeV: DualPipe cut in half, 2 stages per rank in a V, one direction", build);
+  d.num_stages = num_stages;
+  d.rules = rules;
+  d.rank_of = rank_of;
+  return d;
 }
 
 }  // namespace trainsim::schedules

@@ -16,14 +16,7 @@ void build(PipelineSchedule& s) {
 }  // namespace
 
 ScheduleDescriptor gpipe_schedule() {
-  return {.name = "gpipe",
-          .aliases = {},
-          .description = "GPipe: every forward, then every full backward",
-          .reads_virtual_stages = false,
-          .num_stages = one_stage_per_rank,
-          .rules = no_rules,
-          .build = build,
-          .rank_of = rank_is_stage};
+  return describe("gpipe", "GPipe: every forward, then every full backward", build);
 }
 
 }  // namespace trainsim::schedules

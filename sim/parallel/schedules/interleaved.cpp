@@ -46,30 +46,28 @@ int rank_of(const PipelineSchedule& s, int /*microbatch*/, int stage) { return s
 std::optional<ScheduleRuleBreak> rules(const ScheduleShape& shape) {
   const long long chunks = static_cast<long long>(shape.pp) * shape.virtual_stages;
   if (shape.virtual_stages < 2)
-    return ScheduleRuleBreak{"parallelism.virtual_stages",
-                             std::string(kName) + " needs virtual_stages >= 2, got " + std::to_string(shape.virtual_stages)};
+    return ScheduleRuleBreak{"parallelism.virtual_stages", std::string(kName) + " needs virtual_stages >= 2, got " +
+                                                               std::to_string(shape.virtual_stages)};
   if (shape.model_layers > 0 && shape.model_layers < chunks)
     return ScheduleRuleBreak{"parallelism.virtual_stages", "pp x virtual_stages = " + std::to_string(chunks) +
                                                                " chunks but the model has " +
                                                                std::to_string(shape.model_layers) + " layers"};
   if (auto broken = at_least_pp_microbatches(kName, shape)) return broken;
   if (shape.microbatches % shape.pp != 0)
-    return ScheduleRuleBreak{"training.global_batch",
-                             std::string(kName) + " needs a multiple of pp = " + std::to_string(shape.pp) + " micro-batches"};
+    return ScheduleRuleBreak{"training.global_batch", std::string(kName) + " needs a multiple of pp = " +
+                                                          std::to_string(shape.pp) + " micro-batches"};
   return std::nullopt;
 }
 
 }  // namespace
 
 ScheduleDescriptor interleaved_schedule() {
-  return {.name = kName,
-          .aliases = {},
-          .description = "interleaved 1F1B (Megatron-LM): virtual_stages model chunks per rank",
-          .reads_virtual_stages = true,
-          .num_stages = num_stages,
-          .rules = rules,
-          .build = build,
-          .rank_of = rank_of};
+  ScheduleDescriptor d = describe(kName, "interleaved 1F1B (Megatron-LM): virtual_stages model chunks per rank", build);
+  d.reads_virtual_stages = true;
+  d.num_stages = num_stages;
+  d.rules = rules;
+  d.rank_of = rank_of;
+  return d;
 }
 
 }  // namespace trainsim::schedules

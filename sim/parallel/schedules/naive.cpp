@@ -21,14 +21,7 @@ void build(PipelineSchedule& s) {
 }  // namespace
 
 ScheduleDescriptor naive_schedule() {
-  return {.name = "naive",
-          .aliases = {},
-          .description = "naive model parallelism: one micro-batch at a time through every stage, no overlap",
-          .reads_virtual_stages = false,
-          .num_stages = one_stage_per_rank,
-          .rules = no_rules,
-          .build = build,
-          .rank_of = rank_is_stage};
+  return describe("naive", "naive model parallelism: one micro-batch at a time through every stage, no overlap", build);
 }
 
 }  // namespace trainsim::schedules

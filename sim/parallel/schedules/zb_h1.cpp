@@ -5,7 +5,6 @@
 // first rank, and the B chain runs upstream at b - w per stage; in the drain each
 // B is followed by one postponed W (filling the wait for the next gradient) and
 // the last r W run at the end.
-#include <algorithm>
 #include <deque>
 
 #include "sim/parallel/schedules/common.hpp"
@@ -16,29 +15,22 @@ namespace {
 constexpr char kName[] = "zb-h1";
 
 void build(PipelineSchedule& s) {
-  const int m = s.microbatches;
   for (int r = 0; r < s.pp; ++r) {
     auto& ops = s.ranks[r];
-    const int warmup = std::min(s.pp - r - 1, m);
     std::deque<ChunkRef> pending_w;
-    auto backward = [&](int mb) {
-      ops.push_back(op_b(PassKind::B, {mb, r}));
-      pending_w.push_back({mb, r});
-    };
     auto weight = [&] {
       ops.push_back(op_b(PassKind::W, pending_w.front()));
       pending_w.pop_front();
     };
-    for (int mb = 0; mb < warmup; ++mb) ops.push_back(op_f({mb, r}));
-    for (int k = 0; k < m - warmup; ++k) {
-      ops.push_back(op_f({warmup + k, r}));
-      backward(k);
-      if (static_cast<int>(pending_w.size()) > r) weight();
-    }
-    for (int mb = m - warmup; mb < m; ++mb) {
-      backward(mb);
-      weight();
-    }
+    // 1F1B's order; after each B one postponed W once r of them wait (in the
+    // drain, always one).
+    one_f_one_b_order(
+        s.pp, r, s.microbatches, [&](int mb) { ops.push_back(op_f({mb, r})); },
+        [&](int mb, bool draining) {
+          ops.push_back(op_b(PassKind::B, {mb, r}));
+          pending_w.push_back({mb, r});
+          if (draining || static_cast<int>(pending_w.size()) > r) weight();
+        });
     while (!pending_w.empty()) weight();
   }
 }
@@ -48,14 +40,11 @@ std::optional<ScheduleRuleBreak> rules(const ScheduleShape& shape) { return at_l
 }  // namespace
 
 ScheduleDescriptor zb_h1_schedule() {
-  return {.name = kName,
-          .aliases = {"zb_h1", "zbh1", "zb1p"},
-          .description = "ZB-H1 / ZB1P (zero bubble): 1F1B with input (B) and weight (W) gradients split, W postponed",
-          .reads_virtual_stages = false,
-          .num_stages = one_stage_per_rank,
-          .rules = rules,
-          .build = build,
-          .rank_of = rank_is_stage};
+  ScheduleDescriptor d =
+      describe(kName, "ZB-H1 / ZB1P (zero bubble): 1F1B with B and W split, W postponed into the bubble", build);
+  d.aliases = {"zb_h1", "zbh1", "zb1p"};
+  d.rules = rules;
+  return d;
 }
 
 }  // namespace trainsim::schedules
