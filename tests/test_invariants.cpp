@@ -20,6 +20,7 @@
 #include "sim/engine/platform.hpp"
 #include "sim/engine/step_executor.hpp"
 #include "sim/parallel/collectives.hpp"
+#include "sim/parallel/schedule.hpp"
 #include "sim/parallel/step_program.hpp"
 #include "tests/support.hpp"
 
@@ -71,6 +72,7 @@ struct Loaded {
 Loaded load(const Case& c) {
   const auto o = parse_overrides(c.sets);
   Loaded l{load_cluster(kRoot + "/" + c.cluster_file, o), load_workload(kRoot + "/" + c.workload_file, o)};
+  check_workload_schedule(l.workload);
   check_workload_fits_cluster(l.workload, l.cluster);
   return l;
 }

@@ -11,6 +11,7 @@
 // comparisons below are exact.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <map>
@@ -20,7 +21,9 @@
 #include <sys/wait.h>
 #include <vector>
 
+#include "sim/config/load.hpp"
 #include "sim/parallel/schedule.hpp"
+#include "sim/parallel/schedule_registry.hpp"
 #include "sim/parallel/schedule_timing.hpp"
 #include "tests/support.hpp"
 
@@ -28,8 +31,8 @@ using namespace trainsim;
 
 namespace {
 
-double bubble(Schedule kind, int pp, int m, const ChunkTimes& t, int v = 1) {
-  const PipelineSchedule s = make_schedule(kind, pp, m, v);
+double bubble(const std::string& name, int pp, int m, const ChunkTimes& t, int v = 1) {
+  const PipelineSchedule s = make_schedule(name, pp, m, v);
   check_schedule(s);
   return simulate_schedule(s, t).bubble_s;
 }
@@ -50,12 +53,30 @@ TEST_CASE("1F1B and GPipe bubble is (PP-1)(F+B)", "[schedule]") {
     for (int m : {pp, 2 * pp, 3 * pp + 2}) {
       CAPTURE(pp, m);
       const double expected = (pp - 1) * (t.f + t.b);
-      REQUIRE(bubble(Schedule::one_f_one_b, pp, m, t) == expected);
-      REQUIRE(bubble(Schedule::gpipe, pp, m, t) == expected);
+      REQUIRE(bubble("1f1b", pp, m, t) == expected);
+      REQUIRE(bubble("gpipe", pp, m, t) == expected);
     }
   }
   // GPipe also runs with fewer micro-batches than ranks.
-  REQUIRE(bubble(Schedule::gpipe, 8, 3, t) == 7 * 3.0);
+  REQUIRE(bubble("gpipe", 8, 3, t) == 7 * 3.0);
+}
+
+TEST_CASE("Naive model parallelism: no overlap, bubble (PP-1) m (F+B)", "[schedule]") {
+  // One micro-batch at a time through every stage and back: the step is
+  // m * pp * (f+b) long and each rank is busy m (f+b) of it.
+  for (const ChunkTimes& t : {ChunkTimes{1, 2, 1, 3, 0}, ChunkTimes{3, 4, 1, 7, 0}}) {
+    for (int pp : {1, 2, 4, 8}) {
+      for (int m : {1, 3, 8}) {
+        CAPTURE(t.f, t.b, pp, m);
+        const PipelineSchedule s = make_schedule("naive", pp, m);
+        check_schedule(s);
+        const ScheduleTiming tm = simulate_schedule(s, t);
+        REQUIRE(tm.makespan_s == m * pp * (t.f + t.b));
+        for (const auto& rank : tm.ranks) REQUIRE(rank.busy_s == m * (t.f + t.b));
+        REQUIRE(tm.bubble_s == (pp - 1) * m * (t.f + t.b));
+      }
+    }
+  }
 }
 
 TEST_CASE("ZB-H1 bubble is (PP-1)(F+B-2W)", "[schedule]") {
@@ -66,10 +87,10 @@ TEST_CASE("ZB-H1 bubble is (PP-1)(F+B-2W)", "[schedule]") {
   for (int pp : {4, 8, 16}) {
     for (int m : {pp, 2 * pp, 3 * pp + 2}) {
       CAPTURE(pp, m);
-      REQUIRE(bubble(Schedule::zb_h1, pp, m, distinct) == (pp - 1) * (3.0 + 4.0 - 2 * 1.0));
-      REQUIRE(bubble(Schedule::zb_h1, pp, m, equal) == (pp - 1) * 1.0);
+      REQUIRE(bubble("zb-h1", pp, m, distinct) == (pp - 1) * (3.0 + 4.0 - 2 * 1.0));
+      REQUIRE(bubble("zb-h1", pp, m, equal) == (pp - 1) * 1.0);
       // One third of 1F1B's with equal F, B, W (the paper's claim).
-      REQUIRE(3 * bubble(Schedule::zb_h1, pp, m, equal) == (pp - 1) * 3.0);
+      REQUIRE(3 * bubble("zb-h1", pp, m, equal) == (pp - 1) * 3.0);
     }
   }
 }
@@ -89,8 +110,8 @@ TEST_CASE("ZB-H1 keeps 1F1B's peak number of micro-batches in flight", "[schedul
     return most;
   };
   for (int pp : {4, 8}) {
-    REQUIRE(peak(make_schedule(Schedule::zb_h1, pp, 3 * pp)) == pp);
-    REQUIRE(peak(make_schedule(Schedule::one_f_one_b, pp, 3 * pp)) == pp);
+    REQUIRE(peak(make_schedule("zb-h1", pp, 3 * pp)) == pp);
+    REQUIRE(peak(make_schedule("1f1b", pp, 3 * pp)) == pp);
   }
 }
 
@@ -102,7 +123,7 @@ TEST_CASE("Interleaved 1F1B bubble is (PP-1)(F+B)/v", "[schedule]") {
       for (int m : {pp, 3 * pp}) {
         CAPTURE(pp, v, m);
         const double F = v * t.f, B = v * t.b;
-        REQUIRE(bubble(Schedule::interleaved, pp, m, t, v) == (pp - 1) * (F + B) / v);
+        REQUIRE(bubble("interleaved", pp, m, t, v) == (pp - 1) * (F + B) / v);
       }
     }
   }
@@ -123,7 +144,7 @@ TEST_CASE("DualPipe bubble is (PP/2-1)(F&B+B-3W)", "[schedule]") {
     for (int pp : {4, 8, 16}) {
       for (int m : {2 * pp, 2 * pp + 4, 6 * pp}) {
         CAPTURE(t.f, t.b, t.w, t.fb, pp, m);
-        REQUIRE(bubble(Schedule::dualpipe, pp, m, t) == (pp / 2 - 1) * (t.fb + t.b - 3 * t.w));
+        REQUIRE(bubble("dualpipe", pp, m, t) == (pp / 2 - 1) * (t.fb + t.b - 3 * t.w));
       }
     }
   }
@@ -136,14 +157,14 @@ TEST_CASE("DualPipeV bubble is (PP/2-1)(F&B+B-3W) with PP = 2 x ranks stages", "
       for (int m : {2 * ranks, 2 * ranks + 6, 6 * ranks}) {
         CAPTURE(t.f, t.fb, ranks, m);
         const int stages = 2 * ranks;
-        REQUIRE(bubble(Schedule::dualpipev, ranks, m, t) == (stages / 2 - 1) * (t.fb + t.b - 3 * t.w));
+        REQUIRE(bubble("dualpipev", ranks, m, t) == (stages / 2 - 1) * (t.fb + t.b - 3 * t.w));
       }
     }
   }
 }
 
 TEST_CASE("DualPipe pp=16, 120 micro-batches: op counts of section 2", "[schedule]") {
-  const PipelineSchedule s = make_schedule(Schedule::dualpipe, 16, 120);
+  const PipelineSchedule s = make_schedule("dualpipe", 16, 120);
   check_schedule(s);
   auto n = count_ops(s.ranks[0]);
   // Reference: rank 0 runs 97 overlapped F&B pairs, 23 lone F, 23 lone B, 15 W.
@@ -172,20 +193,21 @@ TEST_CASE("DualPipe pp=16, 120 micro-batches: op counts of section 2", "[schedul
 
 TEST_CASE("Schedules run every pass once and never break a dependency", "[schedule]") {
   struct Case {
-    Schedule kind;
+    std::string name;
     int pp, m, v;
   };
   const std::vector<Case> cases = {
-      {Schedule::gpipe, 4, 3, 1},        {Schedule::gpipe, 8, 16, 1},       {Schedule::one_f_one_b, 4, 4, 1},
-      {Schedule::one_f_one_b, 8, 19, 1}, {Schedule::zb_h1, 4, 4, 1},        {Schedule::zb_h1, 8, 21, 1},
-      {Schedule::interleaved, 4, 8, 2},  {Schedule::interleaved, 8, 8, 3},  {Schedule::dualpipe, 2, 4, 1},
-      {Schedule::dualpipe, 8, 20, 1},    {Schedule::dualpipe, 16, 40, 1},   {Schedule::dualpipev, 1, 2, 1},
-      {Schedule::dualpipev, 4, 10, 1},   {Schedule::dualpipev, 8, 22, 1},
+      {"gpipe", 4, 3, 1},        {"gpipe", 8, 16, 1},       {"1f1b", 4, 4, 1},
+      {"1f1b", 8, 19, 1}, {"zb-h1", 4, 4, 1},        {"zb-h1", 8, 21, 1},
+      {"interleaved", 4, 8, 2},  {"interleaved", 8, 8, 3},  {"dualpipe", 2, 4, 1},
+      {"dualpipe", 8, 20, 1},    {"dualpipe", 16, 40, 1},   {"dualpipev", 1, 2, 1},
+      {"dualpipev", 4, 10, 1},   {"dualpipev", 8, 22, 1},
+      {"naive", 1, 2, 1},        {"naive", 4, 3, 1},
   };
   const ChunkTimes t{1, 2, 0.5, 2.5, 0.25};  // with a transfer latency
   for (const Case& c : cases) {
-    CAPTURE(schedule_name(c.kind), c.pp, c.m, c.v);
-    const PipelineSchedule s = make_schedule(c.kind, c.pp, c.m, c.v);
+    CAPTURE(c.name, c.pp, c.m, c.v);
+    const PipelineSchedule s = make_schedule(c.name, c.pp, c.m, c.v);
     REQUIRE_NOTHROW(check_schedule(s));
     for (int mb = 0; mb < s.microbatches; ++mb)
       for (int st = 0; st < s.num_stages; ++st) REQUIRE(rank_of(s, mb, st) < s.pp);
@@ -204,35 +226,35 @@ TEST_CASE("Schedules run every pass once and never break a dependency", "[schedu
 }
 
 TEST_CASE("Placement: DualPipe holds stage r and pp-1-r, DualPipeV stages r and 2pp-1-r", "[schedule]") {
-  const PipelineSchedule d = make_schedule(Schedule::dualpipe, 8, 16);
+  const PipelineSchedule d = make_schedule("dualpipe", 8, 16);
   REQUIRE(rank_of(d, 0, 2) == 2);   // first half enters at rank 0
   REQUIRE(rank_of(d, 8, 2) == 5);   // second half enters at rank pp-1
   REQUIRE(rank_of(d, 15, 0) == 7);
-  const PipelineSchedule v = make_schedule(Schedule::dualpipev, 4, 8);
+  const PipelineSchedule v = make_schedule("dualpipev", 4, 8);
   REQUIRE(v.num_stages == 8);
   REQUIRE(rank_of(v, 3, 3) == 3);
   REQUIRE(rank_of(v, 3, 4) == 3);
   REQUIRE(rank_of(v, 3, 7) == 0);
-  const PipelineSchedule i = make_schedule(Schedule::interleaved, 4, 8, 3);
+  const PipelineSchedule i = make_schedule("interleaved", 4, 8, 3);
   REQUIRE(i.num_stages == 12);
   REQUIRE(rank_of(i, 5, 9) == 1);
 }
 
 TEST_CASE("Invalid schedule parameters are rejected", "[schedule]") {
-  REQUIRE_THROWS_AS(make_schedule(Schedule::dualpipe, 3, 12), std::invalid_argument);   // odd pp
-  REQUIRE_THROWS_AS(make_schedule(Schedule::dualpipe, 4, 6), std::invalid_argument);    // < 2*pp
-  REQUIRE_THROWS_AS(make_schedule(Schedule::dualpipe, 4, 9), std::invalid_argument);    // odd
-  REQUIRE_THROWS_AS(make_schedule(Schedule::dualpipev, 4, 6), std::invalid_argument);
-  REQUIRE_THROWS_AS(make_schedule(Schedule::dualpipev, 4, 11), std::invalid_argument);
-  REQUIRE_THROWS_AS(make_schedule(Schedule::one_f_one_b, 8, 7), std::invalid_argument);
-  REQUIRE_THROWS_AS(make_schedule(Schedule::zb_h1, 8, 7), std::invalid_argument);
-  REQUIRE_THROWS_AS(make_schedule(Schedule::interleaved, 4, 8, 1), std::invalid_argument);
-  REQUIRE_THROWS_AS(make_schedule(Schedule::interleaved, 4, 10, 2), std::invalid_argument);
-  REQUIRE_THROWS_AS(make_schedule(Schedule::gpipe, 0, 4), std::invalid_argument);
-  REQUIRE_THROWS_AS(make_schedule(Schedule::gpipe, 4, 0), std::invalid_argument);
-  REQUIRE_THROWS_AS(schedule_from_name("zb-h2"), std::invalid_argument);
-  REQUIRE(schedule_from_name("zb1p") == Schedule::zb_h1);
-  REQUIRE_THROWS_AS(simulate_schedule(make_schedule(Schedule::gpipe, 2, 2), {1, 1, 2, 2, 0}),
+  REQUIRE_THROWS_AS(make_schedule("dualpipe", 3, 12), std::invalid_argument);   // odd pp
+  REQUIRE_THROWS_AS(make_schedule("dualpipe", 4, 6), std::invalid_argument);    // < 2*pp
+  REQUIRE_THROWS_AS(make_schedule("dualpipe", 4, 9), std::invalid_argument);    // odd
+  REQUIRE_THROWS_AS(make_schedule("dualpipev", 4, 6), std::invalid_argument);
+  REQUIRE_THROWS_AS(make_schedule("dualpipev", 4, 11), std::invalid_argument);
+  REQUIRE_THROWS_AS(make_schedule("1f1b", 8, 7), std::invalid_argument);
+  REQUIRE_THROWS_AS(make_schedule("zb-h1", 8, 7), std::invalid_argument);
+  REQUIRE_THROWS_AS(make_schedule("interleaved", 4, 8, 1), std::invalid_argument);
+  REQUIRE_THROWS_AS(make_schedule("interleaved", 4, 10, 2), std::invalid_argument);
+  REQUIRE_THROWS_AS(make_schedule("gpipe", 0, 4), std::invalid_argument);
+  REQUIRE_THROWS_AS(make_schedule("gpipe", 4, 0), std::invalid_argument);
+  REQUIRE_THROWS_AS(make_schedule("zb-h2", 4, 4), std::invalid_argument);
+  REQUIRE(schedule_name("zb1p") == "zb-h1");
+  REQUIRE_THROWS_AS(simulate_schedule(make_schedule("gpipe", 2, 2), {1, 1, 2, 2, 0}),
                     std::invalid_argument);  // b < w
 }
 
@@ -260,8 +282,79 @@ TEST_CASE("trainsim schedule prints the timing as JSON and rejects bad input", "
 
   const auto odd = run_cli("schedule --schedule dualpipe --pp 3 --microbatches 12");
   REQUIRE(odd.status == 2);
-  REQUIRE(odd.output == "--schedule: dualpipe needs an even pp (pp=3)\n");
+  REQUIRE(odd.output == "--schedule: dualpipe needs an even pp, got 3\n");
   const auto few = run_cli("schedule --schedule 1f1b --pp 8 --microbatches 4");
   REQUIRE(few.status == 2);
-  REQUIRE(few.output.find("micro-batches >= pp") != std::string::npos);
+  REQUIRE(few.output == "--schedule: 1f1b needs at least pp = 8 micro-batches; got 4 micro-batches\n");
+}
+
+TEST_CASE("The registry: one spelling per schedule, lookup by alias, suggestions", "[schedule]") {
+  std::vector<std::string> spellings;
+  for (const ScheduleDescriptor& d : registered_schedules()) {
+    CAPTURE(d.name);
+    REQUIRE(!d.description.empty());
+    REQUIRE(find_schedule(d.name) == &d);
+    spellings.push_back(d.name);
+    for (const std::string& a : d.aliases) {
+      REQUIRE(find_schedule(a) == &d);
+      spellings.push_back(a);
+    }
+    // Every schedule builds a valid schedule at a shape all rules accept.
+    const PipelineSchedule s = make_schedule(d, 4, 16, 2);
+    REQUIRE_NOTHROW(check_schedule(s));
+    REQUIRE(s.descriptor == &d);
+  }
+  std::sort(spellings.begin(), spellings.end());
+  REQUIRE(std::adjacent_find(spellings.begin(), spellings.end()) == spellings.end());
+  REQUIRE(schedule_name("one_f_one_b") == "1f1b");
+  REQUIRE(find_schedule("dual-pipe") == nullptr);
+  REQUIRE(unknown_schedule_message("dual-pipe") ==
+          "expected one of gpipe, 1f1b, interleaved, zb-h1, dualpipe, dualpipev, naive, got \"dual-pipe\"; "
+          "did you mean \"dualpipe\"?");
+  REQUIRE(schedules_reading_virtual_stages() == "interleaved");
+}
+
+TEST_CASE("Workload schedule checks point at the workload's keys", "[schedule][config]") {
+  const std::string file = std::string(TRAINSIM_SOURCE_DIR) + "/workloads/deepseek-v3.yaml";
+  auto load = [&](const std::vector<std::string>& sets) { return load_workload(file, parse_overrides(sets)); };
+  auto error_of = [&](const std::vector<std::string>& sets) {
+    try {
+      check_workload_schedule(load(sets));
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  REQUIRE_NOTHROW(check_workload_schedule(load({})));
+  // An alias is accepted and reported under the canonical name.
+  const WorkloadSpec zb = load({"parallelism.schedule=zb1p"});
+  REQUIRE_NOTHROW(check_workload_schedule(zb));
+  REQUIRE(schedule_of(zb).name == "zb-h1");
+  REQUIRE(error_of({"parallelism.schedule=dual-pipe"}) ==
+          "--set parallelism.schedule=dual-pipe: parallelism.schedule: " + unknown_schedule_message("dual-pipe"));
+  REQUIRE(error_of({"parallelism.schedule=1f1b", "parallelism.virtual_stages=2"}) ==
+          "--set parallelism.virtual_stages=2: parallelism.virtual_stages: virtual_stages 2 applies only to schedule "
+          "interleaved");
+  REQUIRE(error_of({"parallelism.schedule=interleaved", "parallelism.virtual_stages=4"}).find(
+              "parallelism.virtual_stages: pp x virtual_stages = 64 chunks but the model has 61 layers") != std::string::npos);
+  REQUIRE(error_of({"parallelism.schedule=dualpipev", "parallelism.pp=15"}) ==
+          "--set parallelism.pp=15: parallelism.pp: dualpipev needs an even pp, got 15");
+  // The naive schedule has no rules of its own.
+  REQUIRE_NOTHROW(check_workload_schedule(load({"parallelism.schedule=naive"})));
+}
+
+TEST_CASE("trainsim schedule --list describes every registered schedule", "[schedule][cli]") {
+  const auto r = run_cli("schedule --list");
+  REQUIRE(r.status == 0);
+  for (const ScheduleDescriptor& d : registered_schedules()) {
+    CAPTURE(d.name);
+    REQUIRE(r.output.find(d.name) != std::string::npos);
+    REQUIRE(r.output.find(d.description) != std::string::npos);
+  }
+  const auto unknown = run_cli("schedule --schedule zb-h2 --pp 4 --microbatches 4");
+  REQUIRE(unknown.status == 2);
+  REQUIRE(unknown.output == "--schedule: " + unknown_schedule_message("zb-h2") + "\n");
+  const auto missing = run_cli("schedule --pp 4 --microbatches 4");
+  REQUIRE(missing.status == 2);
+  REQUIRE(missing.output.find("--schedule is required") != std::string::npos);
 }

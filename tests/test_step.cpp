@@ -15,6 +15,7 @@
 #include "sim/config/load.hpp"
 #include "sim/run/process_pool.hpp"
 #include "sim/engine/step_executor.hpp"
+#include "sim/parallel/schedule.hpp"
 #include "sim/parallel/step_program.hpp"
 #include "sim/report/step_result.hpp"
 #include "tests/support.hpp"
@@ -45,6 +46,7 @@ struct Case {
 Case load_case(const std::vector<std::string>& sets) {
   const auto o = parse_overrides(sets);
   Case c{load_cluster(kRoot + "/topologies/h800-2048.yaml", o), load_workload(kRoot + "/workloads/deepseek-v3.yaml", o)};
+  check_workload_schedule(c.workload);
   check_workload_fits_cluster(c.workload, c.cluster);
   return c;
 }

@@ -116,7 +116,7 @@ TEST_CASE("validate: case files are strict", "[validate]") {
   CHECK(v.kind == CaseKind::exact);
   CHECK(v.metric == CaseMetric::bubble);
   CHECK(v.published == 9);
-  CHECK(v.bubble.schedule == Schedule::one_f_one_b);
+  CHECK(v.bubble.schedule == "1f1b");
   CHECK(v.bubble.pp == 4);
   CHECK(v.bubble.microbatches == 8);
   CHECK(v.bubble.times.fb == 2.5);

@@ -14,6 +14,7 @@ int run_check(const ConfigOptions& opts) {
   const auto overrides = parse_overrides(opts.set_args);
   const ClusterSpec cluster = load_cluster(opts.cluster_path, overrides);
   const WorkloadSpec workload = load_workload(opts.workload_path, overrides);
+  check_workload_schedule(workload);
   check_workload_fits_cluster(workload, cluster);
   (void)workload_schedule(workload, workload.training.global_batch);  // the rules `run` applies
   const ParallelismSpec& p = workload.parallelism;
@@ -23,7 +24,7 @@ int run_check(const ConfigOptions& opts) {
             << "workload: " << workload.model.name << " (" << workload.source_file << "): " << workload.model.layers
             << " layers, " << (workload.model.moe ? "MoE" : "dense") << "\n"
             << "parallelism: tp " << p.tp << ", pp " << p.pp << ", ep " << p.ep << ", dp " << p.dp << ", zero "
-            << p.zero << ", schedule " << to_string(p.schedule) << "\n"
+            << p.zero << ", schedule " << schedule_name(p.schedule) << "\n"
             << "micro-batches per step: " << workload.micro_batches_per_step() << "\n"
             << "uncertain constants: " << cluster.uncertain.size() + workload.uncertain.size() << " ("
             << cluster.uncertain.size() << " cluster, " << workload.uncertain.size() << " workload)\n"

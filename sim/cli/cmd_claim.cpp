@@ -11,6 +11,7 @@
 
 #include "sim/cli/commands.hpp"
 #include "sim/config/load.hpp"
+#include "sim/parallel/schedule.hpp"
 #include "sim/run/process_pool.hpp"
 #include "sim/run/simulate_run.hpp"
 #include "sim/studies/claim.hpp"
@@ -82,6 +83,7 @@ int run(const ClaimOptions& o) {
   const auto user = parse_overrides(o.config.set_args);
   const ClusterSpec cluster = load_cluster(o.config.cluster_path, user);
   const WorkloadSpec workload = load_workload(o.config.workload_path, user);
+  check_workload_schedule(workload);
   check_workload_fits_cluster(workload, cluster);
   const RunRequest run = run_request(o.run);
   check_full_fidelity_fits(cluster, workload, run);  // once here, not once per sample
@@ -115,6 +117,7 @@ int run(const ClaimOptions& o) {
         for (std::size_t i = 0; i < knobs.size(); ++i) overrides.push_back(knob_override(knobs[i], point[i]));
         const ClusterSpec c = load_cluster(o.config.cluster_path, overrides);
         const WorkloadSpec w = load_workload(o.config.workload_path, overrides);
+        check_workload_schedule(w);
         check_workload_fits_cluster(w, c);
         return std::vector<double>{claim::metric_value(simulate_step(c, w, run), metric)};
       });

@@ -20,6 +20,7 @@
 #include "sim/model/cost_model.hpp"
 #include "sim/parallel/collectives.hpp"
 #include "sim/parallel/moe_routing.hpp"
+#include "sim/parallel/schedule.hpp"
 
 namespace trainsim::cli {
 namespace {
@@ -96,6 +97,7 @@ int run_net(const NetOptions& o) {
   int hidden = 0;
   if (moe) {
     const WorkloadSpec workload = load_workload(o.config.workload_path, overrides);
+    check_workload_schedule(workload);
     params = parallel::routing_params(workload, cluster.node.gpus);
     hidden = workload.model.hidden;
     params.ranks = o.ranks;

@@ -12,6 +12,7 @@
 #include "sim/config/error.hpp"
 #include "sim/config/units.hpp"
 #include "sim/parallel/schedule.hpp"
+#include "sim/parallel/schedule_registry.hpp"
 #include "sim/parallel/schedule_timing.hpp"
 
 namespace trainsim::cli {
@@ -24,6 +25,7 @@ struct ScheduleOptions {
   int virtual_stages = 2;
   std::string f = "1", b = "2", w = "1", fb, p2p_latency = "0";
   std::string format = "text";
+  bool list = false;
 };
 
 // A time flag: a plain number of seconds ("0.5") or a number with a unit ("1ms").
@@ -41,8 +43,8 @@ double time_flag(const std::string& flag, const std::string& text) {
 
 std::string op_label(const PipelineSchedule& s, const PipelineOp& op) {
   // Micro-batch numbers; the stage is added when a rank holds several stages of
-  // one micro-batch (interleaved, DualPipeV).
-  const bool show_stage = s.kind == Schedule::interleaved || s.kind == Schedule::dualpipev;
+  // one micro-batch (more stages than ranks: interleaved, DualPipeV).
+  const bool show_stage = s.num_stages > s.pp;
   auto ref = [&](ChunkRef c) {
     return show_stage ? fmt::format("{}.{}", c.microbatch, c.stage) : std::to_string(c.microbatch);
   };
@@ -53,13 +55,20 @@ std::string op_label(const PipelineSchedule& s, const PipelineOp& op) {
   }
 }
 
-int run_schedule(const ScheduleOptions& o) {
-  Schedule kind{};
-  try {
-    kind = schedule_from_name(o.schedule);
-  } catch (const std::invalid_argument& e) {
-    throw InputError({"--schedule", 0, 0}, e.what());
+// `trainsim schedule --list`: the registered schedules, one line each.
+int list_schedules() {
+  for (const ScheduleDescriptor& d : registered_schedules()) {
+    std::string aliases;
+    for (const std::string& a : d.aliases) aliases += (aliases.empty() ? " (also " : ", ") + a;
+    std::cout << fmt::format("{:<12} {}{}\n", d.name, d.description, aliases.empty() ? "" : aliases + ")");
   }
+  return 0;
+}
+
+int run_schedule(const ScheduleOptions& o) {
+  if (o.list) return list_schedules();
+  const ScheduleDescriptor* kind = find_schedule(o.schedule);
+  if (kind == nullptr) throw InputError({"--schedule", 0, 0}, unknown_schedule_message(o.schedule));
   ChunkTimes t;
   t.f = time_flag("--f", o.f);
   t.b = time_flag("--b", o.b);
@@ -72,7 +81,7 @@ int run_schedule(const ScheduleOptions& o) {
 
   PipelineSchedule s;
   try {
-    s = make_schedule(kind, o.pp, o.microbatches, o.virtual_stages);
+    s = make_schedule(*kind, o.pp, o.microbatches, o.virtual_stages);
   } catch (const std::invalid_argument& e) {
     throw InputError({"--schedule", 0, 0}, e.what());
   }
@@ -80,7 +89,7 @@ int run_schedule(const ScheduleOptions& o) {
 
   if (o.format == "json") {
     nlohmann::ordered_json j;
-    j["schedule"] = schedule_name(s.kind);
+    j["schedule"] = s.descriptor->name;
     j["pp"] = s.pp;
     j["microbatches"] = s.microbatches;
     j["virtual_stages"] = s.virtual_stages;
@@ -119,9 +128,9 @@ int run_schedule(const ScheduleOptions& o) {
     return 0;
   }
 
-  std::cout << fmt::format("{} schedule: pp={} microbatches={} stages={}", schedule_name(s.kind), s.pp,
+  std::cout << fmt::format("{} schedule: pp={} microbatches={} stages={}", s.descriptor->name, s.pp,
                            s.microbatches, s.num_stages);
-  if (s.kind == Schedule::interleaved) std::cout << fmt::format(" virtual_stages={}", s.virtual_stages);
+  if (s.descriptor->reads_virtual_stages) std::cout << fmt::format(" virtual_stages={}", s.virtual_stages);
   std::cout << fmt::format("\nchunk times (s): f={:g} b={:g} w={:g} fb={:g} p2p_latency={:g}\n", t.f, t.b, t.w,
                            t.fb, t.p2p_latency);
   for (int r = 0; r < s.pp; ++r) {
@@ -144,18 +153,25 @@ void register_schedule(CLI::App& app, Action& action) {
       "Generate a pipeline schedule and time it without a network: per-rank op order, makespan, bubble.\n"
       "Chunk times default to f=1 b=2 w=1 and fb=f+b (no overlap benefit); b is the full backward\n"
       "(input + weight), so an input-only B takes b-w. Times are seconds (0.5) or with a unit (1ms).");
-  cmd->add_option("--schedule", opts->schedule, "gpipe | 1f1b | interleaved | zb-h1 | dualpipe | dualpipev")
-      ->required();
-  cmd->add_option("--pp", opts->pp, "Pipeline ranks")->required();
-  cmd->add_option("--microbatches", opts->microbatches, "Micro-batches per step")->required();
-  cmd->add_option("--virtual-stages", opts->virtual_stages, "Model chunks per rank (interleaved only; default 2)");
+  // Required unless --list is given.
+  const std::vector<CLI::Option*> required = {
+      cmd->add_option("--schedule", opts->schedule, schedule_names(" | ") + " (--list describes them; required)"),
+      cmd->add_option("--pp", opts->pp, "Pipeline ranks (required)"),
+      cmd->add_option("--microbatches", opts->microbatches, "Micro-batches per step (required)")};
+  cmd->add_option("--virtual-stages", opts->virtual_stages,
+                  "Model chunks per rank (" + schedules_reading_virtual_stages() + " only; default 2)");
+  cmd->add_flag("--list", opts->list, "List the registered schedules with a line on each, and exit");
   cmd->add_option("--f", opts->f, "Forward chunk time (default 1)");
   cmd->add_option("--b", opts->b, "Full backward chunk time, input + weight (default 2)");
   cmd->add_option("--w", opts->w, "Weight-gradient chunk time (default 1)");
   cmd->add_option("--fb", opts->fb, "Overlapped forward+backward pair time (default f + b: no overlap benefit)");
   cmd->add_option("--p2p-latency", opts->p2p_latency, "Added to every cross-rank dependency (default 0)");
   cmd->add_option("--format", opts->format, "Output format (default text)")->check(CLI::IsMember({"text", "json"}));
-  cmd->callback([&action, opts] { action = [opts]() -> int { return run_schedule(*opts); }; });
+  cmd->callback([&action, opts, required] {
+    for (const CLI::Option* option : required)
+      if (!opts->list && option->count() == 0) throw CLI::RequiredError(option->get_name());
+    action = [opts]() -> int { return run_schedule(*opts); };
+  });
 }
 
 }  // namespace trainsim::cli

@@ -4,6 +4,7 @@
 
 #include "sim/config/load.hpp"
 #include "sim/config/units.hpp"
+#include "sim/parallel/schedule.hpp"
 
 namespace trainsim::cli {
 
@@ -69,6 +70,7 @@ void add_config_options(CLI::App& cmd, ConfigOptions& opts, const std::vector<st
 Configs load_configs(const ConfigOptions& opts) {
   const auto overrides = parse_overrides(opts.set_args);
   Configs c{load_cluster(opts.cluster_path, overrides), load_workload(opts.workload_path, overrides)};
+  check_workload_schedule(c.workload);
   check_workload_fits_cluster(c.workload, c.cluster);
   return c;
 }

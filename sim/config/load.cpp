@@ -225,12 +225,8 @@ WorkloadSpec load_workload(const std::string& path, const std::vector<Override>&
   p.ep = par.integer("ep");
   p.dp = par.integer("dp");
   p.zero = par.integer("zero", Range::between(0, 3));
-  p.schedule = par.choice<Schedule>("schedule", {{"gpipe", Schedule::gpipe},
-                                                 {"1f1b", Schedule::one_f_one_b},
-                                                 {"interleaved", Schedule::interleaved},
-                                                 {"zb-h1", Schedule::zb_h1},
-                                                 {"dualpipe", Schedule::dualpipe},
-                                                 {"dualpipev", Schedule::dualpipev}});
+  p.schedule = par.text("schedule");  // name and rules: check_workload_schedule (sim/parallel)
+  p.schedule_mark = par.value_mark("schedule");
   p.virtual_stages = par.integer_or("virtual_stages", Range::at_least(1), 1);
   p.comm_sms = par.integer("comm_sms");
 
@@ -257,35 +253,6 @@ WorkloadSpec load_workload(const std::string& path, const std::vector<Override>&
   if ((static_cast<long long>(p.dp) * p.tp) % p.ep != 0)
     fail("parallelism.ep", "ep " + str(p.ep) + " does not divide dp x tp = " + str(static_cast<long long>(p.dp) * p.tp));
 
-  const long long micro_batches = t.global_batch / sequences_per_micro_step;
-  const std::string mb_text = str(micro_batches) + " micro-batches per step (global_batch " + str(t.global_batch) +
-                              " / (dp " + str(p.dp) + " x micro_batch " + str(t.micro_batch) + "))";
-  const char* sched = to_string(p.schedule);
-  if (p.schedule != Schedule::interleaved && p.virtual_stages != 1)
-    fail("parallelism.virtual_stages", "virtual_stages " + str(p.virtual_stages) + " applies only to schedule interleaved");
-  switch (p.schedule) {
-    case Schedule::dualpipe:
-    case Schedule::dualpipev:
-      if (p.pp % 2 != 0) fail("parallelism.pp", std::string(sched) + " needs an even pp, got " + str(p.pp));
-      if (micro_batches < 2LL * p.pp || micro_batches % 2 != 0)
-        fail("training.global_batch", std::string(sched) + " needs an even number of micro-batches, at least 2 x pp = " +
-                                          str(2LL * p.pp) + "; got " + mb_text);
-      break;
-    case Schedule::interleaved:
-      if (p.virtual_stages < 2)
-        fail("parallelism.virtual_stages", "interleaved needs virtual_stages >= 2, got " + str(p.virtual_stages));
-      if (m.layers < static_cast<long long>(p.pp) * p.virtual_stages)
-        fail("parallelism.virtual_stages", "pp x virtual_stages = " + str(static_cast<long long>(p.pp) * p.virtual_stages) +
-                                               " chunks but the model has " + str(m.layers) + " layers");
-      [[fallthrough]];
-    case Schedule::one_f_one_b:
-    case Schedule::zb_h1:
-      if (micro_batches < p.pp)
-        fail("training.global_batch", std::string(sched) + " needs at least pp = " + str(p.pp) + " micro-batches; got " + mb_text);
-      break;
-    case Schedule::gpipe:
-      break;
-  }
   return w;
 }
 

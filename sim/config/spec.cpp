@@ -24,18 +24,6 @@ const char* to_string(AttentionKind k) {
   return "?";
 }
 
-const char* to_string(Schedule s) {
-  switch (s) {
-    case Schedule::gpipe: return "gpipe";
-    case Schedule::one_f_one_b: return "1f1b";
-    case Schedule::interleaved: return "interleaved";
-    case Schedule::zb_h1: return "zb-h1";
-    case Schedule::dualpipe: return "dualpipe";
-    case Schedule::dualpipev: return "dualpipev";
-  }
-  return "?";
-}
-
 const char* to_string(RoutingKind r) { return r == RoutingKind::zipf ? "zipf" : "balanced"; }
 
 }  // namespace trainsim

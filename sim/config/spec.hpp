@@ -15,7 +15,6 @@ namespace trainsim {
 enum class Precision { bf16, fp8 };
 enum class Fabric { fat_tree, multi_plane_fat_tree, rail_optimized, clos3 };
 enum class AttentionKind { mha, gqa, mla };
-enum class Schedule { gpipe, one_f_one_b, interleaved, zb_h1, dualpipe, dualpipev };
 enum class RoutingKind { balanced, zipf };
 
 // A constant whose YAML value was written `{value: V, low: L, high: H}`:
@@ -171,7 +170,10 @@ struct ParallelismSpec {
   int ep = 1;
   int dp = 1;
   int zero = 0;                 // ZeRO stage 0..3
-  Schedule schedule = Schedule::one_f_one_b;
+  // A registered schedule's name or alias (sim/parallel/schedule_registry.hpp),
+  // as written; check_workload_schedule checks it and the schedule's rules.
+  std::string schedule = "1f1b";
+  SourceMark schedule_mark;     // where the name was written, for an unknown-name error
   int virtual_stages = 1;       // interleaved 1F1B chunks per rank
   int comm_sms = 0;             // SMs held by communication kernels
 };
@@ -204,7 +206,6 @@ struct WorkloadSpec {
 [[nodiscard]] const char* to_string(Precision p);
 [[nodiscard]] const char* to_string(Fabric f);
 [[nodiscard]] const char* to_string(AttentionKind k);
-[[nodiscard]] const char* to_string(Schedule s);
 [[nodiscard]] const char* to_string(RoutingKind r);
 
 }  // namespace trainsim

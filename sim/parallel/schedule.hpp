@@ -5,17 +5,15 @@
 // dependencies(); the no-network timing in schedule_timing.hpp and the step
 // simulator both execute a schedule by those rules.
 //
-// Generators (see schedule.cpp for the per-schedule notes):
-//   gpipe        all forwards, then all full backwards            stages = pp
-//   one_f_one_b  PipeDream-flush 1F1B                             stages = pp
-//   interleaved  Megatron interleaved 1F1B, v virtual stages      stages = pp*v
-//   zb_h1        zero-bubble H1: B split into B (input) + W       stages = pp
-//   dualpipe     DeepSeek DualPipe, micro-batches from both ends  stages = pp
-//   dualpipev    DualPipeV ("cut-in-half" V shape)                stages = 2*pp
+// The schedules themselves (gpipe, 1f1b, interleaved, zb-h1, dualpipe,
+// dualpipev, naive) are one file each in sim/parallel/schedules/, registered in
+// schedule_registry.cpp; `trainsim schedule --list` describes them.
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "sim/config/spec.hpp"
+#include "sim/parallel/schedule_descriptor.hpp"
 
 namespace trainsim {
 
@@ -40,7 +38,7 @@ struct PipelineOp {
 };
 
 struct PipelineSchedule {
-  Schedule kind = Schedule::one_f_one_b;
+  const ScheduleDescriptor* descriptor = nullptr;  // the registered schedule that built it
   int pp = 0;            // pipeline ranks
   int microbatches = 0;  // per step, per pipeline
   int num_stages = 0;    // model stages: pp, pp*v (interleaved) or 2*pp (DualPipeV)
@@ -48,14 +46,24 @@ struct PipelineSchedule {
   std::vector<std::vector<PipelineOp>> ranks;  // ranks[r] = ops of rank r, in order
 };
 
-// Builds the schedule; throws std::invalid_argument when the combination is not
-// allowed: pp >= 1, microbatches >= 1 everywhere; 1F1B and ZB-H1 need
-// microbatches >= pp; interleaved needs virtual_stages >= 2 and microbatches a
-// multiple of pp (Megatron's rule); DualPipe needs pp even and microbatches even
-// and >= 2*pp (dualpipe.py); DualPipeV needs microbatches even and >= 2*pp.
-// virtual_stages is read only for the interleaved schedule.
-[[nodiscard]] PipelineSchedule make_schedule(Schedule kind, int pp, int microbatches,
+// Builds the schedule; throws std::invalid_argument when pp < 1, microbatches < 1
+// or the schedule's rules refuse the shape (the message names the rule).
+// virtual_stages is read only by the schedules that say so (interleaved).
+[[nodiscard]] PipelineSchedule make_schedule(const ScheduleDescriptor& schedule, int pp, int microbatches,
                                              int virtual_stages = 1);
+// The same by name or alias; an unknown name is a std::invalid_argument too.
+[[nodiscard]] PipelineSchedule make_schedule(std::string_view name, int pp, int microbatches,
+                                             int virtual_stages = 1);
+
+// The workload's schedule (parallelism.schedule, a name or alias); an unknown
+// name is an InputError at the value as written.
+[[nodiscard]] const ScheduleDescriptor& schedule_of(const WorkloadSpec& workload);
+
+// The schedule checks of a loaded workload: a registered name, virtual_stages
+// only where the schedule reads it, and the schedule's rules at the full batch.
+// Errors are InputErrors at the key a rule names (FILE:LINE:COL: message). Run
+// it wherever a workload is loaded for use, before check_workload_fits_cluster.
+void check_workload_schedule(const WorkloadSpec& workload);
 
 // The workload's schedule at a global batch of `global_batch` sequences; a schedule
 // rule the batch or parallelism breaks is an InputError at parallelism.schedule.
@@ -93,11 +101,9 @@ struct OpDependency {
 // only those), and no other op is present. For tests and the step simulator.
 void check_schedule(const PipelineSchedule& s);
 
-// Names: "gpipe", "1f1b", "interleaved", "zb-h1", "dualpipe", "dualpipev".
-[[nodiscard]] const char* schedule_name(Schedule kind);
-// Accepts those names (and "zbh1", "zb1p", "one_f_one_b", "zb_h1"); throws
-// std::invalid_argument otherwise.
-[[nodiscard]] Schedule schedule_from_name(const std::string& name);
+// The canonical name of a registered name or alias ("zb1p" -> "zb-h1"), as
+// reports print it; throws std::invalid_argument on an unknown one.
+[[nodiscard]] const std::string& schedule_name(std::string_view name_or_alias);
 [[nodiscard]] const char* pass_name(PassKind kind);  // "F", "B", "W", "BW", "FB"
 
 }  // namespace trainsim

@@ -16,6 +16,7 @@
 #include "sim/config/yaml_file.hpp"
 #include "sim/config/yaml_reader.hpp"
 #include "sim/parallel/schedule.hpp"
+#include "sim/parallel/schedule_registry.hpp"
 #include "sim/run/process_pool.hpp"
 #include "sim/run/simulate_run.hpp"
 #include "sim/topology/cluster_graph.hpp"
@@ -93,16 +94,15 @@ double seconds_value(std::string_view text) { return units::plain_number(text); 
 
 void read_bubble(const Section& c, ValidationCase& v) {
   BubbleCompute& b = v.bubble;
-  try {
-    b.schedule = schedule_from_name(c.text("schedule"));
-  } catch (const std::invalid_argument& e) {
-    c.fail_value("schedule", e.what());
-  }
+  const std::string written = c.text("schedule");
+  const ScheduleDescriptor* schedule = find_schedule(written);
+  if (schedule == nullptr) c.fail_value("schedule", unknown_schedule_message(written));
+  b.schedule = schedule->name;
   b.pp = c.integer("pp", Range::at_least(1));
   b.microbatches = c.integer("microbatches", Range::at_least(1));
-  b.virtual_stages = c.integer_or("virtual_stages", Range::at_least(1), b.schedule == Schedule::interleaved ? 2 : 1);
-  if (c.has("virtual_stages") && b.schedule != Schedule::interleaved)
-    c.fail_key("virtual_stages", "only the interleaved schedule reads it");
+  b.virtual_stages = c.integer_or("virtual_stages", Range::at_least(1), schedule->reads_virtual_stages ? 2 : 1);
+  if (c.has("virtual_stages") && !schedule->reads_virtual_stages)
+    c.fail_key("virtual_stages", "only schedule " + schedules_reading_virtual_stages() + " reads it");
   b.times.f = c.number("f", seconds_value, Range::non_negative());
   b.times.b = c.number("b", seconds_value, Range::non_negative());
   b.times.w = c.number("w", seconds_value, Range::non_negative());
@@ -291,6 +291,7 @@ std::vector<CaseResult> run_cases(const std::vector<ValidationCase>& cases, cons
     auto [it, added] = simulation_of_key.emplace(key, simulations.size());
     if (added) {
       WorkloadSpec workload = load_workload(v.config.workload_path, overrides);
+      check_workload_schedule(workload);
       check_workload_fits_cluster(workload, cluster);
       RunRequest case_request = request;
       case_request.fidelity = v.config.fidelity;

@@ -26,7 +26,7 @@ enum class CaseMetric { bubble, switches, links, gpu_hours_per_trillion_tokens, 
 
 // metric: bubble — a generated schedule timed without a network (schedule_timing.hpp).
 struct BubbleCompute {
-  Schedule schedule = Schedule::one_f_one_b;
+  std::string schedule = "1f1b";  // canonical name (sim/parallel/schedule_registry.hpp)
   int pp = 0;
   int microbatches = 0;
   int virtual_stages = 1;
