@@ -5,7 +5,9 @@
 
 #include "sim/cli/commands.hpp"
 #include "sim/config/load.hpp"
+#include "sim/parallel/moe_routing_registry.hpp"
 #include "sim/parallel/schedule.hpp"
+#include "sim/topology/fabric_registry.hpp"
 
 namespace trainsim::cli {
 
@@ -13,13 +15,15 @@ namespace {
 int run_check(const ConfigOptions& opts) {
   const auto overrides = parse_overrides(opts.set_args);
   const ClusterSpec cluster = load_cluster(opts.cluster_path, overrides);
+  check_fabric(cluster);
   const WorkloadSpec workload = load_workload(opts.workload_path, overrides);
+  parallel::check_moe_routing(workload);
   check_workload_fits_cluster(workload, cluster);
   (void)workload_schedule(workload, workload.training.global_batch);  // the rules `run` applies
   const ParallelismSpec& p = workload.parallelism;
   std::cout << "cluster:  " << cluster.name << " (" << cluster.source_file << "): " << cluster.num_gpus() << " GPUs = "
             << cluster.nodes << " nodes x " << cluster.node.gpus << " " << cluster.gpu.name << ", "
-            << to_string(cluster.network.fabric) << "\n"
+            << cluster.network.fabric << "\n"
             << "workload: " << workload.model.name << " (" << workload.source_file << "): " << workload.model.layers
             << " layers, " << (workload.model.moe ? "MoE" : "dense") << "\n"
             << "parallelism: tp " << p.tp << ", pp " << p.pp << ", ep " << p.ep << ", dp " << p.dp << ", zero "

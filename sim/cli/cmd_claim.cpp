@@ -12,8 +12,10 @@
 #include "sim/cli/commands.hpp"
 #include "sim/config/load.hpp"
 #include "sim/engine/isolated.hpp"
+#include "sim/parallel/moe_routing_registry.hpp"
 #include "sim/studies/claim.hpp"
 #include "sim/run/simulate_run.hpp"
+#include "sim/topology/fabric_registry.hpp"
 
 namespace trainsim::cli {
 
@@ -82,7 +84,9 @@ int run(const ClaimOptions& o) {
   if (!std::isfinite(o.value)) throw InputError({"--value", 0, 0}, "expected a finite number");
   const auto user = parse_overrides(o.config.set_args);
   const ClusterSpec cluster = load_cluster(o.config.cluster_path, user);
+  check_fabric(cluster);
   const WorkloadSpec workload = load_workload(o.config.workload_path, user);
+  parallel::check_moe_routing(workload);
   check_workload_fits_cluster(workload, cluster);
   // Open output files first: an unwritable path is an input error, not lost simulations.
   std::ofstream csv_out;

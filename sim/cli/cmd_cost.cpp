@@ -4,8 +4,10 @@
 
 #include "sim/cli/commands.hpp"
 #include "sim/config/load.hpp"
+#include "sim/parallel/moe_routing_registry.hpp"
 #include "sim/studies/dollar_cost.hpp"
 #include "sim/run/simulate_run.hpp"
+#include "sim/topology/fabric_registry.hpp"
 
 namespace trainsim::cli {
 
@@ -21,7 +23,9 @@ struct CostOptions {
 int run(const CostOptions& o) {
   const auto overrides = parse_overrides(o.config.set_args);
   const ClusterSpec cluster = load_cluster(o.config.cluster_path, overrides);
+  check_fabric(cluster);
   const WorkloadSpec workload = load_workload(o.config.workload_path, overrides);
+  parallel::check_moe_routing(workload);
   check_workload_fits_cluster(workload, cluster);
   RunRequest request;
   request.fidelity = o.fidelity == "full" ? Fidelity::full : Fidelity::symmetric;

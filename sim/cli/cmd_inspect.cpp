@@ -7,6 +7,7 @@
 #include "sim/config/load.hpp"
 #include "sim/model/cost_model.hpp"
 #include "sim/model/compute_cost_report.hpp"
+#include "sim/parallel/moe_routing_registry.hpp"
 
 namespace trainsim::cli {
 
@@ -19,6 +20,7 @@ void register_inspect(CLI::App& app, Action& action) {
   cmd->callback([&action, opts] {
     action = [opts]() -> int {
       const WorkloadSpec workload = load_workload(opts->workload_path, parse_overrides(opts->set_args));
+      parallel::check_moe_routing(workload);
       const ModelCost cost = model_cost(workload);
       if (opts->format == "json")
         std::cout << cost_to_json(cost, workload).dump(2) << '\n';

@@ -10,7 +10,9 @@
 #include "sim/cli/commands.hpp"
 #include "sim/config/load.hpp"
 #include "sim/config/units.hpp"
+#include "sim/parallel/moe_routing_registry.hpp"
 #include "sim/run/simulate_run.hpp"
+#include "sim/topology/fabric_registry.hpp"
 
 namespace trainsim::cli {
 
@@ -55,7 +57,9 @@ void check_full_fidelity_fits(const ClusterSpec& cluster, const WorkloadSpec& wo
 int run(const RunOptions& o) {
   const auto overrides = parse_overrides(o.config.set_args);
   const ClusterSpec cluster = load_cluster(o.config.cluster_path, overrides);
+  check_fabric(cluster);
   const WorkloadSpec workload = load_workload(o.config.workload_path, overrides);
+  parallel::check_moe_routing(workload);
   check_workload_fits_cluster(workload, cluster);
   if (o.fidelity == "full") check_full_fidelity_fits(cluster, workload, o);
   RunRequest request;

@@ -11,7 +11,8 @@
 //             pricing.capex_per_endpoint_usd = 0, pricing.amortization_years = 0 (0 = not given).
 //   workload: model.moe absent = dense model; moe.first_dense_layers = 0, moe.shared_experts = 0,
 //             moe.max_nodes_per_token = 0 (unlimited), moe.routing = balanced, moe.seed = 0
-//             (moe.zipf_exponent is required with routing: zipf and refused otherwise);
+//             (moe.zipf_exponent is required with routing: zipf and refused otherwise, by
+//             check_moe_routing in sim/parallel; network.fabric and its rules: check_fabric);
 //             model.ffn may be omitted only when every layer is MoE (first_dense_layers = 0);
 //             model.mtp_depth = 0, model.tied_embeddings = false;
 //             attention: mha kv_heads = heads, mla q_lora_rank = 0 (no query compression);
@@ -327,14 +328,10 @@ ClusterSpec load_cluster(const std::string& path, const std::vector<Override>& o
   c.node.nvlink_latency_s = node.number("nvlink_latency", units::time_s, kLatencyRange);
 
   const Section net = top.section("network");
-  c.network.fabric = net.choice<Fabric>("fabric", {{"fat-tree", Fabric::fat_tree},
-                                                   {"multi-plane-fat-tree", Fabric::multi_plane_fat_tree},
-                                                   {"rail-optimized", Fabric::rail_optimized},
-                                                   {"clos3", Fabric::clos3}});
+  // The fabric's name and rules are checked by its stage (check_fabric, sim/topology), at the values.
+  c.network.fabric = net.text("fabric");
   c.network.planes = net.integer("planes", Range::at_least(1));
-  if (c.network.fabric == Fabric::multi_plane_fat_tree && c.node.gpus % c.network.planes != 0)
-    net.fail_value("planes", str(c.network.planes) + " planes do not divide the " + str(c.node.gpus) +
-                                 " GPUs of a node (one plane per in-node GPU index)");
+  for (const char* key : {"fabric", "planes"}) c.marks[std::string("network.") + key] = net.value_mark(key);
   c.network.nic_bytes_per_s = net.number("nic_bandwidth", units::bandwidth_bytes_per_s, Range::positive());
   c.network.nic_efficiency = net.number("nic_efficiency", units::plain_number, Range::fraction());
   c.network.switch_radix = net.integer("switch_radix", Range::at_least(2));
@@ -416,12 +413,12 @@ WorkloadSpec load_workload(const std::string& path, const std::vector<Override>&
     if (e.top_k > e.routed_experts)
       moe->fail_value("top_k", "top_k " + str(e.top_k) + " exceeds the " + str(e.routed_experts) + " routed experts");
     e.max_nodes_per_token = moe->integer_or("max_nodes_per_token", Range::non_negative(), 0);
-    e.routing = moe->choice_or<RoutingKind>("routing", {{"balanced", RoutingKind::balanced}, {"zipf", RoutingKind::zipf}},
-                                            RoutingKind::balanced);
-    if (e.routing == RoutingKind::zipf)
-      e.zipf_exponent = moe->number("zipf_exponent", units::plain_number, Range::positive());
-    else if (moe->has("zipf_exponent"))
-      moe->fail_key("zipf_exponent", "applies only to routing: zipf");
+    // The routing kind and the parameters it takes are checked by check_moe_routing (sim/parallel).
+    if (moe->has("routing")) {
+      e.routing = moe->text("routing");
+      w.marks["model.moe.routing"] = moe->value_mark("routing");
+    }
+    e.zipf_exponent = moe->number_or("zipf_exponent", units::plain_number, Range::positive(), 0);
     e.seed = static_cast<unsigned>(moe->integer_or("seed", Range::non_negative(), 0));
     m.moe = e;
   }

@@ -181,7 +181,7 @@ class Builder {
       // Expert load per EP rank: tokens received over the group's mean (all 1 when balanced).
       const auto& pairs = routing_.expert_tokens;
       const double mean = std::accumulate(pairs.begin(), pairs.end(), 0.0) / static_cast<double>(pairs.size());
-      if (mean > 0 && w.model.moe->routing != RoutingKind::balanced)
+      if (mean > 0 && w.model.moe->routing != "balanced")
         for (double x : pairs) expert_load_.push_back(x / mean);
     }
     if (fidelity == Fidelity::symmetric && c.network.oversubscription > 1)

@@ -17,9 +17,11 @@
 #include "sim/config/units.hpp"
 #include "sim/config/yaml_reader.hpp"
 #include "sim/engine/isolated.hpp"
+#include "sim/parallel/moe_routing_registry.hpp"
 #include "sim/parallel/schedule.hpp"
 #include "sim/run/simulate_run.hpp"
 #include "sim/topology/cluster_graph.hpp"
+#include "sim/topology/fabric_registry.hpp"
 
 namespace trainsim {
 
@@ -308,6 +310,7 @@ std::vector<CaseResult> run_cases(const std::vector<ValidationCase>& cases, int 
     }
     const auto overrides = case_overrides(v);
     const ClusterSpec cluster = load_cluster(v.config.cluster_path, overrides);
+    check_fabric(cluster);
     if (v.metric == CaseMetric::switches || v.metric == CaseMetric::links) {
       results[i].predicted = topology_count_of(v, cluster);
       continue;
@@ -316,6 +319,7 @@ std::vector<CaseResult> run_cases(const std::vector<ValidationCase>& cases, int 
     auto [it, added] = simulation_of_key.emplace(key, simulations.size());
     if (added) {
       WorkloadSpec workload = load_workload(v.config.workload_path, overrides);
+      parallel::check_moe_routing(workload);
       check_workload_fits_cluster(workload, cluster);
       simulations.push_back({cluster, std::move(workload), v.config.fidelity});
     }
