@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "sim/config/suggest.hpp"
+#include "sim/config/registry.hpp"
 
 namespace trainsim::parallel {
 
@@ -53,16 +53,10 @@ const std::vector<CollectiveKind>& collective_kinds() {
   return kinds;
 }
 
-std::vector<std::string> collective_names() {
-  std::vector<std::string> names;
-  for (const CollectiveKind& k : collective_kinds()) names.emplace_back(k.name);
-  return names;
-}
+std::vector<std::string> collective_names() { return config::names_of(collective_kinds()); }
 
 const CollectiveKind& collective_named(const std::string& name, const SourceMark& where) {
-  for (const CollectiveKind& k : collective_kinds())
-    if (name == k.name) return k;
-  throw InputError(where, config::expected_one_of(name, collective_names()));
+  return config::named(collective_kinds(), name, where);
 }
 
 std::string collective_algorithm(const CollectiveKind& kind, const std::string& asked, const SourceMark& where) {

@@ -22,13 +22,9 @@ MoeRouting route_balanced(const MoeRoutingParams& p, int nodes, int m) {
 
 }  // namespace
 
-const MoeRoutingKind& balanced_routing() {
-  static const MoeRoutingKind kind{
-      .name = "balanced",
-      .description = "expected token counts: every token spreads its experts evenly over min(M, nodes) nodes",
-      .route = route_balanced,
-  };
-  return kind;
-}
+extern const MoeRoutingKind balanced_routing{
+    .name = "balanced",
+    .description = "expected token counts: every token spreads its experts evenly over min(M, nodes) nodes",
+    .route = route_balanced};
 
 }  // namespace trainsim::parallel

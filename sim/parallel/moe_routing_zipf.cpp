@@ -91,14 +91,10 @@ MoeRouting route_zipf(const MoeRoutingParams& p, int nodes, int m) {
 
 }  // namespace
 
-const MoeRoutingKind& zipf_routing() {
-  static const MoeRoutingKind kind{
-      .name = "zipf",
-      .description = "sampled: Zipf expert popularity (model.moe.zipf_exponent, seeded), node-limited top-k",
-      .uses_zipf_exponent = true,
-      .route = route_zipf,
-  };
-  return kind;
-}
+extern const MoeRoutingKind zipf_routing{
+    .name = "zipf",
+    .description = "sampled: Zipf expert popularity (model.moe.zipf_exponent, seeded), node-limited top-k",
+    .uses_zipf_exponent = true,
+    .route = route_zipf};
 
 }  // namespace trainsim::parallel

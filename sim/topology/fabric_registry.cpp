@@ -3,37 +3,25 @@
 #include <stdexcept>
 
 #include "sim/config/error.hpp"
-#include "sim/config/suggest.hpp"
+#include "sim/config/registry.hpp"
 
 namespace trainsim {
 
-// Defined in sim/topology/fabrics/<name>.cpp.
-const FabricKind& fat_tree_fabric();
-const FabricKind& multi_plane_fat_tree_fabric();
-const FabricKind& rail_optimized_fabric();
-const FabricKind& clos3_fabric();
+// The fabrics, each defined in sim/topology/fabrics/<name>.cpp, in listing order.
+extern const FabricKind fat_tree_fabric;
+extern const FabricKind multi_plane_fat_tree_fabric;
+extern const FabricKind rail_optimized_fabric;
+extern const FabricKind clos3_fabric;
 
 const std::vector<const FabricKind*>& fabric_kinds() {
-  static const std::vector<const FabricKind*> kinds = {
-      &fat_tree_fabric(),
-      &multi_plane_fat_tree_fabric(),
-      &rail_optimized_fabric(),
-      &clos3_fabric(),
-  };
+  static const std::vector<const FabricKind*> kinds = {&fat_tree_fabric, &multi_plane_fat_tree_fabric,
+                                                       &rail_optimized_fabric, &clos3_fabric};
   return kinds;
 }
 
-std::vector<std::string> fabric_names() {
-  std::vector<std::string> names;
-  for (const FabricKind* k : fabric_kinds()) names.emplace_back(k->name);
-  return names;
-}
+std::vector<std::string> fabric_names() { return config::names_of(fabric_kinds()); }
 
-const FabricKind* find_fabric(std::string_view name) {
-  for (const FabricKind* k : fabric_kinds())
-    if (name == k->name) return k;
-  return nullptr;
-}
+const FabricKind* find_fabric(std::string_view name) { return config::find_named(fabric_kinds(), name); }
 
 const FabricKind& fabric_named(const std::string& name) {
   if (const FabricKind* k = find_fabric(name)) return *k;
@@ -41,11 +29,9 @@ const FabricKind& fabric_named(const std::string& name) {
 }
 
 void check_fabric(const ClusterSpec& spec) {
-  const FabricKind* kind = find_fabric(spec.network.fabric);
-  if (kind == nullptr)
-    throw InputError(cluster_mark(spec, "network.fabric"),
-                     "network.fabric: " + config::expected_one_of(spec.network.fabric, fabric_names()));
-  if (kind->check != nullptr) kind->check(spec);
+  const FabricKind& kind =
+      config::named(fabric_kinds(), spec.network.fabric, cluster_mark(spec, "network.fabric"), "network.fabric");
+  if (kind.check != nullptr) kind.check(spec);
 }
 
 SourceMark cluster_mark(const ClusterSpec& spec, const std::string& key) {

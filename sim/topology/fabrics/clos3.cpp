@@ -128,22 +128,18 @@ std::string summary(const FabricShape& s) {
 
 }  // namespace
 
-const FabricKind& clos3_fabric() {
-  static const FabricKind kind{
-      .name = "clos3",
-      .description = "three-layer fat-tree (leaf, aggregation, core) in pods of radix/2 leaves; "
-                     "oversubscription at the aggregation layer",
-      .shape = shape,
-      .attach = two_layer::attach_by_plane,
-      .leaf = leaf,
-      .spine = spine,
-      .leaf_uplink = leaf_uplink,
-      .spine_uplink = spine_uplink,
-      .route_between_leaves = route_between_leaves,
-      .bisection_cables = bisection_cables,
-      .summary = summary,
-  };
-  return kind;
-}
-
+extern const FabricKind clos3_fabric{
+    .name = "clos3",
+    .description = "three-layer fat-tree (leaf, aggregation, core) in pods of radix/2 leaves; "
+                   "oversubscription at the aggregation layer",
+    .shape = shape,
+    .attach = two_layer::attach_by_plane,
+    .leaf = leaf,
+    .spine = spine,
+    .leaf_uplink = leaf_uplink,
+    .spine_uplink = spine_uplink,
+    .route_between_leaves = route_between_leaves,
+    .bisection_cables = bisection_cables,
+    .summary = summary,
+};
 }  // namespace trainsim

@@ -10,20 +10,8 @@ FabricShape shape(const ClusterSpec& spec) { return two_layer::planes_of_leaves(
 
 }  // namespace
 
-const FabricKind& fat_tree_fabric() {
-  static const FabricKind kind{
-      .name = "fat-tree",
-      .description = "one two-layer fat-tree (leaf, spine); GPUs on leaves in rank order",
-      .shape = shape,
-      .attach = two_layer::attach_by_plane,
-      .leaf = two_layer::leaf,
-      .spine = two_layer::spine,
-      .leaf_uplink = two_layer::leaf_uplink,
-      .route_between_leaves = two_layer::route_between_leaves,
-      .bisection_cables = two_layer::bisection_cables,
-      .summary = two_layer::summary,
-  };
-  return kind;
-}
+extern const FabricKind fat_tree_fabric = two_layer::completed(
+    {.name = "fat-tree", .description = "one two-layer fat-tree (leaf, spine); GPUs on leaves in rank order",
+     .shape = shape});
 
 }  // namespace trainsim

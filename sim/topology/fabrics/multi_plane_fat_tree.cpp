@@ -21,14 +21,6 @@ void check(const ClusterSpec& spec) {
                                  spec.network.planes, spec.node.gpus));
 }
 
-FabricShape shape(const ClusterSpec& spec) {
-  const int planes = spec.network.planes;
-  if (planes < 1 || spec.node.gpus % planes != 0)
-    throw std::invalid_argument(
-        fmt::format("topology: planes ({}) must divide node.gpus ({})", planes, spec.node.gpus));
-  return two_layer::planes_of_leaves(spec, "multi-plane-fat-tree", planes);
-}
-
 SwitchLabel leaf(const FabricShape&, int plane, int l) { return {fmt::format("p{}-leaf-{}", plane, l)}; }
 
 SwitchLabel spine(const FabricShape&, int plane, int sp) { return {fmt::format("p{}-spine-{}", plane, sp)}; }
@@ -38,24 +30,20 @@ std::string summary(const FabricShape& s) {
                      s.radix);
 }
 
+FabricShape shape(const ClusterSpec& spec) {
+  const int planes = spec.network.planes;
+  if (planes < 1 || spec.node.gpus % planes != 0)
+    throw std::invalid_argument(
+        fmt::format("topology: planes ({}) must divide node.gpus ({})", planes, spec.node.gpus));
+  return two_layer::planes_of_leaves(spec, "multi-plane-fat-tree", planes);
+}
+
 }  // namespace
 
-const FabricKind& multi_plane_fat_tree_fabric() {
-  static const FabricKind kind{
-      .name = "multi-plane-fat-tree",
-      .description = "network.planes independent two-layer fat-trees, GPU i of a node on plane i % planes; "
-                     "NVLink joins the planes (DeepSeek ISCA'25)",
-      .check = check,
-      .shape = shape,
-      .attach = two_layer::attach_by_plane,
-      .leaf = leaf,
-      .spine = spine,
-      .leaf_uplink = two_layer::leaf_uplink,
-      .route_between_leaves = two_layer::route_between_leaves,
-      .bisection_cables = two_layer::bisection_cables,
-      .summary = summary,
-  };
-  return kind;
-}
+extern const FabricKind multi_plane_fat_tree_fabric = two_layer::completed(
+    {.name = "multi-plane-fat-tree",
+     .description = "network.planes independent two-layer fat-trees, GPU i of a node on plane i % planes; "
+                    "NVLink joins the planes (DeepSeek ISCA'25)",
+     .check = check, .shape = shape, .leaf = leaf, .spine = spine, .summary = summary});
 
 }  // namespace trainsim

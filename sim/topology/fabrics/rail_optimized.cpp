@@ -40,20 +40,9 @@ std::string summary(const FabricShape& s) {
 
 }  // namespace
 
-const FabricKind& rail_optimized_fabric() {
-  static const FabricKind kind{
-      .name = "rail-optimized",
-      .description = "one leaf group per in-node GPU index (rail), one spine layer shared by all rails",
-      .shape = shape,
-      .attach = attach,
-      .leaf = leaf,
-      .spine = two_layer::spine,
-      .leaf_uplink = two_layer::leaf_uplink,
-      .route_between_leaves = two_layer::route_between_leaves,
-      .bisection_cables = two_layer::bisection_cables,
-      .summary = summary,
-  };
-  return kind;
-}
+extern const FabricKind rail_optimized_fabric = two_layer::completed(
+    {.name = "rail-optimized",
+     .description = "one leaf group per in-node GPU index (rail), one spine layer shared by all rails",
+     .shape = shape, .attach = attach, .leaf = leaf, .summary = summary});
 
 }  // namespace trainsim

@@ -12,6 +12,7 @@
 
 namespace trainsim::two_layer {
 
+
 // `planes` independent fat-trees over the GPUs, leaves filled in endpoint order.
 [[nodiscard]] FabricShape planes_of_leaves(const ClusterSpec& spec, const char* fabric, int planes);
 // Spines for the leaves of `s`; std::invalid_argument when a plane has more leaves than the radix.
@@ -28,5 +29,17 @@ void route_between_leaves(const ClusterGraph& g, int a, int b, std::vector<Hop>&
 [[nodiscard]] long long bisection_cables(const FabricShape& s, const std::vector<long long>& a,
                                          const std::vector<long long>& b);
 [[nodiscard]] std::string summary(const FabricShape& s);  // "64 leaf + 32 spine, radix 64"
+
+// A two-layer fabric: `k` with the parts it leaves empty taken from here.
+[[nodiscard]] constexpr FabricKind completed(FabricKind k) {
+  if (k.attach == nullptr) k.attach = attach_by_plane;
+  if (k.leaf == nullptr) k.leaf = leaf;
+  if (k.spine == nullptr) k.spine = spine;
+  if (k.leaf_uplink == nullptr) k.leaf_uplink = leaf_uplink;
+  if (k.route_between_leaves == nullptr) k.route_between_leaves = route_between_leaves;
+  if (k.bisection_cables == nullptr) k.bisection_cables = bisection_cables;
+  if (k.summary == nullptr) k.summary = summary;
+  return k;
+}
 
 }  // namespace trainsim::two_layer
