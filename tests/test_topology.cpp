@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "sim/topology/cluster_graph.hpp"
+#include "sim/topology/fabric_registry.hpp"
 #include "sim/topology/topology_output.hpp"
 #include "tests/support.hpp"
 
@@ -480,5 +481,72 @@ TEST_CASE("topology: rail traffic on a non-blocking fat-tree loads no cable abov
     INFO(spec.network.fabric << " " << spec.nodes << " nodes");
     CHECK(nic > 0);
     CHECK(fabric <= nic);
+  }
+}
+
+TEST_CASE("topology: every registered fabric builds a graph whose facts match its counts", "[topology]") {
+  // The closed-form tests above run over small_instances(): it must hold every fabric.
+  std::set<std::string> covered;
+  for (const ClusterSpec& spec : small_instances()) covered.insert(spec.network.fabric);
+  for (const FabricKind* kind : fabric_kinds()) {
+    INFO(kind->name);
+    CHECK(covered.count(kind->name) == 1);
+    CHECK(find_fabric(kind->name) == kind);
+    CHECK(std::string(kind->description).size() > 0);
+    const ClusterSpec spec = make_spec(kind->name, 8, 4, 8, 2);  // planes: multi-plane only
+    CHECK_NOTHROW(check_fabric(spec));
+    const ClusterGraph g = build_cluster_graph(spec);
+    const TopologyFacts f = topology_facts(g, spec);
+    CHECK(f.fabric == kind->name);
+    // Kinds counted zero are absent from the counts.
+    const auto nonzero = [](auto counts) {
+      std::erase_if(counts, [](const auto& kv) { return kv.second == 0; });
+      return counts;
+    };
+    CHECK(count_vertices(g) == nonzero(std::map<VertexKind, int>{
+                                   {VertexKind::gpu, f.gpus}, {VertexKind::nic, f.nics},
+                                   {VertexKind::nvswitch, f.nvswitches}, {VertexKind::leaf, f.leaf_switches},
+                                   {VertexKind::spine, f.spine_switches}, {VertexKind::core, f.core_switches}}));
+    CHECK(count_edges(g) == nonzero(std::map<EdgeKind, int>{
+                                {EdgeKind::nvlink, f.nvlink_links}, {EdgeKind::nic_attach, f.nic_attach_links},
+                                {EdgeKind::nic_link, f.nic_links}, {EdgeKind::leaf_up, f.leaf_up_links},
+                                {EdgeKind::spine_up, f.spine_up_links}}));
+    CHECK(static_cast<int>(boost::num_edges(g.graph)) == f.total_links);
+    CHECK(f.diameter_hops == bfs_diameter(g));
+    CHECK(f.bisection_bytes_per_s == max_flow_bisection(g));
+    CHECK(!kind->summary(f.shape).empty());
+  }
+}
+
+TEST_CASE("topology: an unknown fabric or a broken fabric rule is a located input error", "[topology][config]") {
+  const auto error_of = [](ClusterSpec spec, const std::string& key, SourceMark mark) {
+    spec.source_file = mark.file;
+    spec.marks[key] = mark;
+    try {
+      check_fabric(spec);
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  CHECK(error_of(make_spec("clos", 8, 4, 8), "network.fabric", {"c.yaml", 26, 11}) ==
+        "c.yaml:26:11: network.fabric: expected one of fat-tree, multi-plane-fat-tree, rail-optimized, clos3, "
+        "got \"clos\"; did you mean \"clos3\"?");
+  CHECK_THROWS_AS(build_cluster_graph(make_spec("clos", 8, 4, 8)), std::invalid_argument);
+  // multi-plane-fat-tree's own rule: one plane per in-node GPU index.
+  CHECK(error_of(make_spec("multi-plane-fat-tree", 16, 8, 64, 3), "network.planes", {"c.yaml", 27, 11}) ==
+        "c.yaml:27:11: network.planes: 3 planes do not divide the 8 GPUs of a node (one plane per in-node GPU index)");
+
+  // From the command line: the --set that wrote it; --list-fabrics names every fabric.
+  const auto bad = run_trainsim("topology --set network.fabric=rail-optimised");
+  CHECK(bad.status == 2);
+  CHECK(bad.output ==
+        "--set network.fabric=rail-optimised: network.fabric: expected one of fat-tree, multi-plane-fat-tree, "
+        "rail-optimized, clos3, got \"rail-optimised\"; did you mean \"rail-optimized\"?\n");
+  const auto list = run_trainsim("topology --list-fabrics");
+  CHECK(list.status == 0);
+  for (const FabricKind* kind : fabric_kinds()) {
+    CHECK(list.output.find(kind->name) != std::string::npos);
+    CHECK(list.output.find(kind->description) != std::string::npos);
   }
 }
