@@ -40,7 +40,7 @@ inline CommandResult run_trainsim(const std::string& args, bool with_stderr = tr
 
 // A small H800-like cluster written in code (numbers as in topologies/h800-2048.yaml),
 // for tests that build the platform directly.
-inline ClusterSpec h800_like_cluster(int nodes, Fabric fabric = Fabric::multi_plane_fat_tree) {
+inline ClusterSpec h800_like_cluster(int nodes, const std::string& fabric = "multi-plane-fat-tree") {
   ClusterSpec c;
   c.name = "test";
   c.nodes = nodes;
@@ -49,7 +49,7 @@ inline ClusterSpec h800_like_cluster(int nodes, Fabric fabric = Fabric::multi_pl
   c.node.nvlink_efficiency = 0.8;
   c.node.nvlink_latency_s = 1e-6;
   c.network.fabric = fabric;
-  c.network.planes = fabric == Fabric::multi_plane_fat_tree ? 8 : 1;
+  c.network.planes = fabric == "multi-plane-fat-tree" ? 8 : 1;
   c.network.nic_bytes_per_s = 50e9;
   c.network.nic_efficiency = 0.8;
   c.network.switch_radix = 64;

@@ -6,9 +6,12 @@
 #include <numeric>
 #include <set>
 
+#include "sim/config/error.hpp"
 #include "sim/model/cost_model.hpp"
+#include "sim/parallel/collective_registry.hpp"
 #include "sim/parallel/collectives.hpp"
 #include "sim/parallel/moe_routing.hpp"
+#include "sim/parallel/moe_routing_registry.hpp"
 
 using namespace trainsim;
 using namespace trainsim::parallel;
@@ -172,7 +175,7 @@ TEST_CASE("zipf routing: node-limited, seeded, imbalanced", "[moe]") {
   auto p = ep_params(64);
   p.tokens = 256;
   p.max_nodes = 2;
-  p.routing = RoutingKind::zipf;
+  p.routing = "zipf";
   p.zipf_exponent = 1.2;
   p.seed = 7;
   const auto r = route_tokens(p);
@@ -212,4 +215,69 @@ TEST_CASE("routing rejects experts not divisible by the EP size", "[moe]") {
   auto p = ep_params(64);
   p.experts = 100;
   REQUIRE_THROWS_AS(route_tokens(p), std::invalid_argument);
+}
+
+TEST_CASE("every registered collective builds a plan in each of its algorithms", "[collectives]") {
+  const auto group = first_gpus(16);
+  const MoeRouting routing = route_tokens(ep_params(16));
+  for (const CollectiveKind& kind : collective_kinds()) {
+    CHECK(collective_algorithm(kind, "", {}) == kind.algorithms.front());
+    for (const auto& algorithm : kind.algorithms) {
+      INFO(kind.name << " " << algorithm);
+      const CollectiveRequest request{algorithm, 8, 1e9, kind.routed ? &routing : nullptr, 7168};
+      const CollectivePlan plan = kind.plan(group, request);
+      CHECK(plan.total_bytes() > 0);
+      require_sent_equals_received(plan);
+    }
+  }
+  // The registry runs the plan functions as they are.
+  const CollectivePlan hier = collective_named("allreduce", {}).plan(group, {"hierarchical", 8, 1e9, nullptr, 0});
+  CHECK(hier.total_bytes() == hierarchical_all_reduce(group, 8, 1e9).total_bytes());
+  CHECK(hier.phases.size() == hierarchical_all_reduce(group, 8, 1e9).phases.size());
+  CHECK_THROWS_AS(collective_named("allreduc", {"collective", 0, 0}), InputError);
+}
+
+TEST_CASE("every registered routing kind routes every token to top_k experts", "[moe]") {
+  for (const MoeRoutingKind* kind : moe_routing_kinds()) {
+    INFO(kind->name);
+    auto p = ep_params(16);
+    p.tokens = 64;
+    p.routing = kind->name;
+    p.zipf_exponent = 1.0;
+    const auto r = route_tokens(p);
+    const double pairs = std::accumulate(r.expert_tokens.begin(), r.expert_tokens.end(), 0.0);
+    CHECK(pairs == Approx(16.0 * 64 * 8));
+  }
+  auto p = ep_params(16);
+  p.routing = "zip";
+  CHECK_THROWS_AS(route_tokens(p), std::invalid_argument);
+}
+
+TEST_CASE("model.moe.routing: unknown kinds and a misplaced zipf_exponent are located errors", "[moe][config]") {
+  WorkloadSpec w;
+  w.source_file = "w.yaml";
+  w.model.moe = MoeSpec{};
+  w.marks["model.moe"] = SourceMark{"w.yaml", 11, 3};
+  w.marks["model.moe.routing"] = SourceMark{"w.yaml", 18, 14};
+  w.marks["model.moe.zipf_exponent"] = SourceMark{"w.yaml", 19, 5};
+  const auto message = [&w] {
+    try {
+      check_moe_routing(w);
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  CHECK(message() == "no error");  // balanced, no exponent
+  w.model.moe->routing = "zip";
+  CHECK(message() == "w.yaml:18:14: model.moe.routing: expected one of balanced, zipf, got \"zip\"; did you mean "
+                     "\"zipf\"?");
+  w.model.moe->routing = "zipf";
+  CHECK(message() == "w.yaml:11:3: missing key \"zipf_exponent\" in model.moe");
+  w.model.moe->zipf_exponent = 1.0;
+  CHECK(message() == "no error");
+  w.model.moe->routing = "balanced";
+  CHECK(message() == "w.yaml:19:5: model.moe.zipf_exponent: applies only to routing: zipf");
+  w.model.moe.reset();  // dense model: nothing to check
+  CHECK(message() == "no error");
 }

@@ -62,7 +62,7 @@ TEST_CASE("h800-2048 loads in SI units", "[config]") {
   CHECK(c.node.nvlink_bytes_per_s == exactly(200e9));
   CHECK(c.node.nvlink_efficiency == exactly(0.8));
   CHECK(c.node.nvlink_latency_s == exactly(1e-6));
-  CHECK(c.network.fabric == Fabric::multi_plane_fat_tree);
+  CHECK(c.network.fabric == "multi-plane-fat-tree");
   CHECK(c.network.planes == 8);
   CHECK(c.network.nic_bytes_per_s == exactly(50e9));  // 400Gbps
   CHECK(c.network.nic_efficiency == exactly(0.8));
@@ -133,7 +133,7 @@ TEST_CASE("deepseek-v3 workload loads", "[config]") {
   CHECK(w.model.moe->expert_intermediate == 2048);
   CHECK(w.model.moe->top_k == 8);
   CHECK(w.model.moe->max_nodes_per_token == 4);
-  CHECK(w.model.moe->routing == RoutingKind::balanced);
+  CHECK(w.model.moe->routing == "balanced");
   CHECK(w.model.mtp_depth == 1);
   CHECK_FALSE(w.model.tied_embeddings);
   CHECK(w.training.tokens == 14.8e12);
@@ -260,10 +260,8 @@ TEST_CASE("Errors carry the position of the offending key or value", "[config]")
 TEST_CASE("Default config paths exist and enum names round-trip", "[config]") {
   CHECK(std::ifstream(default_cluster_path()).good());
   CHECK(std::ifstream(default_workload_path()).good());
-  CHECK(std::string(to_string(Fabric::multi_plane_fat_tree)) == "multi-plane-fat-tree");
   CHECK(std::string(to_string(AttentionKind::mla)) == "mla");
   CHECK(std::string(to_string(Precision::fp8)) == "fp8");
-  CHECK(std::string(to_string(RoutingKind::zipf)) == "zipf");
 }
 
 // ------------------------------------------------------------------ key declarations

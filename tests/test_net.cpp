@@ -12,8 +12,10 @@
 #include "sim/engine/platform.hpp"
 #include "sim/engine/transfers.hpp"
 #include "sim/model/cost_model.hpp"
+#include "sim/parallel/collective_registry.hpp"
 #include "sim/parallel/collectives.hpp"
 #include "sim/parallel/moe_routing.hpp"
+#include "sim/parallel/moe_routing_registry.hpp"
 #include "tests/support.hpp"
 
 using namespace trainsim;
@@ -179,4 +181,36 @@ TEST_CASE("trainsim net dispatch and combine use the step program's bytes per to
   // FP8 combine: hidden bytes, no scales (7,168 B for DeepSeek-V3, not the BF16 14,336 B).
   CHECK(run_cli("net combine --ranks 16 --tokens 256 --set nodes=2 --combine-precision fp8")["bytes_per_token"]
             .get<double>() == 7168);
+}
+
+TEST_CASE("trainsim net: an unknown collective, algorithm or routing kind is an input error", "[net][cli]") {
+  const auto error = [](const std::string& args) {
+    const auto r = trainsim::test::run_trainsim(args);
+    INFO(args);
+    CHECK(r.status == 2);
+    return r.output;
+  };
+  CHECK(error("net allreduc") ==
+        "collective: expected one of p2p, allreduce, reducescatter, allgather, alltoall, dispatch, combine, got "
+        "\"allreduc\"; did you mean \"allreduce\"?\n");
+  CHECK(error("net dispatch --routing zipff") ==
+        "--routing: expected one of balanced, zipf, got \"zipff\"; did you mean \"zipf\"?\n");
+  CHECK(error("net allgather --algorithm rign") ==
+        "--algorithm: expected one of direct, ring, hierarchical, deepep-two-hop, got \"rign\"; did you mean "
+        "\"ring\"?\n");
+  CHECK(error("net alltoall --algorithm hierarchical") ==
+        "--algorithm: hierarchical applies to allreduce, reducescatter and allgather\n");
+  CHECK(error("check --set model.moe.routing=zip") ==
+        "--set model.moe.routing=zip: model.moe.routing: expected one of balanced, zipf, got \"zip\"; did you mean "
+        "\"zipf\"?\n");
+}
+
+TEST_CASE("trainsim net --list names every registered collective and routing kind", "[net][cli]") {
+  const auto r = trainsim::test::run_trainsim("net --list");
+  REQUIRE(r.status == 0);
+  for (const auto& kind : parallel::collective_kinds()) {
+    CHECK(r.output.find(kind.name) != std::string::npos);
+    CHECK(r.output.find(kind.description) != std::string::npos);
+  }
+  for (const auto* kind : parallel::moe_routing_kinds()) CHECK(r.output.find(kind->description) != std::string::npos);
 }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "sim/topology/cluster_graph.hpp"
+#include "sim/topology/fabric_registry.hpp"
 #include "sim/topology/topology_output.hpp"
 #include "tests/support.hpp"
 
@@ -21,7 +22,7 @@ using namespace trainsim;
 namespace {
 
 // Test clusters. Bandwidths are round test values (50 and 200 GB/s), not data.
-ClusterSpec make_spec(Fabric fabric, int nodes, int gpus_per_node, int radix, int planes = 1,
+ClusterSpec make_spec(const std::string& fabric, int nodes, int gpus_per_node, int radix, int planes = 1,
                       double oversubscription = 1) {
   ClusterSpec s;
   s.name = "test";
@@ -134,24 +135,24 @@ using trainsim::test::run_trainsim;
 
 std::vector<ClusterSpec> small_instances() {
   return {
-      make_spec(Fabric::fat_tree, 8, 4, 8),                        // L=8, S=4
-      make_spec(Fabric::fat_tree, 8, 4, 8, 1, 2),                  // u=2: 2:1 oversubscribed
-      make_spec(Fabric::fat_tree, 2, 4, 8),                        // one leaf
-      make_spec(Fabric::fat_tree, 6, 2, 8),                        // 12 endpoints, L=3 (odd), S=2
-      make_spec(Fabric::fat_tree, 5, 4, 8),                        // L=5, S=3 does not divide u=4
-      make_spec(Fabric::fat_tree, 6, 4, 10),                       // d=5: nodes straddle leaves; S=3, u=5
-      make_spec(Fabric::fat_tree, 7, 4, 10, 1, 2),                 // d=5, u=3, oversubscribed, odd nodes
-      make_spec(Fabric::multi_plane_fat_tree, 8, 4, 8, 2),         // 2 planes, L=4, S=2
-      make_spec(Fabric::multi_plane_fat_tree, 16, 4, 8, 4),        // 4 planes, L=4, S=2
-      make_spec(Fabric::multi_plane_fat_tree, 4, 4, 8, 4),         // 4 planes, one leaf each
-      make_spec(Fabric::multi_plane_fat_tree, 8, 4, 8, 2, 2),      // planes and oversubscription
-      make_spec(Fabric::rail_optimized, 8, 4, 8),                  // 4 rails x 2 leaves, S=4
-      make_spec(Fabric::rail_optimized, 4, 2, 8, 1, 2),            // 2 rails x 1 leaf, u=2
-      make_spec(Fabric::clos3, 8, 2, 4),                           // full k=4 fat-tree: 4 pods, 4 cores
-      make_spec(Fabric::clos3, 8, 2, 4, 1, 2),                     // aggregation 2:1
-      make_spec(Fabric::clos3, 16, 4, 8),                          // radix 8: 16 leaves, 4 pods
-      make_spec(Fabric::clos3, 10, 4, 8),                          // partial third pod, 2 cores per group
-      make_spec(Fabric::clos3, 10, 4, 8, 1, 3),                    // aggregation up ceil(4/3)=2
+      make_spec("fat-tree", 8, 4, 8),                        // L=8, S=4
+      make_spec("fat-tree", 8, 4, 8, 1, 2),                  // u=2: 2:1 oversubscribed
+      make_spec("fat-tree", 2, 4, 8),                        // one leaf
+      make_spec("fat-tree", 6, 2, 8),                        // 12 endpoints, L=3 (odd), S=2
+      make_spec("fat-tree", 5, 4, 8),                        // L=5, S=3 does not divide u=4
+      make_spec("fat-tree", 6, 4, 10),                       // d=5: nodes straddle leaves; S=3, u=5
+      make_spec("fat-tree", 7, 4, 10, 1, 2),                 // d=5, u=3, oversubscribed, odd nodes
+      make_spec("multi-plane-fat-tree", 8, 4, 8, 2),         // 2 planes, L=4, S=2
+      make_spec("multi-plane-fat-tree", 16, 4, 8, 4),        // 4 planes, L=4, S=2
+      make_spec("multi-plane-fat-tree", 4, 4, 8, 4),         // 4 planes, one leaf each
+      make_spec("multi-plane-fat-tree", 8, 4, 8, 2, 2),      // planes and oversubscription
+      make_spec("rail-optimized", 8, 4, 8),                  // 4 rails x 2 leaves, S=4
+      make_spec("rail-optimized", 4, 2, 8, 1, 2),            // 2 rails x 1 leaf, u=2
+      make_spec("clos3", 8, 2, 4),                           // full k=4 fat-tree: 4 pods, 4 cores
+      make_spec("clos3", 8, 2, 4, 1, 2),                     // aggregation 2:1
+      make_spec("clos3", 16, 4, 8),                          // radix 8: 16 leaves, 4 pods
+      make_spec("clos3", 10, 4, 8),                          // partial third pod, 2 cores per group
+      make_spec("clos3", 10, 4, 8, 1, 3),                    // aggregation up ceil(4/3)=2
   };
 }
 
@@ -163,7 +164,7 @@ TEST_CASE("topology: ISCA'25 Table 3 counts (Links = switch-to-switch cables)", 
   // cables in FT2 and MPFT, but FT3 (65,536 endpoints, 131,072 links) settles it:
   // "Links" counts switch-to-switch cables only.
   SECTION("FT2: one two-layer fat-tree of 64-port switches") {
-    const ClusterSpec spec = make_spec(Fabric::fat_tree, 256, 8, 64);
+    const ClusterSpec spec = make_spec("fat-tree", 256, 8, 64);
     const ClusterGraph g = build_cluster_graph(spec);
     const TopologyFacts f = topology_facts(g, spec);
     CHECK(f.gpus == 2048);
@@ -178,7 +179,7 @@ TEST_CASE("topology: ISCA'25 Table 3 counts (Links = switch-to-switch cables)", 
     CHECK(vertices[VertexKind::leaf] + vertices[VertexKind::spine] + vertices[VertexKind::core] == 96);
   }
   SECTION("MPFT: 8 planes of FT2 at 16,384 GPUs") {
-    const ClusterSpec spec = make_spec(Fabric::multi_plane_fat_tree, 2048, 8, 64, 8);
+    const ClusterSpec spec = make_spec("multi-plane-fat-tree", 2048, 8, 64, 8);
     const ClusterGraph g = build_cluster_graph(spec);
     const TopologyFacts f = topology_facts(g, spec);
     CHECK(f.gpus == 16384);
@@ -192,7 +193,7 @@ TEST_CASE("topology: ISCA'25 Table 3 counts (Links = switch-to-switch cables)", 
     CHECK(vertices[VertexKind::spine] == 8 * 32);
   }
   SECTION("FT3: three-layer fat-tree of 64-port switches, 65,536 endpoints") {
-    const ClusterSpec spec = make_spec(Fabric::clos3, 8192, 8, 64);
+    const ClusterSpec spec = make_spec("clos3", 8192, 8, 64);
     const ClusterGraph g = build_cluster_graph(spec);
     const TopologyFacts f = topology_facts(g, spec);
     CHECK(f.gpus == 65536);
@@ -208,7 +209,7 @@ TEST_CASE("topology: ISCA'25 Table 3 counts (Links = switch-to-switch cables)", 
 }
 
 TEST_CASE("topology: h800-2048 multi-plane fat-tree has 96 switches", "[topology]") {
-  const ClusterSpec spec = make_spec(Fabric::multi_plane_fat_tree, 256, 8, 64, 8);
+  const ClusterSpec spec = make_spec("multi-plane-fat-tree", 256, 8, 64, 8);
   const ClusterGraph g = build_cluster_graph(spec);
   const TopologyFacts f = topology_facts(g, spec);
   CHECK(f.leaf_switches == 64);   // 8 planes x 256 endpoints / 32
@@ -223,22 +224,22 @@ TEST_CASE("topology: h800-2048 multi-plane fat-tree has 96 switches", "[topology
 
 TEST_CASE("topology: capacity limits throw invalid_argument", "[topology]") {
   // Two layers of radix 64 hold 64 * 32 = 2048 endpoints per plane.
-  CHECK_NOTHROW(build_cluster_graph(make_spec(Fabric::fat_tree, 256, 8, 64)));
-  CHECK_THROWS_AS(build_cluster_graph(make_spec(Fabric::fat_tree, 257, 8, 64)), std::invalid_argument);
-  CHECK_NOTHROW(build_cluster_graph(make_spec(Fabric::multi_plane_fat_tree, 2048, 8, 64, 8)));
-  CHECK_THROWS_AS(build_cluster_graph(make_spec(Fabric::multi_plane_fat_tree, 2049, 8, 64, 8)),
+  CHECK_NOTHROW(build_cluster_graph(make_spec("fat-tree", 256, 8, 64)));
+  CHECK_THROWS_AS(build_cluster_graph(make_spec("fat-tree", 257, 8, 64)), std::invalid_argument);
+  CHECK_NOTHROW(build_cluster_graph(make_spec("multi-plane-fat-tree", 2048, 8, 64, 8)));
+  CHECK_THROWS_AS(build_cluster_graph(make_spec("multi-plane-fat-tree", 2049, 8, 64, 8)),
                   std::invalid_argument);
-  CHECK_THROWS_AS(build_cluster_graph(make_spec(Fabric::multi_plane_fat_tree, 16, 8, 64, 3)),
+  CHECK_THROWS_AS(build_cluster_graph(make_spec("multi-plane-fat-tree", 16, 8, 64, 3)),
                   std::invalid_argument);  // 3 planes do not divide 8 GPUs
   // clos3 of radix 4 holds 4^3/4 = 16 endpoints.
-  CHECK_NOTHROW(build_cluster_graph(make_spec(Fabric::clos3, 8, 2, 4)));
-  CHECK_THROWS_AS(build_cluster_graph(make_spec(Fabric::clos3, 9, 2, 4)), std::invalid_argument);
-  CHECK_THROWS_AS(build_cluster_graph(make_spec(Fabric::fat_tree, 4, 8, 7)), std::invalid_argument);
+  CHECK_NOTHROW(build_cluster_graph(make_spec("clos3", 8, 2, 4)));
+  CHECK_THROWS_AS(build_cluster_graph(make_spec("clos3", 9, 2, 4)), std::invalid_argument);
+  CHECK_THROWS_AS(build_cluster_graph(make_spec("fat-tree", 4, 8, 7)), std::invalid_argument);
 }
 
 TEST_CASE("topology: oversubscription shrinks the spine layer", "[topology]") {
   // radix 64, 2:1: 32 down, 16 up per leaf; 2048 endpoints → 64 leaves, 16 spines.
-  const ClusterSpec spec = make_spec(Fabric::fat_tree, 256, 8, 64, 1, 2);
+  const ClusterSpec spec = make_spec("fat-tree", 256, 8, 64, 1, 2);
   const ClusterGraph g = build_cluster_graph(spec);
   const TopologyFacts f = topology_facts(g, spec);
   CHECK(f.leaf_switches == 64);
@@ -249,7 +250,7 @@ TEST_CASE("topology: oversubscription shrinks the spine layer", "[topology]") {
 
 TEST_CASE("topology: diameter closed form equals BFS, routes are shortest paths", "[topology]") {
   for (const ClusterSpec& spec : small_instances()) {
-    INFO(to_string(spec.network.fabric) << " nodes=" << spec.nodes << " gpus=" << spec.node.gpus
+    INFO(spec.network.fabric << " nodes=" << spec.nodes << " gpus=" << spec.node.gpus
                                         << " radix=" << spec.network.switch_radix << " planes=" << spec.network.planes
                                         << " oversub=" << spec.network.oversubscription);
     const ClusterGraph g = build_cluster_graph(spec);
@@ -272,7 +273,7 @@ TEST_CASE("topology: diameter closed form equals BFS, routes are shortest paths"
 
 TEST_CASE("topology: bisection closed form equals max-flow", "[topology]") {
   for (const ClusterSpec& spec : small_instances()) {
-    INFO(to_string(spec.network.fabric) << " nodes=" << spec.nodes << " gpus=" << spec.node.gpus
+    INFO(spec.network.fabric << " nodes=" << spec.nodes << " gpus=" << spec.node.gpus
                                         << " radix=" << spec.network.switch_radix << " planes=" << spec.network.planes
                                         << " oversub=" << spec.network.oversubscription);
     const ClusterGraph g = build_cluster_graph(spec);
@@ -282,14 +283,14 @@ TEST_CASE("topology: bisection closed form equals max-flow", "[topology]") {
   const auto bisection = [](const ClusterSpec& spec) {
     return topology_facts(build_cluster_graph(spec), spec).bisection_bytes_per_s / 50e9;
   };
-  CHECK(bisection(make_spec(Fabric::fat_tree, 8, 4, 8)) == 16);        // full: 32 / 2
-  CHECK(bisection(make_spec(Fabric::fat_tree, 8, 4, 8, 1, 2)) == 8);   // 4 leaves x 2 uplinks
-  CHECK(bisection(make_spec(Fabric::clos3, 8, 2, 4)) == 8);            // full: 16 / 2
-  CHECK(bisection(make_spec(Fabric::clos3, 8, 2, 4, 1, 2)) == 4);      // 2 pods x 2 aggs x 1 uplink
+  CHECK(bisection(make_spec("fat-tree", 8, 4, 8)) == 16);        // full: 32 / 2
+  CHECK(bisection(make_spec("fat-tree", 8, 4, 8, 1, 2)) == 8);   // 4 leaves x 2 uplinks
+  CHECK(bisection(make_spec("clos3", 8, 2, 4)) == 8);            // full: 16 / 2
+  CHECK(bisection(make_spec("clos3", 8, 2, 4, 1, 2)) == 4);      // 2 pods x 2 aggs x 1 uplink
 }
 
 TEST_CASE("topology: route hop sequences on h800-2048", "[topology]") {
-  const ClusterSpec spec = make_spec(Fabric::multi_plane_fat_tree, 256, 8, 64, 8);
+  const ClusterSpec spec = make_spec("multi-plane-fat-tree", 256, 8, 64, 8);
   const ClusterGraph g = build_cluster_graph(spec);
   using V = std::vector<std::string>;
   // Same node: NVLink through the NVSwitch.
@@ -320,7 +321,7 @@ TEST_CASE("topology: route hop sequences on h800-2048", "[topology]") {
 TEST_CASE("topology: clos3 and rail-optimized routes", "[topology]") {
   using V = std::vector<std::string>;
   {
-    const ClusterSpec spec = make_spec(Fabric::clos3, 8, 2, 4);  // k=4 fat-tree, 2 endpoints per leaf
+    const ClusterSpec spec = make_spec("clos3", 8, 2, 4);  // k=4 fat-tree, 2 endpoints per leaf
     const ClusterGraph g = build_cluster_graph(spec);
     // Ranks 0,1 on leaf 0 and 2,3 on leaf 1 (pod 0); 4.. in pod 1.
     CHECK(route_names(g, 0, 2) == V{"gpu-n0-g0", "nic-n0-g0", "pod0-leaf-0", "pod0-agg-0", "pod0-leaf-1",
@@ -330,7 +331,7 @@ TEST_CASE("topology: clos3 and rail-optimized routes", "[topology]") {
                                     "pod1-agg-1", "pod1-leaf-0", "nic-n2-g1", "gpu-n2-g1"});
   }
   {
-    const ClusterSpec spec = make_spec(Fabric::rail_optimized, 8, 4, 8);  // 4 rails x 2 leaves
+    const ClusterSpec spec = make_spec("rail-optimized", 8, 4, 8);  // 4 rails x 2 leaves
     const ClusterGraph g = build_cluster_graph(spec);
     // Same rail, same leaf: node 0 and node 3 (4 nodes per rail leaf).
     CHECK(route_names(g, 0, 3 * 4) == V{"gpu-n0-g0", "nic-n0-g0", "rail0-leaf-0", "nic-n3-g0", "gpu-n3-g0"});
@@ -346,7 +347,7 @@ TEST_CASE("topology: clos3 and rail-optimized routes", "[topology]") {
 TEST_CASE("topology: D-mod-k spreads a shift permutation over all uplinks", "[topology]") {
   // FT2: each of leaf 0's 32 endpoints sends to the endpoint 32 ranks further
   // (leaf 1): every uplink of leaf 0 and every downlink into leaf 1 carries one flow.
-  const ClusterSpec spec = make_spec(Fabric::fat_tree, 256, 8, 64);
+  const ClusterSpec spec = make_spec("fat-tree", 256, 8, 64);
   const ClusterGraph g = build_cluster_graph(spec);
   std::multiset<EdgeId> up;
   std::multiset<EdgeId> down;
@@ -361,7 +362,7 @@ TEST_CASE("topology: D-mod-k spreads a shift permutation over all uplinks", "[to
 }
 
 TEST_CASE("topology: the 16,384-GPU multi-plane graph builds and routes", "[topology]") {
-  const ClusterSpec spec = make_spec(Fabric::multi_plane_fat_tree, 2048, 8, 64, 8);
+  const ClusterSpec spec = make_spec("multi-plane-fat-tree", 2048, 8, 64, 8);
   const ClusterGraph g = build_cluster_graph(spec);
   CHECK(boost::num_vertices(g.graph) == 16384 * 2 + 2048 + 768);
   CHECK(boost::num_edges(g.graph) == 16384 * 4);
@@ -372,7 +373,7 @@ TEST_CASE("topology: the 16,384-GPU multi-plane graph builds and routes", "[topo
 }
 
 TEST_CASE("topology: ClusterGraph copies and assigns safely and its records match the Boost edges", "[topology]") {
-  const ClusterSpec spec = make_spec(Fabric::multi_plane_fat_tree, 64, 8, 64, 8);
+  const ClusterSpec spec = make_spec("multi-plane-fat-tree", 64, 8, 64, 8);
   ClusterGraph assigned;
   assigned = build_cluster_graph(spec);  // move-assignment (the CLI does this)
   ClusterGraph copy = assigned;           // deep copy
@@ -397,7 +398,7 @@ TEST_CASE("topology: ClusterGraph copies and assigns safely and its records matc
 
 TEST_CASE("topology: DOT export in full detail and aggregated", "[topology]") {
   {
-    const ClusterGraph g = build_cluster_graph(make_spec(Fabric::fat_tree, 2, 4, 8));
+    const ClusterGraph g = build_cluster_graph(make_spec("fat-tree", 2, 4, 8));
     std::ostringstream os;
     CHECK_FALSE(write_topology_dot(os, g, "small"));
     const std::string dot = os.str();
@@ -410,7 +411,7 @@ TEST_CASE("topology: DOT export in full detail and aggregated", "[topology]") {
   }
   {
     // 64 nodes x 8 = 512 GPUs > 256: one vertex per node, cables merged.
-    const ClusterGraph g = build_cluster_graph(make_spec(Fabric::multi_plane_fat_tree, 64, 8, 64, 8));
+    const ClusterGraph g = build_cluster_graph(make_spec("multi-plane-fat-tree", 64, 8, 64, 8));
     std::ostringstream os;
     CHECK(write_topology_dot(os, g, "mid"));
     const std::string dot = os.str();
@@ -461,9 +462,9 @@ TEST_CASE("topology: trainsim topology command", "[topology][cli]") {
 // and a leaf, D-mod-k routing must spread that traffic over the cables: no
 // switch-to-switch link may carry more flows than the busiest NIC.
 TEST_CASE("topology: rail traffic on a non-blocking fat-tree loads no cable above a NIC", "[topology]") {
-  for (const ClusterSpec& spec : {make_spec(Fabric::fat_tree, 64, 8, 64),   // 16 leaves, 8 spines: 4 cables each
-                                  make_spec(Fabric::fat_tree, 32, 8, 32),
-                                  make_spec(Fabric::clos3, 8, 2, 4)}) {
+  for (const ClusterSpec& spec : {make_spec("fat-tree", 64, 8, 64),   // 16 leaves, 8 spines: 4 cables each
+                                  make_spec("fat-tree", 32, 8, 32),
+                                  make_spec("clos3", 8, 2, 4)}) {
     const ClusterGraph g = build_cluster_graph(spec);
     const int per_node = spec.node.gpus;
     std::map<std::pair<EdgeId, VertexId>, int> flows;  // directed link → flows crossing it
@@ -477,8 +478,75 @@ TEST_CASE("topology: rail traffic on a non-blocking fat-tree loads no cable abov
       if (k == EdgeKind::nic_link) nic = std::max(nic, n);
       if (k == EdgeKind::leaf_up || k == EdgeKind::spine_up) fabric = std::max(fabric, n);
     }
-    INFO(to_string(spec.network.fabric) << " " << spec.nodes << " nodes");
+    INFO(spec.network.fabric << " " << spec.nodes << " nodes");
     CHECK(nic > 0);
     CHECK(fabric <= nic);
+  }
+}
+
+TEST_CASE("topology: every registered fabric builds a graph whose facts match its counts", "[topology]") {
+  // The closed-form tests above run over small_instances(): it must hold every fabric.
+  std::set<std::string> covered;
+  for (const ClusterSpec& spec : small_instances()) covered.insert(spec.network.fabric);
+  for (const FabricKind* kind : fabric_kinds()) {
+    INFO(kind->name);
+    CHECK(covered.count(kind->name) == 1);
+    CHECK(find_fabric(kind->name) == kind);
+    CHECK(std::string(kind->description).size() > 0);
+    const ClusterSpec spec = make_spec(kind->name, 8, 4, 8, 2);  // planes: multi-plane only
+    CHECK_NOTHROW(check_fabric(spec));
+    const ClusterGraph g = build_cluster_graph(spec);
+    const TopologyFacts f = topology_facts(g, spec);
+    CHECK(f.fabric == kind->name);
+    // Kinds counted zero are absent from the counts.
+    const auto nonzero = [](auto counts) {
+      std::erase_if(counts, [](const auto& kv) { return kv.second == 0; });
+      return counts;
+    };
+    CHECK(count_vertices(g) == nonzero(std::map<VertexKind, int>{
+                                   {VertexKind::gpu, f.gpus}, {VertexKind::nic, f.nics},
+                                   {VertexKind::nvswitch, f.nvswitches}, {VertexKind::leaf, f.leaf_switches},
+                                   {VertexKind::spine, f.spine_switches}, {VertexKind::core, f.core_switches}}));
+    CHECK(count_edges(g) == nonzero(std::map<EdgeKind, int>{
+                                {EdgeKind::nvlink, f.nvlink_links}, {EdgeKind::nic_attach, f.nic_attach_links},
+                                {EdgeKind::nic_link, f.nic_links}, {EdgeKind::leaf_up, f.leaf_up_links},
+                                {EdgeKind::spine_up, f.spine_up_links}}));
+    CHECK(static_cast<int>(boost::num_edges(g.graph)) == f.total_links);
+    CHECK(f.diameter_hops == bfs_diameter(g));
+    CHECK(f.bisection_bytes_per_s == max_flow_bisection(g));
+    CHECK(!kind->summary(f.shape).empty());
+  }
+}
+
+TEST_CASE("topology: an unknown fabric or a broken fabric rule is a located input error", "[topology][config]") {
+  const auto error_of = [](ClusterSpec spec, const std::string& key, SourceMark mark) {
+    spec.source_file = mark.file;
+    spec.marks[key] = mark;
+    try {
+      check_fabric(spec);
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  CHECK(error_of(make_spec("clos", 8, 4, 8), "network.fabric", {"c.yaml", 26, 11}) ==
+        "c.yaml:26:11: network.fabric: expected one of fat-tree, multi-plane-fat-tree, rail-optimized, clos3, "
+        "got \"clos\"; did you mean \"clos3\"?");
+  CHECK_THROWS_AS(build_cluster_graph(make_spec("clos", 8, 4, 8)), std::invalid_argument);
+  // multi-plane-fat-tree's own rule: one plane per in-node GPU index.
+  CHECK(error_of(make_spec("multi-plane-fat-tree", 16, 8, 64, 3), "network.planes", {"c.yaml", 27, 11}) ==
+        "c.yaml:27:11: network.planes: 3 planes do not divide the 8 GPUs of a node (one plane per in-node GPU index)");
+
+  // From the command line: the --set that wrote it; --list-fabrics names every fabric.
+  const auto bad = run_trainsim("topology --set network.fabric=rail-optimised");
+  CHECK(bad.status == 2);
+  CHECK(bad.output ==
+        "--set network.fabric=rail-optimised: network.fabric: expected one of fat-tree, multi-plane-fat-tree, "
+        "rail-optimized, clos3, got \"rail-optimised\"; did you mean \"rail-optimized\"?\n");
+  const auto list = run_trainsim("topology --list-fabrics");
+  CHECK(list.status == 0);
+  for (const FabricKind* kind : fabric_kinds()) {
+    CHECK(list.output.find(kind->name) != std::string::npos);
+    CHECK(list.output.find(kind->description) != std::string::npos);
   }
 }

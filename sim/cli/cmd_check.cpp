@@ -4,23 +4,20 @@
 #include <memory>
 
 #include "sim/cli/commands.hpp"
-#include "sim/config/load.hpp"
 #include "sim/parallel/schedule.hpp"
 
 namespace trainsim::cli {
 
 namespace {
 int run_check(const ConfigOptions& opts) {
-  const auto overrides = parse_overrides(opts.set_args);
-  const ClusterSpec cluster = load_cluster(opts.cluster_path, overrides);
-  const WorkloadSpec workload = load_workload(opts.workload_path, overrides);
-  check_workload_schedule(workload);
-  check_workload_fits_cluster(workload, cluster);
+  const Inputs in = load_configs(opts);
+  const ClusterSpec& cluster = in.cluster;
+  const WorkloadSpec& workload = in.workload;
   (void)workload_schedule(workload, workload.training.global_batch);  // the rules `run` applies
   const ParallelismSpec& p = workload.parallelism;
   std::cout << "cluster:  " << cluster.name << " (" << cluster.source_file << "): " << cluster.num_gpus() << " GPUs = "
             << cluster.nodes << " nodes x " << cluster.node.gpus << " " << cluster.gpu.name << ", "
-            << to_string(cluster.network.fabric) << "\n"
+            << cluster.network.fabric << "\n"
             << "workload: " << workload.model.name << " (" << workload.source_file << "): " << workload.model.layers
             << " layers, " << (workload.model.moe ? "MoE" : "dense") << "\n"
             << "parallelism: tp " << p.tp << ", pp " << p.pp << ", ep " << p.ep << ", dp " << p.dp << ", zero "

@@ -11,7 +11,6 @@
 
 #include "sim/cli/commands.hpp"
 #include "sim/config/load.hpp"
-#include "sim/parallel/schedule.hpp"
 #include "sim/run/process_pool.hpp"
 #include "sim/run/simulate_run.hpp"
 #include "sim/studies/claim.hpp"
@@ -81,10 +80,9 @@ int run(const ClaimOptions& o) {
   const claim::MetricInfo& metric = claim::find_metric(o.metric);
   if (!std::isfinite(o.value)) throw InputError({"--value", 0, 0}, "expected a finite number");
   const auto user = parse_overrides(o.config.set_args);
-  const ClusterSpec cluster = load_cluster(o.config.cluster_path, user);
-  const WorkloadSpec workload = load_workload(o.config.workload_path, user);
-  check_workload_schedule(workload);
-  check_workload_fits_cluster(workload, cluster);
+  const Inputs in = load_inputs(o.config.cluster_path, o.config.workload_path, user);
+  const ClusterSpec& cluster = in.cluster;
+  const WorkloadSpec& workload = in.workload;
   const RunRequest run = run_request(o.run);
   check_full_fidelity_fits(cluster, workload, run);  // once here, not once per sample
   // Open output files first: an unwritable path is an input error, not lost simulations.
@@ -115,11 +113,8 @@ int run(const ClaimOptions& o) {
       sims.push_back([&, point] {
         auto overrides = user;
         for (std::size_t i = 0; i < knobs.size(); ++i) overrides.push_back(knob_override(knobs[i], point[i]));
-        const ClusterSpec c = load_cluster(o.config.cluster_path, overrides);
-        const WorkloadSpec w = load_workload(o.config.workload_path, overrides);
-        check_workload_schedule(w);
-        check_workload_fits_cluster(w, c);
-        return std::vector<double>{claim::metric_value(simulate_step(c, w, run), metric)};
+        const Inputs sample = load_inputs(o.config.cluster_path, o.config.workload_path, overrides);
+        return std::vector<double>{claim::metric_value(simulate_step(sample.cluster, sample.workload, run), metric)};
       });
     const auto results = run_isolated_all(sims, run.jobs);
     std::vector<double> values;

@@ -16,7 +16,7 @@ struct CostOptions {
 };
 
 int run(const CostOptions& o) {
-  const Configs configs = load_configs(o.config);
+  const Inputs configs = load_configs(o.config);
   const RunCost cost =
       run_cost(simulate_run(configs.cluster, configs.workload, run_request(o.run)), configs.cluster);
   if (o.config.format == "json")

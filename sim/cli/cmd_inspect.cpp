@@ -4,10 +4,8 @@
 #include <memory>
 
 #include "sim/cli/commands.hpp"
-#include "sim/config/load.hpp"
 #include "sim/model/cost_model.hpp"
 #include "sim/model/compute_cost_report.hpp"
-#include "sim/parallel/schedule.hpp"
 
 namespace trainsim::cli {
 
@@ -19,8 +17,7 @@ void register_inspect(CLI::App& app, Action& action) {
   add_format_option(*cmd, *opts, {"text", "json"});
   cmd->callback([&action, opts] {
     action = [opts]() -> int {
-      const WorkloadSpec workload = load_workload(opts->workload_path, parse_overrides(opts->set_args));
-      check_workload_schedule(workload);
+      const WorkloadSpec workload = load_checked_workload(opts->workload_path, parse_overrides(opts->set_args));
       const ModelCost cost = model_cost(workload);
       if (opts->format == "json")
         std::cout << cost_to_json(cost, workload).dump(2) << '\n';

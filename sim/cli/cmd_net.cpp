@@ -18,9 +18,10 @@
 #include "sim/engine/platform.hpp"
 #include "sim/engine/transfers.hpp"
 #include "sim/model/cost_model.hpp"
+#include "sim/parallel/collective_registry.hpp"
 #include "sim/parallel/collectives.hpp"
 #include "sim/parallel/moe_routing.hpp"
-#include "sim/parallel/schedule.hpp"
+#include "sim/parallel/moe_routing_registry.hpp"
 
 namespace trainsim::cli {
 namespace {
@@ -30,7 +31,8 @@ constexpr double kGB = 1e9;  // GB/s as NCCL-tests and DeepEP print them
 struct NetOptions {
   ConfigOptions config;
   std::string collective;
-  std::string algorithm = "ring";
+  std::string algorithm;  // empty: the collective's default
+  bool list = false;
   int ranks = 8;
   int groups = 1;
   std::string size = "1GiB";
@@ -44,25 +46,25 @@ struct NetOptions {
 
 SourceMark flag(const std::string& name) { return {"--" + name, 0, 0}; }
 
-parallel::CollectivePlan make_group_plan(const NetOptions& o, const std::vector<int>& group, int gpus_per_node,
-                                         double bytes, const parallel::MoeRouting* routing, double token_bytes) {
-  const bool hier = o.algorithm == "hierarchical";
-  const int k = std::min(gpus_per_node, static_cast<int>(group.size()));
-  if (o.collective == "p2p") return parallel::point_to_point(group.front(), group.back(), bytes);
-  if (o.collective == "allreduce")
-    return hier ? parallel::hierarchical_all_reduce(group, k, bytes) : parallel::ring_all_reduce(group, bytes);
-  if (o.collective == "reducescatter")
-    return hier ? parallel::hierarchical_reduce_scatter(group, k, bytes) : parallel::ring_reduce_scatter(group, bytes);
-  if (o.collective == "allgather")
-    return hier ? parallel::hierarchical_all_gather(group, k, bytes) : parallel::ring_all_gather(group, bytes);
-  if (o.collective == "alltoall") return parallel::direct_all_to_all(group, bytes);
-  if (o.collective == "dispatch") return parallel::moe_dispatch(group, *routing, token_bytes);
-  return parallel::moe_combine(group, *routing, token_bytes);
+// The registered collectives and routing kinds, for `trainsim net --list`.
+int list_collectives() {
+  std::cout << "collectives (trainsim net COLLECTIVE; --algorithm picks a variant, the first is the default):\n";
+  for (const parallel::CollectiveKind& k : parallel::collective_kinds()) {
+    std::cout << fmt::format("  {:<15}{:<20}{}\n", k.name, fmt::format("{}", fmt::join(k.algorithms, ", ")),
+                             k.description);
+  }
+  std::cout << "MoE routing kinds (--routing, model.moe.routing):\n";
+  for (const parallel::MoeRoutingKind* k : parallel::moe_routing_kinds())
+    std::cout << fmt::format("  {:<15}{}\n", k->name, k->description);
+  return 0;
 }
 
 int run_net(const NetOptions& o) {
+  if (o.list) return list_collectives();
+  const parallel::CollectiveKind& kind = parallel::collective_named(o.collective, {"collective", 0, 0});
+  if (o.routing) (void)parallel::moe_routing_named(*o.routing, flag("routing"));
   const auto overrides = parse_overrides(o.config.set_args);
-  const ClusterSpec cluster = load_cluster(o.config.cluster_path, overrides);
+  const ClusterSpec cluster = load_checked_cluster(o.config.cluster_path, overrides);
   const int gpus = cluster.num_gpus();
 
   if (o.build_only) {
@@ -85,10 +87,8 @@ int run_net(const NetOptions& o) {
   } catch (const std::invalid_argument& e) {
     throw InputError(flag("size"), e.what());
   }
-  const bool moe = o.collective == "dispatch" || o.collective == "combine";
-  if (o.algorithm == "hierarchical" && o.collective != "allreduce" && o.collective != "reducescatter" &&
-      o.collective != "allgather")
-    throw InputError(flag("algorithm"), "hierarchical applies to allreduce, reducescatter and allgather");
+  const bool moe = kind.routed;
+  const std::string algorithm = parallel::collective_algorithm(kind, o.algorithm, flag("algorithm"));
 
   // MoE routing: defaults from the workload, explicit flags win.
   std::optional<parallel::MoeRouting> routing;
@@ -96,8 +96,7 @@ int run_net(const NetOptions& o) {
   parallel::MoeRoutingParams params;
   int hidden = 0;
   if (moe) {
-    const WorkloadSpec workload = load_workload(o.config.workload_path, overrides);
-    check_workload_schedule(workload);
+    const WorkloadSpec workload = load_checked_workload(o.config.workload_path, overrides);
     params = parallel::routing_params(workload, cluster.node.gpus);
     hidden = workload.model.hidden;
     params.ranks = o.ranks;
@@ -107,7 +106,7 @@ int run_net(const NetOptions& o) {
     if (o.top_k) params.top_k = *o.top_k;
     if (o.experts) params.experts = *o.experts;
     if (o.max_nodes) params.max_nodes = *o.max_nodes;
-    if (o.routing) params.routing = *o.routing == "zipf" ? RoutingKind::zipf : RoutingKind::balanced;
+    if (o.routing) params.routing = *o.routing;
     if (o.zipf_exponent) params.zipf_exponent = *o.zipf_exponent;
     if (o.seed) params.seed = *o.seed;
     try {
@@ -122,12 +121,14 @@ int run_net(const NetOptions& o) {
                                                    AllToAllLeg::combine);
   }
 
+  const parallel::CollectiveRequest request{algorithm, cluster.node.gpus, bytes, routing ? &*routing : nullptr,
+                                            token_bytes};
   std::vector<parallel::CollectivePlan> plans;
   for (int g = 0; g < o.groups; ++g) {
     std::vector<int> group(static_cast<std::size_t>(o.ranks));
     std::iota(group.begin(), group.end(), g * o.ranks);
     try {
-      plans.push_back(make_group_plan(o, group, cluster.node.gpus, bytes, routing ? &*routing : nullptr, token_bytes));
+      plans.push_back(kind.plan(group, request));
     } catch (const std::invalid_argument& e) {
       throw InputError(flag("ranks"), e.what());
     }
@@ -145,16 +146,13 @@ int run_net(const NetOptions& o) {
   const double busbw = algbw * plan.bus_factor;
   std::optional<engine::PortBytes> ports;
   if (moe) ports = engine::busiest_ports(sim, plan);
-  const std::string algorithm = moe ? "deepep-two-hop"
-                                : (o.collective == "alltoall" || o.collective == "p2p") ? "direct"
-                                                                                       : o.algorithm;
 
   if (o.config.format == "json") {
     nlohmann::json j;
     j["collective"] = o.collective;
     j["algorithm"] = algorithm;
     j["cluster"] = cluster.name;
-    j["fabric"] = to_string(cluster.network.fabric);
+    j["fabric"] = cluster.network.fabric;
     j["ranks"] = o.ranks;
     j["groups"] = o.groups;
     j["size_bytes"] = plan.payload_bytes;
@@ -172,7 +170,7 @@ int run_net(const NetOptions& o) {
       j["top_k"] = params.top_k;
       j["experts"] = params.experts;
       j["max_nodes"] = params.max_nodes;
-      j["routing"] = to_string(params.routing);
+      j["routing"] = params.routing;
       j["bytes_per_token"] = token_bytes;
       j["rdma_GBps"] = ports->nic_bytes / t / kGB;
       j["nvlink_GBps"] = ports->nvlink_bytes / t / kGB;
@@ -181,12 +179,12 @@ int run_net(const NetOptions& o) {
     return 0;
   }
   std::cout << fmt::format("{} ({}) on {} [{}]: {} ranks x {} group(s), {} transfers in {} phase(s)\n", o.collective,
-                           algorithm, cluster.name, to_string(cluster.network.fabric), o.ranks, o.groups,
+                           algorithm, cluster.name, cluster.network.fabric, o.ranks, o.groups,
                            plan.transfer_count(), plan.phases.size());
   if (moe)
     std::cout << fmt::format("  tokens {} per rank, hidden {}, top-{} of {} experts, max {} nodes, {} routing, {} B per token copy\n",
                              params.tokens, hidden, params.top_k, params.experts, params.max_nodes,
-                             to_string(params.routing), token_bytes);
+                             params.routing, token_bytes);
   std::cout << fmt::format("  size (S)        {:.6g} B per rank\n", plan.payload_bytes);
   std::cout << fmt::format("  time            {:.3f} us\n", t * 1e6);
   std::cout << fmt::format("  algbw           {:.2f} GB/s\n", algbw / kGB);
@@ -206,15 +204,14 @@ int run_net(const NetOptions& o) {
 void register_net(CLI::App& app, Action& action) {
   auto opts = std::make_shared<NetOptions>();
   auto* cmd = app.add_subcommand("net", "Simulate one collective on the cluster network (NCCL-tests style)");
-  cmd->add_option("collective", opts->collective, "Collective")
-      ->required()
-      ->check(CLI::IsMember({"p2p", "allreduce", "reducescatter", "allgather", "alltoall", "dispatch", "combine"}));
+  cmd->add_option("collective", opts->collective,
+                  fmt::format("Collective: {} (see --list)", fmt::join(parallel::collective_names(), ", ")));
+  cmd->add_flag("--list", opts->list, "List the collectives, their algorithms and the MoE routing kinds");
   add_config_options(*cmd, opts->config, {"text", "json"});
   cmd->add_option("--ranks", opts->ranks, "Ranks per group: the first N GPUs, node by node (p2p: first → last)");
   cmd->add_option("--groups", opts->groups, "Groups of N ranks running side by side");
   cmd->add_option("--size", opts->size, "S with a unit (e.g. 1GiB, 256MB): NCCL-tests size");
-  cmd->add_option("--algorithm", opts->algorithm, "All-reduce family algorithm")
-      ->check(CLI::IsMember({"ring", "hierarchical"}));
+  cmd->add_option("--algorithm", opts->algorithm, "Algorithm variant of the collective (see --list; default: its first)");
   cmd->add_option("--tokens", opts->tokens, "MoE: tokens per rank");
   cmd->add_option("--hidden", opts->hidden, "MoE: hidden size");
   cmd->add_option("--top-k", opts->top_k, "MoE: routed experts per token");
@@ -226,13 +223,16 @@ void register_net(CLI::App& app, Action& action) {
   with_names(cmd->add_option("--combine-precision", opts->combine_precision,
                              "MoE: combine payload precision (default: the workload's)"),
              precision_names());
-  cmd->add_option("--routing", opts->routing, "MoE: balanced (expected values) or zipf (sampled)")
-      ->check(CLI::IsMember({"balanced", "zipf"}));
+  cmd->add_option("--routing", opts->routing,
+                  fmt::format("MoE: routing kind, {} (see --list)", fmt::join(parallel::moe_routing_names(), ", ")));
   cmd->add_option("--zipf-exponent", opts->zipf_exponent, "MoE: Zipf exponent of expert popularity");
   cmd->add_option("--seed", opts->seed, "MoE: seed of the zipf routing");
   // Hidden: build the platform and exit (platform build benchmark).
   cmd->add_flag("--build-only", opts->build_only, "")->group("");
-  cmd->callback([&action, opts] { action = [opts]() -> int { return run_net(*opts); }; });
+  cmd->callback([&action, opts] {
+    if (!opts->list && opts->collective.empty()) throw CLI::RequiredError("collective");
+    action = [opts]() -> int { return run_net(*opts); };
+  });
 }
 
 }  // namespace trainsim::cli

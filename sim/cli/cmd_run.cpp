@@ -17,7 +17,7 @@ struct RunCommandOptions {
 };
 
 int run(const RunCommandOptions& o) {
-  const Configs configs = load_configs(o.config);
+  const Inputs configs = load_configs(o.config);
   // Open the trace file first: an unwritable path is an input error, not a lost simulation.
   std::ofstream trace_out;
   if (!o.trace_path.empty()) {

@@ -89,7 +89,7 @@ Job point_job(const SweepOptions& o, std::vector<std::string> set_args) {
   return [&o, set_args = std::move(set_args)] {
     ConfigOptions config = o.config;
     config.set_args = set_args;
-    const Configs configs = load_configs(config);
+    const Inputs configs = load_configs(config);
     RunRequest request = run_request(o.run);
     request.jobs = 1;  // the points are what runs side by side
     return to_json(simulate_run(configs.cluster, configs.workload, request)).dump();

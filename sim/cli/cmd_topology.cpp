@@ -1,5 +1,8 @@
 // trainsim topology: build the cluster graph and print its facts (switches,
-// links, diameter, bisection) as text or JSON, or the graph as Graphviz DOT.
+// links, diameter, bisection) as text or JSON, or the graph as Graphviz DOT;
+// --list-fabrics lists the registered fabrics.
+#include <fmt/format.h>
+
 #include <iostream>
 #include <memory>
 #include <stdexcept>
@@ -7,21 +10,27 @@
 #include "sim/cli/commands.hpp"
 #include "sim/config/load.hpp"
 #include "sim/topology/cluster_graph.hpp"
+#include "sim/topology/fabric_registry.hpp"
 #include "sim/topology/topology_output.hpp"
 
 namespace trainsim::cli {
 
 namespace {
 
+int list_fabrics() {
+  std::cout << "fabrics (network.fabric):\n";
+  for (const FabricKind* k : fabric_kinds()) std::cout << fmt::format("  {:<22}{}\n", k->name, k->description);
+  return 0;
+}
+
 int run_topology(const ConfigOptions& o) {
-  const ClusterSpec cluster = load_cluster(o.cluster_path, parse_overrides(o.set_args));
+  const ClusterSpec cluster = load_checked_cluster(o.cluster_path, parse_overrides(o.set_args));
   ClusterGraph graph;
   try {
     graph = build_cluster_graph(cluster);
   } catch (const std::invalid_argument& e) {
     // A fabric too small for the GPUs is an input error: point at the radix.
-    auto it = cluster.marks.find("network.switch_radix");
-    throw InputError(it != cluster.marks.end() ? it->second : SourceMark{cluster.source_file, 0, 0}, e.what());
+    throw InputError(cluster_mark(cluster, "network.switch_radix"), e.what());
   }
   if (o.format == "dot") {
     write_topology_dot(std::cout, graph, cluster.name);
@@ -43,12 +52,16 @@ int run_topology(const ConfigOptions& o) {
 
 void register_topology(CLI::App& app, Action& action) {
   auto opts = std::make_shared<ConfigOptions>();
+  auto list = std::make_shared<bool>(false);
   auto* cmd = app.add_subcommand(
       "topology", "Cluster graph: switch and link counts, diameter, bisection bandwidth; --format dot draws it");
   add_cluster_option(*cmd, *opts);
   add_set_option(*cmd, *opts);
   add_format_option(*cmd, *opts, {"text", "json", "dot"});
-  cmd->callback([&action, opts] { action = [opts]() -> int { return run_topology(*opts); }; });
+  cmd->add_flag("--list-fabrics", *list, "List the fabrics network.fabric can name, and exit");
+  cmd->callback([&action, opts, list] {
+    action = [opts, list]() -> int { return *list ? list_fabrics() : run_topology(*opts); };
+  });
 }
 
 }  // namespace trainsim::cli

@@ -4,7 +4,6 @@
 
 #include "sim/config/load.hpp"
 #include "sim/config/units.hpp"
-#include "sim/parallel/schedule.hpp"
 
 namespace trainsim::cli {
 
@@ -67,12 +66,8 @@ void add_config_options(CLI::App& cmd, ConfigOptions& opts, const std::vector<st
   add_format_option(cmd, opts, formats);
 }
 
-Configs load_configs(const ConfigOptions& opts) {
-  const auto overrides = parse_overrides(opts.set_args);
-  Configs c{load_cluster(opts.cluster_path, overrides), load_workload(opts.workload_path, overrides)};
-  check_workload_schedule(c.workload);
-  check_workload_fits_cluster(c.workload, c.cluster);
-  return c;
+Inputs load_configs(const ConfigOptions& opts) {
+  return load_inputs(opts.cluster_path, opts.workload_path, parse_overrides(opts.set_args));
 }
 
 void add_run_options(CLI::App& cmd, RunOptions& opts, unsigned which) {

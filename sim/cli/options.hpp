@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "sim/config/spec.hpp"
+#include "sim/run/inputs.hpp"
 #include "sim/run/simulate_run.hpp"
 
 namespace trainsim::cli {
@@ -27,12 +28,8 @@ void add_format_option(CLI::App& cmd, ConfigOptions& opts, const std::vector<std
 // --cluster, --workload, --set and --format (the first of `formats` is the default).
 void add_config_options(CLI::App& cmd, ConfigOptions& opts, const std::vector<std::string>& formats);
 
-// Both files loaded with the --set overrides, and checked against each other.
-struct Configs {
-  ClusterSpec cluster;
-  WorkloadSpec workload;
-};
-[[nodiscard]] Configs load_configs(const ConfigOptions& opts);
+// Both files loaded with the --set overrides and every check (sim/run/inputs.hpp).
+[[nodiscard]] Inputs load_configs(const ConfigOptions& opts);
 
 // How a command runs its simulations: the flags behind a RunRequest.
 struct RunOptions {

@@ -3,7 +3,10 @@
 // walk the tree with config::Section, which refuses unknown and duplicate keys
 // and reads every value through its declaration (sim/config/cluster_keys.cpp,
 // workload_keys.cpp: unit, range, default). Consistency checks between keys
-// come last and point at the key that has to change.
+// come last and point at the key that has to change. Names that an upper stage
+// registers (network.fabric, model.moe.routing, parallelism.schedule) are read
+// as text here and checked, with their rules, by that stage (check_fabric,
+// check_moe_routing, check_workload_schedule) at the value's position.
 #include "sim/config/load.hpp"
 
 #include <yaml-cpp/yaml.h>
@@ -84,14 +87,10 @@ ClusterSpec load_cluster(const std::string& path, const std::vector<Override>& o
   c.node.nvlink_latency_s = node.number("nvlink_latency");
 
   const Section net = top.section("network");
-  c.network.fabric = net.choice<Fabric>("fabric", {{"fat-tree", Fabric::fat_tree},
-                                                   {"multi-plane-fat-tree", Fabric::multi_plane_fat_tree},
-                                                   {"rail-optimized", Fabric::rail_optimized},
-                                                   {"clos3", Fabric::clos3}});
+  // The fabric's name and rules are checked by its stage (check_fabric, sim/topology), at the values.
+  c.network.fabric = net.text("fabric");
   c.network.planes = net.integer("planes", Range::at_least(1));
-  if (c.network.fabric == Fabric::multi_plane_fat_tree && c.node.gpus % c.network.planes != 0)
-    net.fail_value("planes", str(c.network.planes) + " planes do not divide the " + str(c.node.gpus) +
-                                 " GPUs of a node (one plane per in-node GPU index)");
+  for (const char* key : {"fabric", "planes"}) c.marks[std::string("network.") + key] = net.value_mark(key);
   c.network.nic_bytes_per_s = net.number("nic_bandwidth", units::bandwidth_bytes_per_s, Range::positive());
   c.network.nic_efficiency = net.number("nic_efficiency");
   c.network.switch_radix = net.integer("switch_radix");
@@ -173,12 +172,12 @@ WorkloadSpec load_workload(const std::string& path, const std::vector<Override>&
     if (e.top_k > e.routed_experts)
       moe->fail_value("top_k", "top_k " + str(e.top_k) + " exceeds the " + str(e.routed_experts) + " routed experts");
     e.max_nodes_per_token = moe->integer_or("max_nodes_per_token", Range::non_negative(), 0);
-    e.routing = moe->choice_or<RoutingKind>("routing", {{"balanced", RoutingKind::balanced}, {"zipf", RoutingKind::zipf}},
-                                            RoutingKind::balanced);
-    if (e.routing == RoutingKind::zipf)
-      e.zipf_exponent = moe->number("zipf_exponent");
-    else if (moe->has("zipf_exponent"))
-      moe->fail_key("zipf_exponent", "applies only to routing: zipf");
+    // The routing kind and the parameters it takes are checked by check_moe_routing (sim/parallel).
+    if (moe->has("routing")) {
+      e.routing = moe->text("routing");
+      w.marks["model.moe.routing"] = moe->value_mark("routing");
+    }
+    if (moe->has("zipf_exponent")) e.zipf_exponent = moe->number("zipf_exponent");  // 0: not written
     e.seed = static_cast<unsigned>(moe->integer("seed"));
     m.moe = e;
   }

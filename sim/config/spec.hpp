@@ -13,9 +13,7 @@
 namespace trainsim {
 
 enum class Precision { bf16, fp8 };
-enum class Fabric { fat_tree, multi_plane_fat_tree, rail_optimized, clos3 };
 enum class AttentionKind { mha, gqa, mla };
-enum class RoutingKind { balanced, zipf };
 
 // A constant whose YAML value was written `{value: V, low: L, high: H}`:
 // the spec holds V; the range feeds `trainsim claim` (Monte Carlo).
@@ -60,7 +58,7 @@ struct NodeSpec {
 };
 
 struct NetworkSpec {
-  Fabric fabric = Fabric::multi_plane_fat_tree;
+  std::string fabric = "multi-plane-fat-tree";  // registered in sim/topology (check_fabric)
   int planes = 1;                  // multi-plane: one plane per in-node GPU index
   double nic_bytes_per_s = 0;      // per GPU (one NIC per GPU), per direction
   double nic_efficiency = 1;       // achievable fraction (ISCA'25: 40 of 50 GB/s)
@@ -121,8 +119,8 @@ struct MoeSpec {
   int expert_intermediate = 0;
   int top_k = 0;
   int max_nodes_per_token = 0;  // node-limited routing (M); 0 = unlimited
-  RoutingKind routing = RoutingKind::balanced;
-  double zipf_exponent = 0;     // skew of expert popularity when routing = zipf
+  std::string routing = "balanced";  // registered in sim/parallel (check_moe_routing)
+  double zipf_exponent = 0;     // skew of expert popularity when routing = zipf; 0 = not written
   unsigned seed = 0;
 };
 
@@ -204,8 +202,6 @@ struct WorkloadSpec {
 
 // Names used in YAML, messages and reports.
 [[nodiscard]] const char* to_string(Precision p);
-[[nodiscard]] const char* to_string(Fabric f);
 [[nodiscard]] const char* to_string(AttentionKind k);
-[[nodiscard]] const char* to_string(RoutingKind r);
 
 }  // namespace trainsim

@@ -42,4 +42,12 @@ std::string suggestion(std::string_view word, const std::vector<std::string>& ca
   return "; " + std::string(what) + ": " + list;
 }
 
+std::string expected_one_of(std::string_view word, const std::vector<std::string>& names) {
+  std::string list;
+  for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+  const std::string near = nearest(word, names);
+  return "expected one of " + list + ", got \"" + std::string(word) + "\"" +
+         (near.empty() ? "" : "; did you mean \"" + near + "\"?");
+}
+
 }  // namespace trainsim::config

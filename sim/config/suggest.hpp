@@ -17,4 +17,8 @@ namespace trainsim::config {
 [[nodiscard]] std::string suggestion(std::string_view word, const std::vector<std::string>& candidates,
                                      std::string_view what = "valid keys");
 
+// `expected one of a, b, c, got "w"` and `; did you mean "x"?` when one is close: for a
+// name that must be one of a registry's (a fabric, a collective, a routing kind).
+[[nodiscard]] std::string expected_one_of(std::string_view word, const std::vector<std::string>& names);
+
 }  // namespace trainsim::config

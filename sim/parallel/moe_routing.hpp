@@ -8,6 +8,7 @@
 //
 // Node-limited routing (DeepSeek-V3 §2.1.2): a token reaches at most M nodes.
 //
+// The kinds (moe_routing_registry.hpp; one file each, moe_routing_<name>.cpp):
 // balanced (default) — exact expected values, identical on every rank. Every token picks
 //   M' = min(M, nodes) nodes uniformly at random (its own node included) and spreads its
 //   top_k experts evenly over the chosen nodes: k/M' experts per node, on
@@ -23,6 +24,7 @@
 //   experts by affinity are a popularity-weighted sample without replacement. Node limit
 //   as in DeepSeek-V3: a node's score is the sum of its ceil(k/M) highest affinities, the
 //   M best nodes are kept, and the top_k experts are taken among the kept nodes only.
+#include <string>
 #include <vector>
 
 #include "sim/config/spec.hpp"
@@ -36,7 +38,7 @@ struct MoeRoutingParams {
   int top_k = 0;
   int experts = 0;           // routed experts, divisible by ranks
   int max_nodes = 0;         // M; 0 = unlimited
-  RoutingKind routing = RoutingKind::balanced;
+  std::string routing = "balanced";  // a registered kind (moe_routing_registry.hpp)
   double zipf_exponent = 1;
   unsigned seed = 0;
 };

@@ -12,7 +12,7 @@ std::vector<double> expert_load_by_rank(const MoeSpec& moe, const parallel::MoeR
   std::vector<double> load;
   const auto& pairs = routing.expert_tokens;
   const double mean = std::accumulate(pairs.begin(), pairs.end(), 0.0) / static_cast<double>(pairs.size());
-  if (mean > 0 && moe.routing != RoutingKind::balanced)
+  if (mean > 0 && moe.routing != "balanced")
     for (double x : pairs) load.push_back(x / mean);
   return load;
 }

@@ -17,6 +17,7 @@
 #include "sim/config/yaml_reader.hpp"
 #include "sim/parallel/schedule.hpp"
 #include "sim/parallel/schedule_registry.hpp"
+#include "sim/run/inputs.hpp"
 #include "sim/run/process_pool.hpp"
 #include "sim/run/simulate_run.hpp"
 #include "sim/topology/cluster_graph.hpp"
@@ -282,7 +283,7 @@ std::vector<CaseResult> run_cases(const std::vector<ValidationCase>& cases, cons
       continue;
     }
     const auto overrides = case_overrides(v);
-    const ClusterSpec cluster = load_cluster(v.config.cluster_path, overrides);
+    const ClusterSpec cluster = load_checked_cluster(v.config.cluster_path, overrides);
     if (v.metric == CaseMetric::switches || v.metric == CaseMetric::links) {
       results[i].predicted = topology_count_of(v, cluster);
       continue;
@@ -290,8 +291,7 @@ std::vector<CaseResult> run_cases(const std::vector<ValidationCase>& cases, cons
     const std::string key = config_key(v.config);
     auto [it, added] = simulation_of_key.emplace(key, simulations.size());
     if (added) {
-      WorkloadSpec workload = load_workload(v.config.workload_path, overrides);
-      check_workload_schedule(workload);
+      WorkloadSpec workload = load_checked_workload(v.config.workload_path, overrides);
       check_workload_fits_cluster(workload, cluster);
       RunRequest case_request = request;
       case_request.fidelity = v.config.fidelity;

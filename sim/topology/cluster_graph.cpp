@@ -2,10 +2,11 @@
 
 #include <fmt/format.h>
 
-#include <algorithm>
-#include <cmath>
 #include <stdexcept>
 #include <string>
+
+#include "sim/topology/fabric_registry.hpp"
+#include "sim/topology/fabrics/fabric_parts.hpp"
 
 namespace trainsim {
 
@@ -33,75 +34,6 @@ const char* to_string(EdgeKind k) {
 }
 
 namespace {
-
-int ceil_div(long long a, long long b) { return static_cast<int>((a + b - 1) / b); }
-
-// Smallest non-negative residue.
-int mod(long long a, long long m) { return static_cast<int>(((a % m) + m) % m); }
-
-FabricShape shape_of(const ClusterSpec& spec) {
-  const NetworkSpec& net = spec.network;
-  if (spec.nodes < 1) throw std::invalid_argument("topology: nodes must be at least 1");
-  if (spec.node.gpus < 1) throw std::invalid_argument("topology: node.gpus must be at least 1");
-  if (net.switch_radix < 2 || net.switch_radix % 2 != 0)
-    throw std::invalid_argument(fmt::format("topology: switch_radix must be even and >= 2, got {}", net.switch_radix));
-  if (!(net.oversubscription >= 1))
-    throw std::invalid_argument(fmt::format("topology: oversubscription must be >= 1, got {}", net.oversubscription));
-
-  FabricShape s;
-  s.fabric = net.fabric;
-  s.radix = net.switch_radix;
-  const int gpus = spec.num_gpus();
-  const int half = s.radix / 2;
-  s.leaf_down_ports = half;
-  // Ceil: the achieved down:up ratio is never worse than the one asked for.
-  const auto up_ports = [&](int down) {
-    const int u = static_cast<int>(std::ceil(down / net.oversubscription - 1e-9));
-    return std::max(u, 1);
-  };
-
-  if (net.fabric == Fabric::clos3) {
-    s.leaf_up_ports = half;  // leaf layer non-blocking; oversubscription at aggregation
-    s.endpoints_per_plane = gpus;
-    s.leaves_per_plane = ceil_div(gpus, half);
-    s.pods = ceil_div(s.leaves_per_plane, half);
-    if (s.pods > s.radix)
-      throw std::invalid_argument(fmt::format(
-          "topology: clos3 of radix {} holds at most {} endpoints (radix^3/4), asked for {}", s.radix,
-          static_cast<long long>(s.radix) * half * half, gpus));
-    s.spines_per_plane = s.pods * half;
-    s.spine_up_ports = up_ports(half);
-    s.cores_per_group = ceil_div(static_cast<long long>(s.pods) * s.spine_up_ports, s.radix);
-    s.cores = half * s.cores_per_group;
-    return s;
-  }
-
-  s.leaf_up_ports = up_ports(half);
-  if (net.fabric == Fabric::multi_plane_fat_tree) {
-    s.planes = net.planes;
-    if (s.planes < 1 || spec.node.gpus % s.planes != 0)
-      throw std::invalid_argument(fmt::format("topology: planes ({}) must divide node.gpus ({})", net.planes,
-                                              spec.node.gpus));
-  }
-  s.endpoints_per_plane = gpus / s.planes;
-  if (net.fabric == Fabric::rail_optimized) {
-    s.rails = spec.node.gpus;
-    s.leaves_per_rail = ceil_div(spec.nodes, half);
-    s.leaves_per_plane = s.rails * s.leaves_per_rail;
-  } else {
-    s.leaves_per_plane = ceil_div(s.endpoints_per_plane, half);
-  }
-  // Every leaf must reach every spine: L * u / R spines <= u, i.e. L <= R.
-  if (s.leaves_per_plane > s.radix)
-    throw std::invalid_argument(fmt::format(
-        "topology: {} needs {} leaf switches per plane but a two-layer fat-tree of radix {} holds at most {} "
-        "(at most {} endpoints per plane); use more planes or fabric clos3",
-        to_string(net.fabric), s.leaves_per_plane, s.radix, s.radix,
-        net.fabric == Fabric::rail_optimized ? static_cast<long long>(s.radix / s.rails) * half * s.rails
-                                             : static_cast<long long>(s.radix) * half));
-  s.spines_per_plane = ceil_div(static_cast<long long>(s.leaves_per_plane) * s.leaf_up_ports, s.radix);
-  return s;
-}
 
 class Builder {
  public:
@@ -136,21 +68,19 @@ class Builder {
 }  // namespace
 
 ClusterGraph build_cluster_graph(const ClusterSpec& spec) {
+  const FabricKind& fabric = fabric_named(spec.network.fabric);
+  fabric_parts::check_sizes(spec);
   ClusterGraph g;
-  g.shape = shape_of(spec);
+  g.shape = fabric.shape(spec);
+  g.shape.fabric = &fabric;
   const FabricShape& s = g.shape;
   g.nodes = spec.nodes;
   g.gpus_per_node = spec.node.gpus;
   const int gpus = spec.num_gpus();
   const int gpn = spec.node.gpus;
-  const int d = s.leaf_down_ports;
   const int u = s.leaf_up_ports;
   const double nic_bw = spec.network.nic_bytes_per_s;  // every fabric cable runs at the NIC port rate
   const double cable_latency = spec.network.link_latency_s;
-  const bool multi_plane = s.fabric == Fabric::multi_plane_fat_tree;
-  const bool rail = s.fabric == Fabric::rail_optimized;
-  const bool clos3 = s.fabric == Fabric::clos3;
-  const auto plane_prefix = [&](int plane) { return multi_plane ? fmt::format("p{}-", plane) : std::string(); };
 
   Builder b(spec, g);
   g.gpu_vertex.resize(gpus);
@@ -162,24 +92,13 @@ ClusterGraph build_cluster_graph(const ClusterSpec& spec) {
   g.gpu_leaf.resize(gpus);
   g.gpu_endpoint.resize(gpus);
 
-  // Endpoint order and leaf of every GPU.
+  // Endpoint order, leaf and plane of every GPU.
+  std::vector<int> gpu_plane(gpus);
   for (int rank = 0; rank < gpus; ++rank) {
-    const int node = rank / gpn;
-    const int local = rank % gpn;
-    int endpoint = rank;
-    int leaf = 0;
-    if (multi_plane) {
-      endpoint = node * (gpn / s.planes) + local / s.planes;
-      leaf = (local % s.planes) * s.leaves_per_plane + endpoint / d;
-    } else if (rail) {
-      const int leaf_local = local * s.leaves_per_rail + node / d;
-      endpoint = leaf_local * d + node % d;
-      leaf = leaf_local;
-    } else {
-      leaf = endpoint / d;
-    }
-    g.gpu_endpoint[rank] = endpoint;
-    g.gpu_leaf[rank] = leaf;
+    const GpuAttachment a = fabric.attach(s, rank / gpn, rank % gpn, gpn);
+    g.gpu_endpoint[rank] = a.endpoint;
+    g.gpu_leaf[rank] = a.leaf;
+    gpu_plane[rank] = a.plane;
   }
 
   // Nodes: NVSwitch, GPUs, NICs.
@@ -192,7 +111,7 @@ ClusterGraph build_cluster_graph(const ClusterSpec& spec) {
     g.nvswitch_vertex[node] = b.add_vertex(std::move(sw));
     for (int local = 0; local < gpn; ++local) {
       const int rank = node * gpn + local;
-      const int plane = multi_plane ? local % s.planes : 0;
+      const int plane = gpu_plane[rank];
       VertexProps p;
       p.kind = VertexKind::gpu;
       p.name = fmt::format("gpu-n{}-g{}", node, local);
@@ -215,16 +134,13 @@ ClusterGraph build_cluster_graph(const ClusterSpec& spec) {
   for (int plane = 0; plane < planes; ++plane) {
     for (int l = 0; l < s.leaves_per_plane; ++l) {
       const int index = plane * s.leaves_per_plane + l;
-      std::string name = rail ? fmt::format("rail{}-leaf-{}", l / s.leaves_per_rail, l % s.leaves_per_rail)
-                              : clos3 ? fmt::format("pod{}-leaf-{}", l / d, l % d)
-                                      : fmt::format("{}leaf-{}", plane_prefix(plane), l);
-      g.leaf_vertex[index] = b.add_switch(VertexKind::leaf, std::move(name), plane, index, clos3 ? l / d : -1);
+      SwitchLabel label = fabric.leaf(s, plane, l);
+      g.leaf_vertex[index] = b.add_switch(VertexKind::leaf, std::move(label.name), plane, index, label.pod);
     }
     for (int sp = 0; sp < s.spines_per_plane; ++sp) {
       const int index = plane * s.spines_per_plane + sp;
-      std::string name = clos3 ? fmt::format("pod{}-agg-{}", sp / d, sp % d)
-                               : fmt::format("{}spine-{}", plane_prefix(plane), sp);
-      g.spine_vertex[index] = b.add_switch(VertexKind::spine, std::move(name), plane, index, clos3 ? sp / d : -1);
+      SwitchLabel label = fabric.spine(s, plane, sp);
+      g.spine_vertex[index] = b.add_switch(VertexKind::spine, std::move(label.name), plane, index, label.pod);
     }
   }
   g.core_vertex.resize(s.cores);
@@ -250,21 +166,17 @@ ClusterGraph build_cluster_graph(const ClusterSpec& spec) {
     const int plane = leaf / s.leaves_per_plane;
     const int l = leaf % s.leaves_per_plane;
     for (int j = 0; j < u; ++j) {
-      // clos3: one cable to each aggregation switch of the pod; two layers:
-      // spread over the plane's spines by global cable index.
-      const int spine = clos3 ? (l / d) * d + j : plane * s.spines_per_plane + mod(static_cast<long long>(l) * u + j, s.spines_per_plane);
+      const int spine = fabric.leaf_uplink(s, plane, l, j);
       g.leaf_up_edge[static_cast<std::size_t>(leaf) * u + j] =
           b.add_edge(g.leaf_vertex[leaf], g.spine_vertex[spine], EdgeKind::leaf_up, nic_bw, cable_latency);
     }
   }
-  if (clos3) {
+  if (fabric.spine_uplink != nullptr) {
     const int ua = s.spine_up_ports;
     g.spine_up_edge.resize(static_cast<std::size_t>(s.spines_per_plane) * ua);
     for (int agg = 0; agg < s.spines_per_plane; ++agg) {
-      const int pod = agg / d;
-      const int position = agg % d;
       for (int t = 0; t < ua; ++t) {
-        const int core = position * s.cores_per_group + mod(static_cast<long long>(pod) * ua + t, s.cores_per_group);
+        const int core = fabric.spine_uplink(s, agg, t);
         g.spine_up_edge[static_cast<std::size_t>(agg) * ua + t] =
             b.add_edge(g.spine_vertex[agg], g.core_vertex[core], EdgeKind::spine_up, nic_bw, cable_latency);
       }
@@ -275,73 +187,14 @@ ClusterGraph build_cluster_graph(const ClusterSpec& spec) {
 
 namespace {
 
-void push(const ClusterGraph& g, std::vector<Hop>& hops, EdgeId e, VertexId from) {
-  const VertexId a = g.edge_source(e);
-  const VertexId to = a == from ? g.edge_target(e) : a;
-  hops.push_back(Hop{e, from, to});
-}
-
-// Among the parallel cables of `lower` (local index within its group) going to
-// upper switch `upper` (local index), with cable i of `lower` going to upper
-// (lower * ports + i) mod uppers: the cable index chosen by `selector`.
-int down_cable(int lower, int upper, int ports, int uppers, int selector) {
-  const int first = mod(upper - static_cast<long long>(lower) * ports, uppers);
-  const int count = (ports - first + uppers - 1) / uppers;
-  return first + (selector % count) * uppers;
-}
+using fabric_parts::push;
 
 // Network part: GPU a → NIC → leaf → ... → leaf → NIC → GPU b (a, b on one plane).
 void network_route(const ClusterGraph& g, int a, int b, std::vector<Hop>& hops) {
-  const FabricShape& s = g.shape;
   push(g, hops, g.nic_attach_edge[a], g.gpu_vertex[a]);
   push(g, hops, g.nic_link_edge[a], g.nic_vertex[a]);
-  const int la = g.gpu_leaf[a];
   const int lb = g.gpu_leaf[b];
-  const int eb = g.gpu_endpoint[b];
-  if (la != lb) {
-    const int u = s.leaf_up_ports;
-    if (s.fabric == Fabric::clos3) {
-      const int h = s.leaf_down_ports;
-      const int pod_a = la / h;
-      const int pod_b = lb / h;
-      const int j = eb % h;  // D-mod-k over the pod's aggregation switches
-      push(g, hops, g.leaf_up_edge[static_cast<std::size_t>(la) * u + j], g.leaf_vertex[la]);
-      if (pod_a != pod_b) {
-        const int ua = s.spine_up_ports;
-        const int cg = s.cores_per_group;
-        const int agg_a = pod_a * h + j;
-        const int agg_b = pod_b * h + j;
-        const int t = (eb / h) % ua;
-        const int core_local = mod(static_cast<long long>(pod_a) * ua + t, cg);
-        push(g, hops, g.spine_up_edge[static_cast<std::size_t>(agg_a) * ua + t], g.spine_vertex[agg_a]);
-        // Among the core's parallel cables into pod b's aggregation switch, the one
-        // matching the destination's uplink class (t = c·cg + core): distinct
-        // destinations spread over distinct cables, as D-mod-k spreads them upward.
-        const int t_down = down_cable(pod_b, core_local, ua, cg, t / cg);
-        push(g, hops, g.spine_up_edge[static_cast<std::size_t>(agg_b) * ua + t_down],
-             g.core_vertex[static_cast<std::size_t>(j) * cg + core_local]);
-        push(g, hops, g.leaf_up_edge[static_cast<std::size_t>(lb) * u + j], g.spine_vertex[agg_b]);
-      } else {
-        push(g, hops, g.leaf_up_edge[static_cast<std::size_t>(lb) * u + j], g.spine_vertex[pod_a * h + j]);
-      }
-    } else {
-      const int lp = s.leaves_per_plane;
-      const int sp = s.spines_per_plane;
-      const int plane = la / lp;
-      const int la_local = la % lp;
-      const int lb_local = lb % lp;
-      const int j = eb % u;  // D-mod-k: uplink chosen by the destination
-      const int spine_local = mod(static_cast<long long>(la_local) * u + j, sp);
-      push(g, hops, g.leaf_up_edge[static_cast<std::size_t>(la) * u + j], g.leaf_vertex[la]);
-      // The spine's parallel cables into leaf b: the destination's uplink class picks
-      // one (j = c·sp + spine offset), so distinct destinations use distinct cables.
-      // (Choosing by source collapsed rail traffic, whose sources share an index
-      // modulo the cable count, onto one cable.)
-      const int j_down = down_cable(lb_local, spine_local, u, sp, j / sp);
-      push(g, hops, g.leaf_up_edge[static_cast<std::size_t>(lb) * u + j_down],
-           g.spine_vertex[static_cast<std::size_t>(plane) * sp + spine_local]);
-    }
-  }
+  if (g.gpu_leaf[a] != lb) g.shape.fabric->route_between_leaves(g, a, b, hops);
   push(g, hops, g.nic_link_edge[b], g.leaf_vertex[lb]);
   push(g, hops, g.nic_attach_edge[b], g.nic_vertex[b]);
 }

@@ -6,23 +6,10 @@
 //
 // Layout of every node: `node.gpus` GPUs, each with one NVLink edge to the
 // node's (logical) NVSwitch and one PCIe edge to its own NIC; the NIC has one
-// cable to a leaf switch. Fabrics (network.fabric):
-//   fat-tree              one plane, two layers; GPUs attached to leaves in
-//                         rank order (node by node).
-//   multi-plane-fat-tree  `planes` independent two-layer fat-trees; in-node GPU
-//                         index p goes to plane p % planes (DeepSeek ISCA'25 §5.1).
-//                         No switch joins two planes: cross-plane traffic is
-//                         forwarded inside a node over NVLink.
-//   rail-optimized        one leaf group per in-node GPU index (rail), one spine
-//                         layer shared by all rails.
-//   clos3                 three layers (leaf, aggregation = spine, core) in pods
-//                         of radix/2 leaves and radix/2 aggregation switches;
-//                         oversubscription applied at the aggregation layer.
-// Two-layer sizing (per plane, E endpoints, radix R): a leaf has d = R/2 ports
-// down and u = ceil(d / oversubscription) up; leaves L = ceil(E / d); spines
-// S = ceil(L * u / R); leaf uplink j of leaf l goes to spine (l*u + j) mod S, so
-// every leaf reaches every spine (parallel cables when u > S). Needs L <= R,
-// i.e. E <= R^2/2 per plane at oversubscription 1, else std::invalid_argument.
+// cable to a leaf switch. The fabric (network.fabric) decides the switches above
+// the NICs and their cables: one file each in sim/topology/fabrics/, registered in
+// sim/topology/fabric_registry.hpp (fat-tree, multi-plane-fat-tree, rail-optimized,
+// clos3; `trainsim topology --list-fabrics`).
 // Every physical cable is one edge (parallel edges allowed).
 #include <boost/graph/adjacency_list.hpp>
 #include <cstddef>
@@ -32,6 +19,8 @@
 #include "sim/config/spec.hpp"
 
 namespace trainsim {
+
+struct FabricKind;  // sim/topology/fabric_registry.hpp
 
 enum class VertexKind { gpu, nvswitch, nic, leaf, spine, core };
 // nvlink: GPU–NVSwitch. nic_attach: GPU–NIC (PCIe; carries the NIC rate).
@@ -67,7 +56,7 @@ using EdgeId = std::size_t;                 // 0..num_edges-1, in creation order
 
 // The sizes the closed forms and the router use.
 struct FabricShape {
-  Fabric fabric = Fabric::fat_tree;
+  const FabricKind* fabric = nullptr;  // its registry entry
   int radix = 0;
   int planes = 1;                 // independent networks (multi-plane only > 1)
   int rails = 1;                  // rail-optimized: leaf groups (= GPUs per node)
@@ -121,9 +110,9 @@ struct ClusterGraph {
   [[nodiscard]] int plane_of_gpu(int gpu) const { return graph[gpu_vertex[gpu]].plane; }
 };
 
-// Throws std::invalid_argument when the fabric cannot hold the endpoints with
-// that radix (two layers: more than radix^2/2 per plane; clos3: radix^3/4), or
-// when the shape is inconsistent (planes not dividing node.gpus, radix < 2, ...).
+// Throws std::invalid_argument when the fabric is not registered, cannot hold the
+// endpoints with that radix (two layers: more than radix^2/2 per plane; clos3:
+// radix^3/4), or when the shape is inconsistent (planes not dividing node.gpus, radix < 2, ...).
 [[nodiscard]] ClusterGraph build_cluster_graph(const ClusterSpec& spec);
 
 // One traversal of an edge, in the direction of travel (links are full duplex:

@@ -4,27 +4,23 @@
 #include <vector>
 
 #include "sim/topology/cluster_graph.hpp"
+#include "sim/topology/fabric_registry.hpp"
 
 namespace trainsim {
 
 namespace {
 
 // GPU-to-GPU diameter in edges. Shortest paths: same node 2 (NVLink); same
-// leaf 4; across leaves 6 (leaf–spine–leaf); across clos3 pods 8. Multi-plane:
-// a pair on different planes and nodes needs one NVLink crossing (+2) on top of
-// the longest in-plane path (any path changes plane inside some node; doing it
-// in the source or destination node is shortest).
+// leaf 4; across leaves 6 (leaf–spine–leaf); across clos3 pods 8 (up to a core).
+// Several planes: a pair on different planes and nodes needs one NVLink crossing
+// (+2) on top of the longest in-plane path (any path changes plane inside some
+// node; doing it in the source or destination node is shortest).
 int diameter_hops(const ClusterGraph& g) {
   const FabricShape& s = g.shape;
   if (g.num_gpus() <= 1) return 0;
   if (g.nodes == 1) return 2;
-  int network = 4;
-  if (s.fabric == Fabric::clos3) {
-    network = s.pods > 1 ? 8 : s.leaves_per_plane > 1 ? 6 : 4;
-  } else {
-    network = s.leaves_per_plane > 1 ? 6 : 4;
-  }
-  if (s.fabric == Fabric::multi_plane_fat_tree && s.planes > 1) network += 2;
+  int network = s.pods > 1 ? 8 : s.leaves_per_plane > 1 ? 6 : 4;
+  if (s.planes > 1) network += 2;
   return std::max(network, 2);
 }
 
@@ -49,41 +45,7 @@ double bisection_bytes_per_s(const ClusterGraph& g, const ClusterSpec& spec) {
     else
       ++b[g.gpu_leaf[rank]];
   }
-  const long long u = s.leaf_up_ports;
-  long long cables = 0;
-  if (s.fabric == Fabric::clos3) {
-    const int h = s.leaf_down_ports;
-    const long long pod_up = static_cast<long long>(h) * s.spine_up_ports;
-    long long up = 0;
-    long long down = 0;
-    for (int pod = 0; pod < s.pods; ++pod) {
-      long long x = 0;
-      long long y = 0;
-      for (int leaf = pod * h; leaf < std::min(leaves, (pod + 1) * h); ++leaf) {
-        const long long local = std::min(a[leaf], b[leaf]);
-        cables += local;
-        x += std::min(a[leaf] - local, u);
-        y += std::min(b[leaf] - local, u);
-      }
-      const long long local = std::min(x, y);
-      cables += local;
-      up += std::min(x - local, pod_up);
-      down += std::min(y - local, pod_up);
-    }
-    cables += std::min(up, down);
-  } else {
-    for (int plane = 0; plane < s.planes; ++plane) {
-      long long up = 0;
-      long long down = 0;
-      for (int leaf = plane * s.leaves_per_plane; leaf < (plane + 1) * s.leaves_per_plane; ++leaf) {
-        const long long local = std::min(a[leaf], b[leaf]);
-        cables += local;
-        up += std::min(a[leaf] - local, u);
-        down += std::min(b[leaf] - local, u);
-      }
-      cables += std::min(up, down);
-    }
-  }
+  const long long cables = s.fabric->bisection_cables(s, a, b);
   return static_cast<double>(cables) * spec.network.nic_bytes_per_s;
 }
 
@@ -92,7 +54,7 @@ double bisection_bytes_per_s(const ClusterGraph& g, const ClusterSpec& spec) {
 TopologyFacts topology_facts(const ClusterGraph& g, const ClusterSpec& spec) {
   const FabricShape& s = g.shape;
   TopologyFacts f;
-  f.fabric = to_string(s.fabric);
+  f.fabric = s.fabric->name;
   f.gpus = g.num_gpus();
   f.nodes = g.nodes;
   f.planes = s.planes;
@@ -106,7 +68,7 @@ TopologyFacts topology_facts(const ClusterGraph& g, const ClusterSpec& spec) {
   f.nic_attach_links = f.gpus;
   f.nic_links = f.gpus;
   f.leaf_up_links = f.leaf_switches * s.leaf_up_ports;
-  f.spine_up_links = s.fabric == Fabric::clos3 ? s.spines_per_plane * s.spine_up_ports : 0;
+  f.spine_up_links = s.spines_per_plane * s.spine_up_ports;  // three layers only
   f.switch_links = f.leaf_up_links + f.spine_up_links;
   f.total_links = f.nvlink_links + f.nic_attach_links + f.nic_links + f.switch_links;
   f.diameter_hops = diameter_hops(g);

@@ -8,28 +8,13 @@
 #include <tuple>
 #include <utility>
 
+#include "sim/topology/fabric_registry.hpp"
+
 namespace trainsim {
 
 namespace {
 
 std::string gb_per_s(double bytes_per_s) { return fmt::format("{:g} GB/s", bytes_per_s / 1e9); }
-
-std::string shape_summary(const TopologyFacts& f) {
-  const FabricShape& s = f.shape;
-  switch (s.fabric) {
-    case Fabric::multi_plane_fat_tree:
-      return fmt::format("{} planes x ({} leaf + {} spine), radix {}", s.planes, s.leaves_per_plane,
-                         s.spines_per_plane, s.radix);
-    case Fabric::rail_optimized:
-      return fmt::format("{} rails x {} leaf + {} shared spine, radix {}", s.rails, s.leaves_per_rail,
-                         s.spines_per_plane, s.radix);
-    case Fabric::clos3:
-      return fmt::format("{} pods x ({} leaf + {} aggregation) + {} core, radix {}", s.pods, s.radix / 2, s.radix / 2,
-                         s.cores, s.radix);
-    case Fabric::fat_tree: break;
-  }
-  return fmt::format("{} leaf + {} spine, radix {}", s.leaves_per_plane, s.spines_per_plane, s.radix);
-}
 
 // DOT attribute values are quoted; names and labels here hold no quotes.
 std::string quoted(const std::string& s) { return "\"" + s + "\""; }
@@ -72,7 +57,7 @@ using AggGraph = boost::adjacency_list<boost::vecS, boost::vecS, boost::undirect
 }  // namespace
 
 void write_topology_text(std::ostream& os, const TopologyFacts& f, const std::string& cluster_name) {
-  os << fmt::format("topology {}: {} ({})\n", cluster_name, f.fabric, shape_summary(f));
+  os << fmt::format("topology {}: {} ({})\n", cluster_name, f.fabric, f.shape.fabric->summary(f.shape));
   os << fmt::format("  GPUs                {} ({} nodes x {})\n", f.gpus, f.nodes, f.nodes > 0 ? f.gpus / f.nodes : 0);
   os << fmt::format("  NICs                {} (one per GPU, {})\n", f.nics, gb_per_s(f.nic_bytes_per_s));
   os << fmt::format("  NVSwitches          {} (one logical per node, NVLink {} per GPU)\n", f.nvswitches,
