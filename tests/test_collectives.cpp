@@ -96,7 +96,156 @@ TEST_CASE("hierarchical all-reduce: NVLink RS, per-rail ring, NVLink AG", "[coll
   // Per GPU: 2(k-1)/k S over NVLink + 2(m-1)/m S/k over the rail.
   for (const auto& [gpu, sent] : plan.bytes_sent_by_gpu()) REQUIRE(sent == Approx(2.0 * 3 / 4 * s + 2.0 * 1 / 2 * s / 4));
   require_sent_equals_received(plan);
-  REQUIRE_THROWS_AS(hierarchical_all_reduce(first_gpus(6), 4, s), std::invalid_argument);
+  REQUIRE_THROWS_AS(hierarchical_all_reduce({0, 1, 1}, 4, s), std::invalid_argument);
+  REQUIRE_THROWS_AS(hierarchical_all_reduce(first_gpus(4), 0, s), std::invalid_argument);
+}
+
+namespace {
+
+// Per member: bytes sent in phases [from, to) of a plan.
+std::map<int, double> sent_in_phases(const CollectivePlan& plan, std::size_t from, std::size_t to) {
+  std::map<int, double> sent;
+  for (std::size_t p = from; p < to; ++p)
+    for (const auto& t : plan.phases[p].transfers) sent[t.src_gpu] += t.bytes;
+  return sent;
+}
+
+// The first `intra` phases stay inside a node, the rest cross nodes (node = gpu / 8), and
+// there is one transfer per (source, destination) pair in a phase.
+void require_intra_then_inter(const CollectivePlan& plan, std::size_t intra, std::size_t inter) {
+  REQUIRE(plan.phases.size() == intra + inter);
+  for (std::size_t p = 0; p < plan.phases.size(); ++p) {
+    std::set<std::pair<int, int>> pairs;
+    for (const auto& t : plan.phases[p].transfers) {
+      INFO("phase " << p << ": " << t.src_gpu << " -> " << t.dst_gpu);
+      CHECK((t.src_gpu / 8 == t.dst_gpu / 8) == (p < intra));
+      CHECK(pairs.insert({t.src_gpu, t.dst_gpu}).second);
+    }
+  }
+}
+
+// The reduce-scatter's phases in reverse order: the all-gather's.
+CollectivePlan reversed(CollectivePlan plan) {
+  std::reverse(plan.phases.begin(), plan.phases.end());
+  return plan;
+}
+
+}  // namespace
+
+TEST_CASE("hierarchical reduce-scatter / all-gather: members grouped by the node they are on, 1, 3 and 4 per node",
+          "[collectives]") {
+  // Node 2 holds 16..19 (k=4), node 0 holds 3 (k=1), node 1 holds 9, 10, 12 (k=3); the group
+  // lists them interleaved. n = 8, m = 3 nodes, S = 24 MB.
+  const std::vector<int> group = {16, 3, 9, 17, 10, 18, 12, 19};
+  const double s = 24e6;
+  const auto rs = hierarchical_reduce_scatter(group, 8, s);
+  // Hand count. NVLink reduce-scatter: k−1 phases of S/k per member: node 2 sends 3/4 S each,
+  // node 1 2/3 S each, node 0 nothing; 3 phases (the largest node). Across nodes: 2 phases;
+  // a member sends S/k − S/n: node 0 S − S/8 = 21 MB, node 1 S/3 − S/8 = 5 MB, node 2
+  // S/4 − S/8 = 3 MB. Every member: (n−1)/n S = 21 MB in all; the plan: 8 × 21 = 168 MB.
+  require_intra_then_inter(rs, 3, 2);
+  const auto intra = sent_in_phases(rs, 0, 3);
+  const auto inter = sent_in_phases(rs, 3, 5);
+  for (int g : {16, 17, 18, 19}) {
+    CHECK(intra.at(g) == Approx(18e6));
+    CHECK(inter.at(g) == Approx(3e6));
+  }
+  for (int g : {9, 10, 12}) {
+    CHECK(intra.at(g) == Approx(16e6));
+    CHECK(inter.at(g) == Approx(5e6));
+  }
+  CHECK(intra.count(3) == 0);
+  CHECK(inter.at(3) == Approx(21e6));
+  CHECK(rs.total_bytes() == Approx(168e6));
+  require_sent_equals_received(rs);
+  // All-gather: inter-node first, then NVLink; every member receives all but its own S/n,
+  // 21 MB (the chunks are uneven, so what a member sends depends on its ring neighbours).
+  const auto ag = hierarchical_all_gather(group, 8, s);
+  require_intra_then_inter(reversed(ag), 3, 2);
+  for (const auto& [gpu, received] : ag.bytes_received_by_gpu()) CHECK(received == Approx(21e6));
+  CHECK(ag.bytes_received_by_gpu().size() == 8);
+  CHECK(ag.total_bytes() == Approx(168e6));
+  // All-reduce: reduce-scatter then all-gather, 2 × 168 MB.
+  const auto ar = hierarchical_all_reduce(group, 8, s);
+  REQUIRE(ar.phases.size() == 3 + 4 + 3);
+  CHECK(ar.total_bytes() == Approx(336e6));
+  require_sent_equals_received(ar);
+  // A group smaller than a node: the NVLink ring alone.
+  const auto small = hierarchical_reduce_scatter({9, 10, 12}, 8, s);
+  CHECK(small.phases.size() == 2);
+  CHECK(small.total_bytes() == Approx(3 * 2 * s / 3));
+}
+
+TEST_CASE("hierarchical reduce-scatter / all-gather over a tp-2 DP group: every second GPU, 4 per node",
+          "[collectives]") {
+  // tp 2, dp 16: the DP group of tp index 0 is GPUs 0, 2, …, 30: 4 nodes (8 GPUs each) of k = 4
+  // members, m = 4. Hand count per member: NVLink 3 phases of S/4 = 3/4 S = 12 MB; rails
+  // 3 phases of S/16 = 3/16 S = 3 MB; in all 15/16 S = 15 MB, the plan 16 × 15 = 240 MB.
+  std::vector<int> group;
+  for (int gpu = 0; gpu < 32; gpu += 2) group.push_back(gpu);
+  const double s = 16e6;
+  for (const auto& plan : {hierarchical_reduce_scatter(group, 8, s), reversed(hierarchical_all_gather(group, 8, s))}) {
+    INFO(plan.name);
+    require_intra_then_inter(plan, 3, 3);
+    const auto intra = sent_in_phases(plan, 0, 3);
+    const auto inter = sent_in_phases(plan, 3, 6);
+    REQUIRE(intra.size() == 16);
+    for (int g : group) {
+      CHECK(intra.at(g) == Approx(12e6));
+      CHECK(inter.at(g) == Approx(3e6));
+    }
+    CHECK(plan.total_bytes() == Approx(240e6));
+    // Rails: a member talks across nodes only to the member with its own in-node index.
+    for (std::size_t p = 3; p < 6; ++p)
+      for (const auto& t : plan.phases[p].transfers) CHECK(t.src_gpu % 8 == t.dst_gpu % 8);
+  }
+}
+
+TEST_CASE("hierarchical collectives over whole nodes: the plan of before, transfer for transfer", "[collectives]") {
+  // 16 consecutive GPUs, 2 nodes of 8: 7 NVLink ring phases of S/8 in each node, then the
+  // 8 rails (i, 8 + i) with 1 phase of S/16 (reduce-scatter) or 2 (all-reduce).
+  const double s = 16e6;
+  const auto nvlink = [&](std::vector<TransferPhase>& phases) {
+    for (int step = 0; step < 7; ++step) {
+      TransferPhase phase;
+      for (int node = 0; node < 2; ++node)
+        for (int i = 0; i < 8; ++i) phase.transfers.push_back({node * 8 + i, node * 8 + (i + 1) % 8, s / 8});
+      phases.push_back(phase);
+    }
+  };
+  const auto rails = [&](std::vector<TransferPhase>& phases, int steps) {
+    for (int step = 0; step < steps; ++step) {
+      TransferPhase phase;
+      for (int i = 0; i < 8; ++i) {
+        phase.transfers.push_back({i, 8 + i, s / 8 / 2});
+        phase.transfers.push_back({8 + i, i, s / 8 / 2});
+      }
+      phases.push_back(phase);
+    }
+  };
+  const auto same = [](const CollectivePlan& plan, const std::vector<TransferPhase>& expected) {
+    INFO(plan.name);
+    REQUIRE(plan.phases.size() == expected.size());
+    for (std::size_t p = 0; p < expected.size(); ++p) {
+      REQUIRE(plan.phases[p].transfers.size() == expected[p].transfers.size());
+      for (std::size_t t = 0; t < expected[p].transfers.size(); ++t) {
+        CHECK(plan.phases[p].transfers[t].src_gpu == expected[p].transfers[t].src_gpu);
+        CHECK(plan.phases[p].transfers[t].dst_gpu == expected[p].transfers[t].dst_gpu);
+        CHECK(plan.phases[p].transfers[t].bytes == expected[p].transfers[t].bytes);  // exact, as before
+      }
+    }
+  };
+  std::vector<TransferPhase> rs, ag, ar;
+  nvlink(rs);
+  rails(rs, 1);
+  rails(ag, 1);
+  nvlink(ag);
+  nvlink(ar);
+  rails(ar, 2);
+  nvlink(ar);
+  same(hierarchical_reduce_scatter(first_gpus(16), 8, s), rs);
+  same(hierarchical_all_gather(first_gpus(16), 8, s), ag);
+  same(hierarchical_all_reduce(first_gpus(16), 8, s), ar);
 }
 
 TEST_CASE("direct all-to-all: one phase, n(n-1) transfers of S/n", "[collectives]") {

@@ -215,6 +215,23 @@ TEST_CASE("full fidelity above --max-memory is refused before it runs, suggestin
   CHECK(std::count(r.output.begin(), r.output.end(), '\n') == 1);
 }
 
+// Data-parallel groups that are not whole nodes (issue 12): 30 DP ranks on 15 nodes put
+// 8, 8, 8, 6 / 2, 8, 8, 8, 4 … members on a node; with tp 2 a DP group is every second GPU.
+// The hierarchical DP collectives group members by the node they are on.
+TEST_CASE("data-parallel groups that are not whole nodes run: dp 30 on 15 nodes, tp 2 strided", "[step][cli]") {
+  const std::string base = "run --workload workloads/llama3-8b.yaml --cluster topologies/h100-2048.yaml --ramp-points 0 ";
+  const auto uneven = trainsim::test::run_trainsim(
+      base + "--set cluster.nodes=15 --set parallelism.dp=30 --set training.global_batch=3840");
+  INFO(uneven.output);
+  CHECK(uneven.status == 0);
+  CHECK(uneven.output.find("dp 30 tp 1") != std::string::npos);
+  const auto strided = trainsim::test::run_trainsim(
+      base + "--set cluster.nodes=7 --set parallelism.tp=2 --set parallelism.dp=7 --set training.global_batch=896");
+  INFO(strided.output);
+  CHECK(strided.status == 0);
+  CHECK(strided.output.find("dp 7 tp 2") != std::string::npos);
+}
+
 // The process pool (sim/run/process_pool.hpp) behind ramp points, sweep points,
 // claim samples and validation cases.
 TEST_CASE("process pool: results in job order whatever the width; errors and crashes are that job's", "[step]") {

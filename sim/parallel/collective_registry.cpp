@@ -8,11 +8,6 @@ namespace trainsim::parallel {
 
 namespace {
 
-// GPUs per node inside the group (a group smaller than a node is one node).
-int node_slice(const std::vector<int>& group, const CollectiveRequest& r) {
-  return std::min(r.gpus_per_node, static_cast<int>(group.size()));
-}
-
 bool hierarchical(const CollectiveRequest& r) { return r.algorithm == "hierarchical"; }
 
 std::string and_list(const std::vector<std::string>& names) {
@@ -32,16 +27,16 @@ const std::vector<CollectiveKind>& collective_kinds() {
        [](G g, R r) { return point_to_point(g.front(), g.back(), r.bytes); }},
       {"allreduce", "all-reduce of S bytes", {"ring", "hierarchical"}, false,
        [](G g, R r) {
-         return hierarchical(r) ? hierarchical_all_reduce(g, node_slice(g, r), r.bytes) : ring_all_reduce(g, r.bytes);
+         return hierarchical(r) ? hierarchical_all_reduce(g, r.gpus_per_node, r.bytes) : ring_all_reduce(g, r.bytes);
        }},
       {"reducescatter", "reduce-scatter of an S-byte input", {"ring", "hierarchical"}, false,
        [](G g, R r) {
-         return hierarchical(r) ? hierarchical_reduce_scatter(g, node_slice(g, r), r.bytes)
+         return hierarchical(r) ? hierarchical_reduce_scatter(g, r.gpus_per_node, r.bytes)
                                 : ring_reduce_scatter(g, r.bytes);
        }},
       {"allgather", "all-gather of an S-byte output", {"ring", "hierarchical"}, false,
        [](G g, R r) {
-         return hierarchical(r) ? hierarchical_all_gather(g, node_slice(g, r), r.bytes) : ring_all_gather(g, r.bytes);
+         return hierarchical(r) ? hierarchical_all_gather(g, r.gpus_per_node, r.bytes) : ring_all_gather(g, r.bytes);
        }},
       {"alltoall", "every rank sends S/n bytes to every rank at once", {"direct"}, false,
        [](G g, R r) { return direct_all_to_all(g, r.bytes); }},

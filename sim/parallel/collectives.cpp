@@ -1,5 +1,7 @@
 #include "sim/parallel/collectives.hpp"
 
+#include <algorithm>
+#include <set>
 #include <stdexcept>
 #include <utility>
 
@@ -38,17 +40,28 @@ CollectivePlan ring_plan(const char* name, const std::vector<int>& group, double
   return plan;
 }
 
-// Slices of a node-by-node group: nodes[b][i] = GPU of node b with in-node index i.
-std::vector<std::vector<int>> node_slices(const std::vector<int>& group, int gpus_per_node) {
+// The group's members by the node they are on (node of a GPU = gpu / gpus_per_node):
+// nodes[b] holds the members of the b-th node in order of first appearance, each node's
+// members in group order. Nodes may hold different numbers of members.
+std::vector<std::vector<int>> members_by_node(const std::vector<int>& group, int gpus_per_node) {
   check_group(group);
-  if (gpus_per_node <= 0 || group.size() % static_cast<std::size_t>(gpus_per_node) != 0)
-    throw std::invalid_argument("hierarchical collective: group of " + std::to_string(group.size()) +
-                                " GPUs is not made of whole slices of " + std::to_string(gpus_per_node));
+  if (gpus_per_node <= 0)
+    throw std::invalid_argument("hierarchical collective: gpus_per_node " + std::to_string(gpus_per_node));
   std::vector<std::vector<int>> nodes;
-  for (std::size_t b = 0; b < group.size(); b += static_cast<std::size_t>(gpus_per_node))
-    nodes.emplace_back(group.begin() + static_cast<std::ptrdiff_t>(b),
-                       group.begin() + static_cast<std::ptrdiff_t>(b) + gpus_per_node);
+  std::map<int, std::size_t> slot_of_node;
+  std::set<int> seen;
+  for (int gpu : group) {
+    if (gpu < 0 || !seen.insert(gpu).second)
+      throw std::invalid_argument("hierarchical collective: GPU " + std::to_string(gpu) + " is negative or repeated");
+    const auto [it, added] = slot_of_node.try_emplace(gpu / gpus_per_node, nodes.size());
+    if (added) nodes.emplace_back();
+    nodes[it->second].push_back(gpu);
+  }
   return nodes;
+}
+
+bool same_size(const std::vector<std::vector<int>>& nodes) {
+  return std::all_of(nodes.begin(), nodes.end(), [&](const auto& node) { return node.size() == nodes.front().size(); });
 }
 
 std::vector<int> rail(const std::vector<std::vector<int>>& nodes, std::size_t index) {
@@ -59,7 +72,7 @@ std::vector<int> rail(const std::vector<std::vector<int>>& nodes, std::size_t in
 
 enum class Part { intra_rs, inter_rs, inter_ag, intra_ag, inter_ar };
 
-// Appends one stage of the hierarchical algorithm as new phases.
+// Appends one stage of the hierarchical algorithm over nodes of equal size as new phases.
 void add_stage(CollectivePlan& plan, const std::vector<std::vector<int>>& nodes, Part part, double bytes) {
   const auto m = static_cast<int>(nodes.size());
   const auto k = static_cast<int>(nodes.front().size());
@@ -80,16 +93,105 @@ void add_stage(CollectivePlan& plan, const std::vector<std::vector<int>>& nodes,
   }
 }
 
+// Nodes of unequal size. After the intra-node reduce-scatter, member j of node b (k_b
+// members) holds node b's partial sum of [j/k_b, (j+1)/k_b) of the buffer. A segment is a
+// piece of the buffer between two consecutive such cuts (over every node): it has one
+// holder per node, and the inter-node stage is a ring over those holders in node order.
+// The holder on node b ends with the share k_b/n of each of its segments, so every member
+// ends with S/n: (1/k_b)·(k_b/n). A member sends (k_b−1)/k_b·S inside its node and
+// S/k_b − S/n across nodes: (n−1)/n·S in all, as the flat ring.
+struct Segment {
+  double fraction = 0;    // of the buffer
+  std::vector<int> holders;  // one per node, in node order
+};
+
+std::vector<Segment> segments_of(const std::vector<std::vector<int>>& nodes) {
+  struct Cut {
+    long long num, den;
+  };
+  std::vector<Cut> cuts;
+  for (const auto& node : nodes)
+    for (std::size_t j = 0; j <= node.size(); ++j)
+      cuts.push_back({static_cast<long long>(j), static_cast<long long>(node.size())});
+  const auto less = [](const Cut& a, const Cut& b) { return a.num * b.den < b.num * a.den; };
+  const auto equal = [](const Cut& a, const Cut& b) { return a.num * b.den == b.num * a.den; };
+  std::sort(cuts.begin(), cuts.end(), less);
+  cuts.erase(std::unique(cuts.begin(), cuts.end(), equal), cuts.end());
+  std::vector<Segment> segments;
+  for (std::size_t c = 0; c + 1 < cuts.size(); ++c) {
+    const Cut lo = cuts[c], hi = cuts[c + 1];
+    Segment seg;
+    seg.fraction = static_cast<double>(hi.num * lo.den - lo.num * hi.den) / static_cast<double>(hi.den * lo.den);
+    for (const auto& node : nodes)
+      seg.holders.push_back(node[static_cast<std::size_t>(lo.num * static_cast<long long>(node.size()) / lo.den)]);
+    segments.push_back(std::move(seg));
+  }
+  return segments;
+}
+
+// Inter-node ring over each segment's holders, with chunk b (k_b/n of the segment) owned
+// by the holder on node b. Reduce-scatter: at step s, position i sends chunk (i−1−s) mod m;
+// all-gather: chunk (i−s) mod m (its own first, then the one it last received).
+void add_segment_rings(CollectivePlan& plan, const std::vector<std::vector<int>>& nodes, bool gather, double bytes) {
+  const auto m = static_cast<int>(nodes.size());
+  const auto n = static_cast<double>(plan.ranks);
+  const std::size_t first = plan.phases.size();
+  plan.phases.resize(first + static_cast<std::size_t>(m - 1));
+  for (const Segment& seg : segments_of(nodes))
+    for (int s = 0; s < m - 1; ++s)
+      for (int i = 0; i < m; ++i) {
+        const int chunk = ((gather ? i - s : i - 1 - s) % m + m) % m;
+        const double chunk_bytes = bytes * seg.fraction * static_cast<double>(nodes[static_cast<std::size_t>(chunk)].size()) / n;
+        plan.phases[first + static_cast<std::size_t>(s)].transfers.push_back(
+            {seg.holders[static_cast<std::size_t>(i)], seg.holders[static_cast<std::size_t>((i + 1) % m)], chunk_bytes});
+      }
+}
+
+void add_uneven_stage(CollectivePlan& plan, const std::vector<std::vector<int>>& nodes, Part part, double bytes) {
+  const std::size_t first = plan.phases.size();
+  switch (part) {
+    case Part::intra_rs:
+    case Part::intra_ag:
+      for (const auto& node : nodes)
+        add_ring_steps(plan.phases, first, node, static_cast<int>(node.size()) - 1, bytes / static_cast<double>(node.size()));
+      break;
+    case Part::inter_rs:
+    case Part::inter_ag:
+      add_segment_rings(plan, nodes, part == Part::inter_ag, bytes);
+      break;
+    case Part::inter_ar:
+      add_segment_rings(plan, nodes, false, bytes);
+      add_segment_rings(plan, nodes, true, bytes);
+      break;
+  }
+}
+
+// One transfer per (source, destination, phase): segments sharing a pair of holders merge.
+void merge_pairs(CollectivePlan& plan) {
+  for (auto& phase : plan.phases) {
+    std::map<std::pair<int, int>, std::size_t> index;
+    std::vector<Transfer> merged;
+    for (const Transfer& t : phase.transfers) {
+      const auto [it, added] = index.try_emplace({t.src_gpu, t.dst_gpu}, merged.size());
+      if (added) merged.push_back(t);
+      else merged[it->second].bytes += t.bytes;
+    }
+    phase.transfers = std::move(merged);
+  }
+}
+
 CollectivePlan hierarchical(const char* name, const std::vector<int>& group, int gpus_per_node, double bytes,
                             const std::vector<Part>& parts, double bus_factor_num) {
-  const auto nodes = node_slices(group, gpus_per_node);
+  const auto nodes = members_by_node(group, gpus_per_node);
   const auto n = static_cast<int>(group.size());
   CollectivePlan plan;
   plan.name = name;
   plan.ranks = n;
   plan.payload_bytes = bytes;
   plan.bus_factor = bus_factor_num * (n - 1) / n;
-  for (Part part : parts) add_stage(plan, nodes, part, bytes);
+  const bool even = same_size(nodes);
+  for (Part part : parts) (even ? add_stage : add_uneven_stage)(plan, nodes, part, bytes);
+  if (!even) merge_pairs(plan);
   return plan;
 }
 

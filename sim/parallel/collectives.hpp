@@ -46,13 +46,20 @@ struct CollectivePlan {
 [[nodiscard]] CollectivePlan ring_reduce_scatter(const std::vector<int>& group, double bytes);
 [[nodiscard]] CollectivePlan ring_all_gather(const std::vector<int>& group, double bytes);
 
-// Hierarchical (2-D) algorithms for a group of whole-node slices: `group` is ordered node
-// by node, `gpus_per_node` consecutive entries share a node (the NVSwitch). Every GPU with
-// in-node index i forms the rail ring i across the nodes.
+// Hierarchical (2-D) algorithms. `gpus_per_node` is the cluster's node size: a member's
+// node is gpu / gpus_per_node, whatever its place in `group` (a strided tp>1 DP group
+// included); nodes are taken in order of first appearance, members in group order.
+// Nodes of k members each (m nodes): every member with in-node index i forms the rail ring i
+// across the nodes.
 //   all-reduce: NVLink ring reduce-scatter (k−1 phases of S/k), per-rail ring all-reduce
 //   of each S/k shard (2(m−1) phases of S/(k·m)), NVLink ring all-gather (k−1 phases of S/k);
 //   reduce-scatter: the first two halves; all-gather: the reverse of reduce-scatter.
-// k = gpus_per_node, m = nodes; falls back to the plain ring when m = 1 or k = 1.
+// m = 1 is the NVLink ring; k = 1 the flat ring over the nodes.
+// Nodes of unequal size (k_b members on node b, n in all): the same stages, the NVLink rings
+// per node (k_b−1 phases of S/k_b), then rings across nodes over pieces of the buffer that
+// have one holder per node, each holder keeping k_b/n of the piece, so that every member
+// ends with S/n and sends (n−1)/n·S in all, as the flat ring (see collectives.cpp).
+// Throws std::invalid_argument for an empty group, a repeated GPU or gpus_per_node < 1.
 [[nodiscard]] CollectivePlan hierarchical_all_reduce(const std::vector<int>& group, int gpus_per_node,
                                                      double bytes);
 [[nodiscard]] CollectivePlan hierarchical_reduce_scatter(const std::vector<int>& group, int gpus_per_node,
