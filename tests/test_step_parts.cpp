@@ -3,6 +3,8 @@
 // layer plan's split of a layer into blocks, and the choice of representatives.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -11,6 +13,7 @@
 #include "sim/parallel/layer_plan.hpp"
 #include "sim/parallel/representatives.hpp"
 #include "sim/parallel/stage_partition.hpp"
+#include "sim/parallel/step_build.hpp"
 #include "tests/support.hpp"
 
 using namespace trainsim;
@@ -74,6 +77,43 @@ std::vector<OpBlock> expected_runs(const WorkloadSpec& w, const LayerCost& layer
   return runs;
 }
 
+// The smallest largest rank load over every contiguous split, by enumeration.
+double brute_force_min_max(const std::vector<double>& cost, int stages, const step::StagesOfRank& held) {
+  const int n = static_cast<int>(cost.size());
+  double best = 1e300;
+  std::vector<int> ends(stages + 1, 0);
+  ends[stages] = n;
+  // Walk every choice of stages-1 interior ends 1 <= e1 < ... < e_{S-1} <= n-1.
+  std::vector<int> pick(stages - 1);
+  for (int k = 0; k < stages - 1; ++k) pick[k] = k + 1;
+  while (true) {
+    for (int k = 0; k < stages - 1; ++k) ends[k + 1] = pick[k];
+    Split split(stages);
+    for (int s = 0; s < stages; ++s)
+      for (int i = ends[s]; i < ends[s + 1]; ++i) split[s].push_back(i);
+    const auto loads = step::rank_loads(cost, split, held);
+    best = std::min(best, *std::max_element(loads.begin(), loads.end()));
+    int k = stages - 2;
+    while (k >= 0 && pick[k] == n - 1 - (stages - 2 - k)) --k;
+    if (k < 0) break;
+    ++pick[k];
+    for (int m = k + 1; m < stages - 1; ++m) pick[m] = pick[m - 1] + 1;
+  }
+  return best;
+}
+
+step::StagesOfRank dualpipe_map(int pp) {  // rank r runs stages r and pp-1-r
+  step::StagesOfRank held(pp);
+  for (int r = 0; r < pp; ++r) held[r] = {r, pp - 1 - r};
+  return held;
+}
+
+step::StagesOfRank dualpipev_map(int pp) {  // 2pp stages; rank r runs r and 2pp-1-r
+  step::StagesOfRank held(pp);
+  for (int r = 0; r < pp; ++r) held[r] = {r, 2 * pp - 1 - r};
+  return held;
+}
+
 ParallelismSpec parallelism(int pp, int dp, int tp, int ep) {
   ParallelismSpec p;
   p.pp = pp;
@@ -108,6 +148,70 @@ TEST_CASE("stage partition: every layer once, in order, no empty stage", "[step]
     }
     CHECK(next == static_cast<int>(cost.size()));
   }
+}
+
+TEST_CASE("stage partition per rank: exact against brute force on small random cases", "[step][parts]") {
+  std::mt19937 rng(12);
+  std::uniform_real_distribution<double> draw(0.1, 3.0);
+  struct Shape {
+    const char* name;
+    int stages;
+    step::StagesOfRank held;
+  };
+  const std::vector<Shape> shapes{{"dualpipe pp2", 2, dualpipe_map(2)},       {"dualpipe pp4", 4, dualpipe_map(4)},
+                                  {"dualpipe pp6", 6, dualpipe_map(6)},       {"dualpipev pp2", 4, dualpipev_map(2)},
+                                  {"dualpipev pp3", 6, dualpipev_map(3)},
+                                  {"one per rank", 4, step::one_stage_per_rank(4)}};
+  for (const Shape& shape : shapes)
+    for (int trial = 0; trial < 25; ++trial) {
+      const int n = shape.stages + static_cast<int>(rng() % 7);
+      std::vector<double> cost(n);
+      for (double& c : cost) c = draw(rng);
+      if (trial % 5 == 0) cost.front() *= 3, cost.back() *= 4;  // a heavy embedding and head
+      INFO(shape.name << ", " << n << " layers, trial " << trial);
+      const auto split = partition_layers(cost, shape.stages, shape.held);
+      REQUIRE(static_cast<int>(split.size()) == shape.stages);
+      int next = 0;
+      for (const auto& stage : split) {
+        REQUIRE_FALSE(stage.empty());
+        for (int layer : stage) REQUIRE(layer == next++);
+      }
+      REQUIRE(next == n);
+      const auto loads = step::rank_loads(cost, split, shape.held);
+      CHECK(*std::max_element(loads.begin(), loads.end()) ==
+            Approx(brute_force_min_max(cost, shape.stages, shape.held)).epsilon(1e-12));
+    }
+}
+
+TEST_CASE("stage partition per rank: one stage per rank is the per-stage optimum", "[step][parts]") {
+  const std::vector<double> cost{0.5, 3, 1, 1, 2, 0.25, 4, 1, 1, 2};
+  for (int stages = 1; stages <= static_cast<int>(cost.size()); ++stages)
+    CHECK(partition_layers(cost, stages, step::one_stage_per_rank(stages)) == partition_layers(cost, stages));
+  // The split the per-stage DP chose before per-rank balancing (1F1B golden cases rest on it).
+  CHECK(partition_layers({1, 2, 3, 4, 5}, 3, step::one_stage_per_rank(3)) == Split{{0, 1, 2}, {3}, {4}});
+}
+
+TEST_CASE("stage partition per rank: the default case (DualPipe) is balanced within one layer", "[step][parts]") {
+  const ClusterSpec c = load_cluster(kRoot + "/topologies/h800-2048.yaml", {});
+  const WorkloadSpec w = shipped_workload("deepseek-v3.yaml");
+  step::StepBuild b(c, w, Fidelity::symmetric);
+  step::plan_step(b, w.training.global_batch);
+  // Each rank's compute: every stage it runs (DualPipe: stages r and pp-1-r, half the micro-batches each).
+  std::vector<double> rank_compute(b.schedule.pp, 0);
+  for (int r = 0; r < b.schedule.pp; ++r)
+    for (int s = 0; s < b.schedule.num_stages; ++s) {
+      int runs = 0;
+      for (int mb = 0; mb < b.microbatches; ++mb) runs += rank_of(b.schedule, mb, s) == r;
+      for (int layer : b.stage_layers[s]) rank_compute[r] += runs * b.layers[layer].seconds();
+    }
+  // One layer: the median layer (a MoE layer), not the head or the MTP module.
+  std::vector<double> layer_seconds;
+  for (const auto& l : b.layers) layer_seconds.push_back(l.seconds());
+  std::nth_element(layer_seconds.begin(), layer_seconds.begin() + layer_seconds.size() / 2, layer_seconds.end());
+  const double one_layer = layer_seconds[layer_seconds.size() / 2] * b.microbatches / 2;
+  const auto [lo, hi] = std::minmax_element(rank_compute.begin(), rank_compute.end());
+  INFO("per-rank compute " << *lo << " .. " << *hi << " s; one layer " << one_layer << " s");
+  CHECK(*hi - *lo <= one_layer);  // a layer for the micro-batches (half) that run a stage on a rank
 }
 
 TEST_CASE("cost model: every op's block tag agrees with its name and its place in the layer", "[step][parts]") {

@@ -7,6 +7,22 @@
 #include "sim/parallel/stage_partition.hpp"
 
 namespace trainsim::step {
+namespace {
+
+// The stages each pipeline rank runs, over all micro-batches (the schedule's
+// stage→rank map; DualPipe's depends on the micro-batch).
+StagesOfRank stages_of_rank(const PipelineSchedule& s) {
+  StagesOfRank held(s.pp);
+  for (int mb = 0; mb < s.microbatches; ++mb)
+    for (int stage = 0; stage < s.num_stages; ++stage) held[rank_of(s, mb, stage)].push_back(stage);
+  for (auto& v : held) {
+    std::sort(v.begin(), v.end());
+    v.erase(std::unique(v.begin(), v.end()), v.end());
+  }
+  return held;
+}
+
+}  // namespace
 
 void plan_step(StepBuild& b, int global_batch_sequences) {
   const ClusterSpec& c = b.cluster;
@@ -21,7 +37,9 @@ void plan_step(StepBuild& b, int global_batch_sequences) {
     throw InputError(w.mark_of("parallelism.pp"), "more pipeline stages than layers");
   std::vector<double> layer_seconds;
   for (const LayerPlan& l : b.layers) layer_seconds.push_back(l.seconds());
-  b.stage_layers = partition_layers(layer_seconds, b.schedule.num_stages);
+  // Balanced per rank, not per stage: a rank that runs two stages (DualPipe's
+  // first and last, with the embedding and the head) carries both.
+  b.stage_layers = partition_layers(layer_seconds, b.schedule.num_stages, stages_of_rank(b.schedule));
   b.activation_bytes = static_cast<double>(w.training.micro_batch) * w.training.seq_len * w.model.hidden *
                        element_bytes(Precision::bf16);
   if (w.model.moe) {
