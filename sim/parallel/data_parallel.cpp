@@ -10,13 +10,6 @@ namespace trainsim::step {
 
 namespace {
 
-// Bytes per parameter: FP32 gradients reduced; BF16 parameters gathered; AdamW
-// reads and writes FP32 master weights and BF16 moments and writes BF16 weights
-// (DeepSeek-V3 §3.3.3): read 4 (grad) + 4 (master) + 2 + 2 (moments), write 4 + 2 + 2 + 2.
-constexpr double kGradBytes = 4;
-constexpr double kParamBytes = 2;
-constexpr double kAdamBytesPerParam = 22;
-
 // The pipeline ranks that hold a copy of `stage`, sorted.
 std::vector<int> holders_of(const StepBuild& b, int stage) {
   std::vector<int> holders;
@@ -30,8 +23,14 @@ std::vector<int> holders_of(const StepBuild& b, int stage) {
 
 }  // namespace
 
+double adamw_bytes_per_param(const OptimizerSpec& o) {
+  return o.gradient_bytes + 2.0 * o.master_weight_bytes + 4.0 * o.moment_bytes + o.parameter_bytes;
+}
+
 void emit_data_parallel(StepBuild& b, int r) {
   const ParallelismSpec& p = b.p;
+  const OptimizerSpec& o = b.workload.training.optimizer;
+  const double grad_bytes = o.gradient_bytes, param_bytes = o.parameter_bytes;
   const auto& replicas = b.reps.replicas;
   std::vector<int> rs_all;
   double shard_params = 0;
@@ -47,13 +46,13 @@ void emit_data_parallel(StepBuild& b, int r) {
     const int copies = static_cast<int>(holders.size());
     const int expert_dp = (p.ep > 1 ? p.dp / p.ep : p.dp) * copies;
     shard_params += dense_per_gpu / (p.dp * copies) + expert_per_gpu / expert_dp;
-    gathered_bytes += (dense_per_gpu / copies + expert_per_gpu / copies) * kParamBytes;
+    gathered_bytes += (dense_per_gpu / copies + expert_per_gpu / copies) * param_bytes;
     const auto& after = b.last_bwd.at({r, s});
     // Dense gradients: one collective over every copy of the stage.
     std::vector<int> group;
     for (int h : holders)
       for (int k = 0; k < p.dp; ++k) group.push_back(gpu_of(p, h, k, 0));
-    const auto dense_rs = parallel::hierarchical_reduce_scatter(group, b.cluster.node.gpus, dense_per_gpu * kGradBytes);
+    const auto dense_rs = parallel::hierarchical_reduce_scatter(group, b.cluster.node.gpus, dense_per_gpu * grad_bytes);
     const int owner = gpu_of(p, r, replicas[0], 0);
     std::vector<int> deps(after.begin(), after.end());
     int last = add_collective(b, dense_rs, Category::dp, "dp reduce-scatter s" + std::to_string(s), owner, deps);
@@ -65,7 +64,7 @@ void emit_data_parallel(StepBuild& b, int r) {
         std::vector<int> eg;
         for (int h : holders)
           for (int k = pos; k < p.dp; k += std::max(1, p.ep)) eg.push_back(gpu_of(p, h, k, 0));
-        const auto ex_rs = parallel::ring_reduce_scatter(eg, expert_per_gpu * kGradBytes);
+        const auto ex_rs = parallel::ring_reduce_scatter(eg, expert_per_gpu * grad_bytes);
         const int e = add_collective(b, ex_rs, Category::dp, "dp expert reduce-scatter s" + std::to_string(s),
                                      gpu_of(p, r, pos, 0), {last});
         if (e != kNone) rs_all.push_back(e);
@@ -74,7 +73,7 @@ void emit_data_parallel(StepBuild& b, int r) {
     rs_all.push_back(last);
   }
   // Optimizer on this rank's shard (memory-bound AdamW), then the all-gather.
-  const double seconds = shard_params * kAdamBytesPerParam / (b.cluster.gpu.hbm_bytes_per_s * b.cluster.gpu.efficiency.hbm);
+  const double seconds = shard_params * adamw_bytes_per_param(o) / (b.cluster.gpu.hbm_bytes_per_s * b.cluster.gpu.efficiency.hbm);
   std::vector<int> opts;
   for (int d : replicas)
     opts.push_back(add_compute(b, r, d, Stream::compute, Category::optimizer, "optimizer", seconds, 0, rs_all));

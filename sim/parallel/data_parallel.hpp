@@ -10,6 +10,13 @@
 
 namespace trainsim::step {
 
+// Bytes of HBM traffic per parameter of one AdamW step (memory-bound): it reads
+// the gradient, the master weight and both moments, and writes the master
+// weight, both moments and the working weight. DeepSeek-V3 (§3.3.3: FP32
+// gradients and master weights, BF16 moments and weights): 4 + 4 + 2·2 read,
+// 4 + 2·2 + 2 written = 22.
+[[nodiscard]] double adamw_bytes_per_param(const OptimizerSpec& o);
+
 // Emits rank r's gradient collectives, optimizer and parameter all-gather,
 // after its backward passes (StepBuild::last_bwd).
 void emit_data_parallel(StepBuild& b, int r);
