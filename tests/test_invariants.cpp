@@ -169,7 +169,9 @@ void check_step_bounds(const Case& c, Fidelity fidelity) {
 // its latency phase included, so with latencies a link's audited bytes exceed the
 // bytes routed over it by about latency x rate per flow (0.1 % on the MoE case).
 // The audit is therefore run with 1 ns latencies (the simulator's resolution): then
-// every byte routed over a link, and nothing else, must appear on it (to 1e-6).
+// every byte routed over a link, and nothing else, must appear on it (to 1e-5: what
+// is left is that 1 ns overcount, 1.4e-6 on the MoE DualPipe case's least loaded
+// InfiniBand links, and it doubles with 2 ns; a lost or extra transfer is far larger).
 Case without_latency(Case c) {
   for (const char* key : {"node.nvlink_latency", "network.link_latency", "network.switch_latency"})
     c.sets.push_back(std::string(key) + "={value: 1ns, low: 1ns, high: 1ns}");
@@ -190,7 +192,7 @@ void check_links(const Case& with_latency, Fidelity fidelity) {
   // capacity and busiest-link bounds above hold in every case; the exact byte balance
   // is asserted where it holds and the gap is reported.
   if (fidelity == Fidelity::symmetric)
-    REQUIRE(a.link_bytes_error < 1e-6);
+    REQUIRE(a.link_bytes_error < 1e-5);
   else
     WARN("link bytes (plugin) vs routed: max relative gap " << a.link_bytes_error);
 }
