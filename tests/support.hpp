@@ -6,10 +6,13 @@
 #include <array>
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
+#include "sim/config/load.hpp"
 #include "sim/config/spec.hpp"
+#include "sim/parallel/schedule.hpp"
 
 namespace trainsim::test {
 
@@ -56,6 +59,22 @@ inline ClusterSpec h800_like_cluster(int nodes, const std::string& fabric = "mul
   c.network.oversubscription = 1;
   c.network.link_latency_s = 0.5e-6;
   c.network.switch_latency_s = 0.3e-6;
+  return c;
+}
+
+struct LoadedCase {
+  ClusterSpec cluster;
+  WorkloadSpec workload;
+};
+
+// The default case (topologies/h800-2048.yaml, workloads/deepseek-v3.yaml) with `sets`
+// (--set values without the file prefix), checked as `trainsim run` checks it.
+inline LoadedCase load_default_case(const std::vector<std::string>& sets) {
+  const auto o = parse_overrides(sets);
+  LoadedCase c{load_cluster(std::string(TRAINSIM_SOURCE_DIR) + "/topologies/h800-2048.yaml", o),
+               load_workload(std::string(TRAINSIM_SOURCE_DIR) + "/workloads/deepseek-v3.yaml", o)};
+  check_workload_schedule(c.workload);
+  check_workload_fits_cluster(c.workload, c.cluster);
   return c;
 }
 

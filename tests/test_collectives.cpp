@@ -266,10 +266,10 @@ TEST_CASE("side by side groups share phases", "[collectives]") {
 }
 
 TEST_CASE("payload bytes per token: FP8 with one FP32 scale per 128 channels, BF16 combine", "[moe]") {
-  REQUIRE(all_to_all_bytes_per_token(7168, Precision::fp8, AllToAllLeg::dispatch) == 7168 + 56 * 4);
-  REQUIRE(all_to_all_bytes_per_token(7168, Precision::bf16, AllToAllLeg::dispatch) == 7168 * 2);
-  REQUIRE(all_to_all_bytes_per_token(7168, Precision::bf16, AllToAllLeg::combine) == 7168 * 2);
-  REQUIRE(all_to_all_bytes_per_token(7168, Precision::fp8, AllToAllLeg::combine) == 7168);
+  REQUIRE(all_to_all_bytes_per_token(7168, Precision::fp8, AllToAllLeg::dispatch, 128) == 7168 + 56 * 4);
+  REQUIRE(all_to_all_bytes_per_token(7168, Precision::bf16, AllToAllLeg::dispatch, 128) == 7168 * 2);
+  REQUIRE(all_to_all_bytes_per_token(7168, Precision::bf16, AllToAllLeg::combine, 128) == 7168 * 2);
+  REQUIRE(all_to_all_bytes_per_token(7168, Precision::fp8, AllToAllLeg::combine, 128) == 7168);
 }
 
 TEST_CASE("balanced routing: closed-form expected token counts", "[moe]") {
@@ -290,7 +290,7 @@ TEST_CASE("balanced routing: closed-form expected token counts", "[moe]") {
 
 TEST_CASE("balanced dispatch: every rank sends and receives the same, two-hop sizes", "[moe]") {
   const auto r = route_tokens(ep_params(64));
-  const double p = all_to_all_bytes_per_token(7168, Precision::fp8, AllToAllLeg::dispatch);
+  const double p = all_to_all_bytes_per_token(7168, Precision::fp8, AllToAllLeg::dispatch, 128);
   const auto plan = moe_dispatch(first_gpus(64), r, p);
   REQUIRE(plan.phases.size() == 1);
   const auto sent = plan.bytes_sent_by_gpu();

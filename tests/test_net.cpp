@@ -87,7 +87,7 @@ TEST_CASE("hierarchical all-reduce across 2 nodes beats the flat ring", "[net][s
 
 TEST_CASE("EP8 dispatch inside one node is bounded by NVLink", "[net][simgrid]") {
   auto& sim = engine::Simulator::create(trainsim::test::h800_like_cluster(1));
-  const double p = all_to_all_bytes_per_token(7168, Precision::fp8, AllToAllLeg::dispatch);
+  const double p = all_to_all_bytes_per_token(7168, Precision::fp8, AllToAllLeg::dispatch, 128);
   const auto plan = parallel::moe_dispatch(first_gpus(8), ep_routing(8), p);
   const auto timing = engine::run_plan(sim, plan);
   // Every GPU sends each of its 4096 tokens to the 7 other GPUs.
@@ -103,7 +103,7 @@ TEST_CASE("EP8 dispatch inside one node is bounded by NVLink", "[net][simgrid]")
 
 TEST_CASE("EP64 dispatch across 8 nodes is bounded by the NICs", "[net][simgrid]") {
   auto& sim = engine::Simulator::create(trainsim::test::h800_like_cluster(8));
-  const double p = all_to_all_bytes_per_token(7168, Precision::fp8, AllToAllLeg::dispatch);
+  const double p = all_to_all_bytes_per_token(7168, Precision::fp8, AllToAllLeg::dispatch, 128);
   const auto plan = parallel::moe_dispatch(first_gpus(64), ep_routing(64), p);
   const auto timing = engine::run_plan(sim, plan);
   // A GPU's NIC carries its tokens once to each of the 7 other nodes with probability 4/8.
@@ -121,7 +121,7 @@ TEST_CASE("EP64 dispatch across 8 nodes is bounded by the NICs", "[net][simgrid]
 
 TEST_CASE("combine after dispatch: NIC-bound with the BF16 payload", "[net][simgrid]") {
   auto& sim = engine::Simulator::create(trainsim::test::h800_like_cluster(8));
-  const double p = all_to_all_bytes_per_token(7168, Precision::bf16, AllToAllLeg::combine);
+  const double p = all_to_all_bytes_per_token(7168, Precision::bf16, AllToAllLeg::combine, 128);
   const auto plan = parallel::moe_combine(first_gpus(64), ep_routing(64), p);
   const auto timing = engine::run_plan(sim, plan);
   REQUIRE(timing.seconds == Approx(7 * 4096 * 0.5 * p / 40e9 + sim.route_latency_s(8, 0)).epsilon(0.01));

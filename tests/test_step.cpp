@@ -38,18 +38,8 @@ std::vector<std::string> small_moe_sets() {
           "training.batch_ramp.start=256"};
 }
 
-struct Case {
-  ClusterSpec cluster;
-  WorkloadSpec workload;
-};
-
-Case load_case(const std::vector<std::string>& sets) {
-  const auto o = parse_overrides(sets);
-  Case c{load_cluster(kRoot + "/topologies/h800-2048.yaml", o), load_workload(kRoot + "/workloads/deepseek-v3.yaml", o)};
-  check_workload_schedule(c.workload);
-  check_workload_fits_cluster(c.workload, c.cluster);
-  return c;
-}
+using Case = trainsim::test::LoadedCase;
+using trainsim::test::load_default_case;
 
 std::vector<double> simulate(const Case& c, Fidelity f) {
   return run_isolated([&] {
@@ -86,7 +76,7 @@ std::string read_file(const std::string& path) {
 }  // namespace
 
 TEST_CASE("symmetric and full fidelity agree within 2% on a 128-GPU MoE case", "[step][slow]") {
-  const Case c = load_case(small_moe_sets());
+  const Case c = load_default_case(small_moe_sets());
   const auto full = simulate(c, Fidelity::full);
   const auto sym = simulate(c, Fidelity::symmetric);
   INFO("full " << full[0] << " s on " << full[3] << " GPUs; symmetric " << sym[0] << " s on " << sym[3] << " GPUs");
@@ -96,7 +86,7 @@ TEST_CASE("symmetric and full fidelity agree within 2% on a 128-GPU MoE case", "
 }
 
 TEST_CASE("the step is no shorter than the busiest GPU's compute and the breakdown sums to it", "[step]") {
-  const Case c = load_case(small_moe_sets());
+  const Case c = load_default_case(small_moe_sets());
   const auto r = simulate(c, Fidelity::symmetric);
   REQUIRE(r[0] >= r[1]);
   REQUIRE(r[2] == Approx(r[0]).epsilon(1e-9));
@@ -104,10 +94,10 @@ TEST_CASE("the step is no shorter than the busiest GPU's compute and the breakdo
 
 TEST_CASE("a faster network never makes the step slower", "[step]") {
   auto sets = small_moe_sets();
-  const auto base = simulate(load_case(sets), Fidelity::symmetric);
+  const auto base = simulate(load_default_case(sets), Fidelity::symmetric);
   sets.push_back("network.nic_bandwidth=800Gbps");
   sets.push_back("node.nvlink_bandwidth=400GB/s");
-  const auto fast = simulate(load_case(sets), Fidelity::symmetric);
+  const auto fast = simulate(load_default_case(sets), Fidelity::symmetric);
   REQUIRE(fast[0] <= base[0]);
 }
 
@@ -143,7 +133,7 @@ std::vector<double> count_pp(const Case& c) {
 
 TEST_CASE("every micro-batch crosses every stage boundary forward and backward", "[step]") {
   SECTION("MoE, DualPipe") {
-    const auto r = count_pp(load_case(small_moe_sets()));
+    const auto r = count_pp(load_default_case(small_moe_sets()));
     REQUIRE(r[0] == 2 * (r[2] - 1) * r[1]);
   }
   SECTION("dense, 1F1B (backward chunks that start with a dense layer or the head)") {
@@ -156,7 +146,7 @@ TEST_CASE("every micro-batch crosses every stage boundary forward and backward",
 }
 
 TEST_CASE("GPU energy from SimGrid's plugin is idle power throughout plus (busy - idle) while computing", "[step]") {
-  const Case c = load_case(small_moe_sets());
+  const Case c = load_default_case(small_moe_sets());
   const auto program = build_step_program(c.cluster, c.workload, c.workload.training.global_batch, Fidelity::full);
   const auto x = engine::execute_step(c.cluster, program);
   REQUIRE(x.gpu_energy_j.size() == program.simulated_gpus.size());

@@ -116,9 +116,9 @@ int run_net(const NetOptions& o) {
     }
     token_bytes = o.collective == "dispatch"
                       ? all_to_all_bytes_per_token(hidden, o.dispatch_precision.value_or(workload.training.dispatch),
-                                                   AllToAllLeg::dispatch)
+                                                   AllToAllLeg::dispatch, workload.training.fp8_scale_group)
                       : all_to_all_bytes_per_token(hidden, o.combine_precision.value_or(workload.training.combine),
-                                                   AllToAllLeg::combine);
+                                                   AllToAllLeg::combine, workload.training.fp8_scale_group);
   }
 
   const parallel::CollectiveRequest request{algorithm, cluster.node.gpus, bytes, routing ? &*routing : nullptr,

@@ -182,6 +182,11 @@ const std::vector<std::pair<std::string, AttentionKind>>& attention_kind_choices
   return choices;
 }
 
+const std::vector<std::pair<std::string, Optimizer>>& optimizer_choices() {
+  static const std::vector<std::pair<std::string, Optimizer>> choices = {{"adamw", Optimizer::adamw}};
+  return choices;
+}
+
 // ------------------------------------------------------------------ scalar checks
 
 bool parse_boolean(std::string_view text) {

@@ -119,6 +119,7 @@ class KeyTable {
 // The names of the fixed-choice keys, mapped to their values.
 [[nodiscard]] const std::vector<std::pair<std::string, Precision>>& precision_choices();
 [[nodiscard]] const std::vector<std::pair<std::string, AttentionKind>>& attention_kind_choices();
+[[nodiscard]] const std::vector<std::pair<std::string, Optimizer>>& optimizer_choices();
 template <class E>
 [[nodiscard]] std::vector<std::string> names_of(const std::vector<std::pair<std::string, E>>& choices) {
   std::vector<std::string> names;

@@ -208,12 +208,27 @@ WorkloadSpec load_workload(const std::string& path, const std::vector<Override>&
   t.attention = prec.choice("attention", config::precision_choices());
   t.dispatch = prec.choice("dispatch", config::precision_choices());
   t.combine = prec.choice("combine", config::precision_choices());
+  t.fp8_scale_group = prec.integer("fp8_scale_group");
   t.causal = tr.boolean("causal");
   if (const auto rc = tr.optional_section("recompute")) {
     t.recompute.norms = rc->boolean("norms");
     t.recompute.mla_up_projections = rc->boolean("mla_up_projections");
     t.recompute.swiglu = rc->boolean("swiglu");
     t.recompute.full = rc->boolean("full");
+  }
+  {
+    // An absent section reads every key's declared default, like an absent key.
+    const YAML::Node none(YAML::NodeType::Map);
+    const Section opt = tr.has("optimizer") ? tr.section("optimizer")
+                                            : Section(ctx, none, "training.optimizer",
+                                                      *config::workload_schema().child("training")->child("optimizer"),
+                                                      root.Mark());
+    OptimizerSpec& o = t.optimizer;
+    o.kind = opt.choice("name", config::optimizer_choices());
+    o.gradient_bytes = opt.integer("gradient_bytes");
+    o.master_weight_bytes = opt.integer("master_weight_bytes");
+    o.moment_bytes = opt.integer("moment_bytes");
+    o.parameter_bytes = opt.integer("parameter_bytes");
   }
 
   // ---- parallelism

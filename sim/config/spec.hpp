@@ -14,6 +14,7 @@ namespace trainsim {
 
 enum class Precision { bf16, fp8 };
 enum class AttentionKind { mha, gqa, mla };
+enum class Optimizer { adamw };
 
 // A constant whose YAML value was written `{value: V, low: L, high: H}`:
 // the spec holds V; the range feeds `trainsim claim` (Monte Carlo).
@@ -148,6 +149,16 @@ struct RecomputeSpec {
   bool full = false;            // full activation recomputation (every layer's forward again)
 };
 
+// Bytes per parameter element that the optimizer step and ZeRO's collectives move
+// (training.optimizer; initialisers = the declared defaults, workload_keys.cpp).
+struct OptimizerSpec {
+  Optimizer kind = Optimizer::adamw;
+  int gradient_bytes = 4;       // weight gradients: written by backward, reduce-scattered, read by the optimizer
+  int master_weight_bytes = 4;  // the optimizer's copy of the weights; 0 = none
+  int moment_bytes = 2;         // each of AdamW's two moments
+  int parameter_bytes = 2;      // working weights: written by the optimizer, all-gathered
+};
+
 struct TrainingSpec {
   double tokens = 0;
   int seq_len = 0;
@@ -158,8 +169,10 @@ struct TrainingSpec {
   Precision attention = Precision::bf16;
   Precision dispatch = Precision::bf16;  // MoE dispatch payload (DeepSeek-V3: fp8)
   Precision combine = Precision::bf16;   // MoE combine payload (DeepSeek-V3: bf16)
+  int fp8_scale_group = 128;    // channels per FP32 scale of an FP8 activation tile (declared default)
   bool causal = true;           // FLOP convention of the attention products
   RecomputeSpec recompute;
+  OptimizerSpec optimizer;
 };
 
 struct ParallelismSpec {

@@ -11,10 +11,6 @@ namespace {
 constexpr double kBf16Bytes = 2;
 constexpr double kFp32Bytes = 4;
 constexpr double kInt32Bytes = 4;
-// DeepSeek-V3 §3.3.2: FP8 activations carry one FP32 scale per 1×128 tile
-// (per token, per 128 channels). Part of the definition of the FP8 format the
-// spec's `fp8` stands for, not a tunable.
-constexpr double kFp8ScaleGroupChannels = 128;
 
 // Everything the op builders need, taken once from the spec.
 struct Context {
@@ -468,20 +464,22 @@ ModelCost model_cost(const WorkloadSpec& workload) {
   return cost;
 }
 
-double all_to_all_bytes_per_token(int hidden, Precision precision, AllToAllLeg leg) {
+double all_to_all_bytes_per_token(int hidden, Precision precision, AllToAllLeg leg, int fp8_scale_group) {
   const double h = hidden;
   double bytes = h * element_bytes(precision);
   if (precision == Precision::fp8 && leg == AllToAllLeg::dispatch)
-    bytes += std::ceil(h / kFp8ScaleGroupChannels) * kFp32Bytes;
+    bytes += std::ceil(h / fp8_scale_group) * kFp32Bytes;
   return bytes;
 }
 
 double dispatch_bytes_per_token_per_copy(const WorkloadSpec& workload) {
-  return all_to_all_bytes_per_token(workload.model.hidden, workload.training.dispatch, AllToAllLeg::dispatch);
+  return all_to_all_bytes_per_token(workload.model.hidden, workload.training.dispatch, AllToAllLeg::dispatch,
+                                    workload.training.fp8_scale_group);
 }
 
 double combine_bytes_per_token_per_copy(const WorkloadSpec& workload) {
-  return all_to_all_bytes_per_token(workload.model.hidden, workload.training.combine, AllToAllLeg::combine);
+  return all_to_all_bytes_per_token(workload.model.hidden, workload.training.combine, AllToAllLeg::combine,
+                                    workload.training.fp8_scale_group);
 }
 
 const char* to_string(OpKind k) {

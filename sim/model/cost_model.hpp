@@ -143,10 +143,12 @@ enum class AllToAllLeg { dispatch, combine };
 
 // MoE all-to-all payload per token and per expert copy sent, the one formula every
 // caller (step program, inspect, trainsim net) uses: hidden × bytes(precision), plus
-// for an FP8 dispatch one FP32 scale per 128 channels (DeepSeek-V3 §3.3.2: 1×128
-// activation tiles). An FP8 combine carries no scales here (DeepSeek-V3 combines in
-// BF16; the step program has always costed an FP8 combine as hidden bytes).
-[[nodiscard]] double all_to_all_bytes_per_token(int hidden, Precision precision, AllToAllLeg leg);
+// for an FP8 dispatch one FP32 scale per `fp8_scale_group` channels
+// (training.precision.fp8_scale_group; DeepSeek-V3 §3.3.2: 1×128 activation tiles).
+// An FP8 combine carries no scales here (DeepSeek-V3 combines in BF16; the step
+// program has always costed an FP8 combine as hidden bytes).
+[[nodiscard]] double all_to_all_bytes_per_token(int hidden, Precision precision, AllToAllLeg leg,
+                                                int fp8_scale_group);
 // The same with the workload's hidden size and its dispatch / combine precision.
 [[nodiscard]] double dispatch_bytes_per_token_per_copy(const WorkloadSpec& workload);
 [[nodiscard]] double combine_bytes_per_token_per_copy(const WorkloadSpec& workload);

@@ -7,9 +7,6 @@ namespace trainsim::step {
 
 namespace {
 
-// Weight gradients are FP32, as the cost model writes them (DeepSeek-V3 §3.3.3).
-constexpr double kWeightGradBytes = 4;
-
 void add_op(BlockCost& block, const OpCost& op, const ClusterSpec& c, const WorkloadSpec& w, int shards) {
   block.f += op_seconds(op, Pass::forward, c, w, shards);
   block.b += op_seconds(op, Pass::backward_input, c, w, shards) + op_seconds(op, Pass::recompute, c, w, shards);
@@ -57,7 +54,7 @@ LayerPlan plan_layer(const LayerCost& layer, const ClusterSpec& c, const Workloa
       const double foreign = op.params * (1.0 - 1.0 / w.parallelism.ep);
       local.bytes_fwd -= foreign * element_bytes(op.precision);
       local.bytes_bwd_input -= foreign * element_bytes(op.precision);
-      local.bytes_bwd_weight -= foreign * kWeightGradBytes;
+      local.bytes_bwd_weight -= foreign * w.training.optimizer.gradient_bytes;  // the foreign weight gradients
       local.bytes_bwd = local.bytes_bwd_input + local.bytes_bwd_weight;
       add_op(plan.mlp, local, c, w, shards);
       add_op(plan.routed, local, c, w, shards);

@@ -234,7 +234,7 @@ StepProgram build_step_program(const ClusterSpec& cluster, const WorkloadSpec& w
   for (int r = 0; r < p.pp; ++r)
     for (const PipelineOp& op : b.schedule.ranks[r]) step::emit_op(b, r, op);
   step::link_pipeline(b);
-  for (int r = 0; r < p.pp; ++r) step::emit_data_parallel(b, r);
+  step::emit_data_parallel(b);
   return std::move(b.program);
 }
 
