@@ -239,25 +239,25 @@ std::string to_text(const ClaimResult& r) {
 
 nlohmann::ordered_json to_json(const ClaimResult& r) {
   const auto& q = r.request;
-  nlohmann::ordered_json j;
-  j["cluster"] = q.cluster_name;
-  j["workload"] = q.workload_name;
-  j["metric"] = q.metric.name;
-  j["unit"] = q.metric.unit;
-  j["claimed_value"] = q.claimed_value;
-  j["holds_when"] = fmt::format("simulated {} claimed", direction_sign(q.metric.holds_when));
-  j["distribution"] = "triangular(low, mode = value, high), independent";
-  j["samples"] = q.samples;
-  j["seed"] = q.seed;
-  j["nominal"] = r.nominal;
-  j["p5"] = r.p5;
-  j["p50"] = r.p50;
-  j["p95"] = r.p95;
-  j["mean"] = r.mean;
-  j["min"] = r.min;
-  j["max"] = r.max;
-  j["p_holds"] = r.p_holds;
-  j["p_holds_stderr"] = r.p_holds_stderr;
+  nlohmann::ordered_json j = {
+      {"cluster", q.cluster_name},
+      {"workload", q.workload_name},
+      {"metric", q.metric.name},
+      {"unit", q.metric.unit},
+      {"claimed_value", q.claimed_value},
+      {"holds_when", fmt::format("simulated {} claimed", direction_sign(q.metric.holds_when))},
+      {"distribution", "triangular(low, mode = value, high), independent"},
+      {"samples", q.samples},
+      {"seed", q.seed},
+      {"nominal", r.nominal},
+      {"p5", r.p5},
+      {"p50", r.p50},
+      {"p95", r.p95},
+      {"mean", r.mean},
+      {"min", r.min},
+      {"max", r.max},
+      {"p_holds", r.p_holds},
+      {"p_holds_stderr", r.p_holds_stderr}};
   auto sens = nlohmann::ordered_json::array();
   for (const auto& w : r.sensitivity)
     sens.push_back({{"path", w.path}, {"low", w.low}, {"high", w.high}, {"metric_at_low", w.metric_at_low},

@@ -6,16 +6,15 @@ namespace trainsim {
 
 RunCost run_cost(const StepResult& r, const ClusterSpec& cluster) {
   const PricingSpec& p = cluster.pricing;
-  RunCost c;
-  c.cluster_name = r.cluster_name;
-  c.workload_name = r.workload_name;
-  c.num_gpus = r.num_gpus;
-  c.total_tokens = r.total_tokens;
-  c.total_gpu_hours = r.total_gpu_hours;
-  c.total_days = r.total_days;
-
-  c.gpu_hour_usd = p.gpu_hour_usd;
-  c.rental_usd = r.total_gpu_hours * p.gpu_hour_usd;
+  // The run's identity and totals as simulated; the rest is priced below.
+  RunCost c{.cluster_name = r.cluster_name,
+            .workload_name = r.workload_name,
+            .num_gpus = r.num_gpus,
+            .total_tokens = r.total_tokens,
+            .total_gpu_hours = r.total_gpu_hours,
+            .total_days = r.total_days,
+            .gpu_hour_usd = p.gpu_hour_usd,
+            .rental_usd = r.total_gpu_hours * p.gpu_hour_usd};
 
   // energy_mwh already includes the PUE (facility energy).
   c.energy_mwh = r.energy_mwh;
@@ -75,13 +74,12 @@ std::string to_text(const RunCost& c) {
 }
 
 nlohmann::ordered_json to_json(const RunCost& c) {
-  nlohmann::ordered_json j;
-  j["cluster"] = c.cluster_name;
-  j["workload"] = c.workload_name;
-  j["num_gpus"] = c.num_gpus;
-  j["total_tokens"] = c.total_tokens;
-  j["total_gpu_hours"] = c.total_gpu_hours;
-  j["total_days"] = c.total_days;
+  nlohmann::ordered_json j = {{"cluster", c.cluster_name},
+                              {"workload", c.workload_name},
+                              {"num_gpus", c.num_gpus},
+                              {"total_tokens", c.total_tokens},
+                              {"total_gpu_hours", c.total_gpu_hours},
+                              {"total_days", c.total_days}};
   j["rental"] = {{"gpu_hour_usd", c.gpu_hour_usd}, {"run_usd", c.rental_usd}};
   j["energy"] = {{"energy_mwh", c.energy_mwh},
                  {"pue", c.pue},
