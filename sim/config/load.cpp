@@ -89,9 +89,9 @@ ClusterSpec load_cluster(const std::string& path, const std::vector<Override>& o
   const Section net = top.section("network");
   // The fabric's name and rules are checked by its stage (check_fabric, sim/topology), at the values.
   c.network.fabric = net.text("fabric");
-  c.network.planes = net.integer("planes", Range::at_least(1));
+  c.network.planes = net.integer("planes");
   for (const char* key : {"fabric", "planes"}) c.marks[std::string("network.") + key] = net.value_mark(key);
-  c.network.nic_bytes_per_s = net.number("nic_bandwidth", units::bandwidth_bytes_per_s, Range::positive());
+  c.network.nic_bytes_per_s = net.number("nic_bandwidth");
   c.network.nic_efficiency = net.number("nic_efficiency");
   c.network.switch_radix = net.integer("switch_radix");
   c.network.oversubscription = net.number("oversubscription");
@@ -171,7 +171,7 @@ WorkloadSpec load_workload(const std::string& path, const std::vector<Override>&
     e.top_k = moe->integer("top_k");
     if (e.top_k > e.routed_experts)
       moe->fail_value("top_k", "top_k " + str(e.top_k) + " exceeds the " + str(e.routed_experts) + " routed experts");
-    e.max_nodes_per_token = moe->integer_or("max_nodes_per_token", Range::non_negative(), 0);
+    e.max_nodes_per_token = moe->integer("max_nodes_per_token");
     // The routing kind and the parameters it takes are checked by check_moe_routing (sim/parallel).
     if (moe->has("routing")) {
       e.routing = moe->text("routing");
@@ -238,10 +238,10 @@ WorkloadSpec load_workload(const std::string& path, const std::vector<Override>&
   p.pp = par.integer("pp");
   p.ep = par.integer("ep");
   p.dp = par.integer("dp");
-  p.zero = par.integer("zero", Range::between(0, 3));
+  p.zero = par.integer("zero");
   p.schedule = par.text("schedule");  // name and rules: check_workload_schedule (sim/parallel)
   p.schedule_mark = par.value_mark("schedule");
-  p.virtual_stages = par.integer_or("virtual_stages", Range::at_least(1), 1);
+  p.virtual_stages = par.integer("virtual_stages");
   p.comm_sms = par.integer("comm_sms");
 
   // ---- consistency

@@ -42,10 +42,11 @@ std::string suggestion(std::string_view word, const std::vector<std::string>& ca
   return "; " + std::string(what) + ": " + list;
 }
 
-std::string expected_one_of(std::string_view word, const std::vector<std::string>& names) {
+std::string expected_one_of(std::string_view word, const std::vector<std::string>& names,
+                            const std::vector<std::string>& spellings) {
   std::string list;
   for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
-  const std::string near = nearest(word, names);
+  const std::string near = nearest(word, spellings.empty() ? names : spellings);
   return "expected one of " + list + ", got \"" + std::string(word) + "\"" +
          (near.empty() ? "" : "; did you mean \"" + near + "\"?");
 }

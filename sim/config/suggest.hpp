@@ -18,7 +18,9 @@ namespace trainsim::config {
                                      std::string_view what = "valid keys");
 
 // `expected one of a, b, c, got "w"` and `; did you mean "x"?` when one is close: for a
-// name that must be one of a registry's (a fabric, a collective, a routing kind).
-[[nodiscard]] std::string expected_one_of(std::string_view word, const std::vector<std::string>& names);
+// name that must be one of a registry's (a fabric, a schedule, a collective, a routing
+// kind). The suggestion is drawn from `spellings` when given (names and their aliases).
+[[nodiscard]] std::string expected_one_of(std::string_view word, const std::vector<std::string>& names,
+                                          const std::vector<std::string>& spellings = {});
 
 }  // namespace trainsim::config

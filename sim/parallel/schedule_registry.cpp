@@ -46,14 +46,13 @@ const ScheduleDescriptor& schedule_named(std::string_view name) {
 }
 
 std::string unknown_schedule_message(std::string_view written) {
-  std::vector<std::string> spellings;
+  std::vector<std::string> names, spellings;
   for (const ScheduleDescriptor& d : registered_schedules()) {
+    names.push_back(d.name);
     spellings.push_back(d.name);
     spellings.insert(spellings.end(), d.aliases.begin(), d.aliases.end());
   }
-  const std::string near = config::nearest(written, spellings);
-  return "expected one of " + schedule_names(", ") + ", got \"" + config::printable(written) + "\"" +
-         (near.empty() ? "" : "; did you mean \"" + near + "\"?");
+  return config::expected_one_of(config::printable(written), names, spellings);
 }
 
 std::string rule_message(const ScheduleRuleBreak& broken, const std::string& got) {
