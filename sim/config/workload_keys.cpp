@@ -102,7 +102,7 @@ const KeyTable& workload_keys() {
           name("parallelism.schedule", "pipeline schedule by its registered name, e.g. dualpipe"),
           optional(integer("parallelism.virtual_stages", one_up, "model chunks per pipeline rank (interleaved)"), "1"),
           optional(integer("parallelism.comm_sms", Range::non_negative(),
-                           "SMs held by communication kernels; fewer than gpu.sms"),
+                           "SMs a communication kernel holds while it runs; fewer than gpu.sms"),
                    "0"),
       }};
   return table;

@@ -24,8 +24,7 @@ double compute_sm_share(const ClusterSpec& cluster, const WorkloadSpec& workload
   return static_cast<double>(sms - comm) / sms;
 }
 
-double op_seconds(const OpCost& op, Pass pass, const ClusterSpec& cluster, const WorkloadSpec& workload,
-                  int shards) {
+double op_seconds(const OpCost& op, Pass pass, const ClusterSpec& cluster, double sm_share, int shards) {
   double flops = 0;
   double bytes = 0;
   switch (pass) {
@@ -41,8 +40,7 @@ double op_seconds(const OpCost& op, Pass pass, const ClusterSpec& cluster, const
   double efficiency = flop_efficiency(cluster, op.kind, op.precision);
   if (op.kind == OpKind::attention_core && pass == Pass::backward_input)
     efficiency = cluster.gpu.efficiency.attention_bwd;
-  const double flop_rate =
-      cluster.peak_flops(op.precision) * efficiency * compute_sm_share(cluster, workload);
+  const double flop_rate = cluster.peak_flops(op.precision) * efficiency * sm_share;
   const double byte_rate = cluster.gpu.hbm_bytes_per_s * cluster.gpu.efficiency.hbm;
   const double flop_time = flops > 0 && flop_rate > 0 ? flops / flop_rate : 0;
   const double byte_time = bytes > 0 && byte_rate > 0 ? bytes / byte_rate : 0;

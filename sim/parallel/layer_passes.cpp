@@ -84,12 +84,14 @@ double expert_load(const StepBuild& b, int d) {
 
 // `routed_seconds` (part of `seconds`) scales per replica with the tokens its EP
 // rank receives relative to the mean: 1 for balanced routing, the skew otherwise.
-Tasks compute_all(StepBuild& b, int r, Category cat, const std::string& name, double seconds, double flops,
-                  const Tasks& deps, double routed_seconds = 0) {
+Tasks compute_all(StepBuild& b, int r, Category cat, const std::string& name, TaskSeconds seconds, double flops,
+                  const Tasks& deps, TaskSeconds routed_seconds = {}) {
   const auto& replicas = b.reps.replicas;
   Tasks out(replicas.size());
   for (std::size_t i = 0; i < replicas.size(); ++i) {
-    const double own = seconds + routed_seconds * (expert_load(b, replicas[i]) - 1.0);
+    const double skew = expert_load(b, replicas[i]) - 1.0;
+    const TaskSeconds own{seconds.all_sms + routed_seconds.all_sms * skew,
+                          seconds.sm_shared + routed_seconds.sm_shared * skew};
     out[i] = add_compute(b, r, replicas[i], Stream::compute, cat, name, own, flops, {deps.empty() ? kNone : deps[i]});
   }
   return out;
@@ -99,7 +101,7 @@ Tasks compute_all(StepBuild& b, int r, Category cat, const std::string& name, do
 
 Tasks forward_attn(StepBuild& b, int r, int mb, int li, const Tasks& in) {
   const LayerPlan& L = b.layers[li];
-  auto t = compute_all(b, r, L.category, label("F", mb, li, "attn"), L.attn.f, L.attn.flops_f, in);
+  auto t = compute_all(b, r, L.category, label("F", mb, li, "attn"), L.attn.forward_seconds(), L.attn.flops_f, in);
   return L.two_blocks ? tp_all_reduce(b, r, label("F", mb, li, "attn tp"), t) : t;
 }
 
@@ -111,7 +113,8 @@ Tasks forward_dispatch(StepBuild& b, int r, int mb, int li, const Tasks& in) {
 Tasks forward_mlp(StepBuild& b, int r, int mb, int li, const Tasks& in) {
   const LayerPlan& L = b.layers[li];
   if (!L.two_blocks) return in;
-  auto t = compute_all(b, r, L.mlp_category(), label("F", mb, li, "mlp"), L.mlp.f, L.mlp.flops_f, in, L.routed.f);
+  auto t = compute_all(b, r, L.mlp_category(), label("F", mb, li, "mlp"), L.mlp.forward_seconds(), L.mlp.flops_f, in,
+                       L.routed.forward_seconds());
   return tp_all_reduce(b, r, label("F", mb, li, "mlp tp"), t);
 }
 
@@ -128,8 +131,8 @@ Tasks backward_combine(StepBuild& b, int r, int mb, int li, const Tasks& in) {
 Tasks backward_mlp(StepBuild& b, int r, int mb, int li, const Tasks& in, bool with_w) {
   const LayerPlan& L = b.layers[li];
   if (!L.two_blocks) return in;
-  auto t = compute_all(b, r, L.mlp_category(), label("B", mb, li, "mlp"), L.mlp.b + (with_w ? L.mlp.w : 0),
-                       L.mlp.flops_b + (with_w ? L.mlp.flops_w : 0), in, L.routed.b + (with_w ? L.routed.w : 0));
+  auto t = compute_all(b, r, L.mlp_category(), label("B", mb, li, "mlp"), L.mlp.backward_seconds(with_w),
+                       L.mlp.flops_b + (with_w ? L.mlp.flops_w : 0), in, L.routed.backward_seconds(with_w));
   return tp_all_reduce(b, r, label("B", mb, li, "mlp tp"), t);
 }
 
@@ -140,7 +143,7 @@ Tasks backward_dispatch(StepBuild& b, int r, int mb, int li, const Tasks& in) {
 
 Tasks backward_attn(StepBuild& b, int r, int mb, int li, const Tasks& in, bool with_w) {
   const LayerPlan& L = b.layers[li];
-  auto t = compute_all(b, r, L.category, label("B", mb, li, "attn"), L.attn.b + (with_w ? L.attn.w : 0),
+  auto t = compute_all(b, r, L.category, label("B", mb, li, "attn"), L.attn.backward_seconds(with_w),
                        L.attn.flops_b + (with_w ? L.attn.flops_w : 0), in);
   return L.two_blocks ? tp_all_reduce(b, r, label("B", mb, li, "attn tp"), t) : t;
 }
@@ -151,8 +154,8 @@ void weight_grads(StepBuild& b, int r, int mb, int li, bool mlp) {
   if (mlp && !L.two_blocks) return;
   if (block.w <= 0) return;
   const Category cat = mlp ? L.mlp_category() : L.category;
-  compute_all(b, r, cat, label("W", mb, li, mlp ? "mlp" : "attn"), block.w, block.flops_w, {},
-              mlp ? L.routed.w : 0);
+  compute_all(b, r, cat, label("W", mb, li, mlp ? "mlp" : "attn"), block.weight_seconds(), block.flops_w, {},
+              mlp ? L.routed.weight_seconds() : TaskSeconds{});
 }
 
 }  // namespace trainsim::step

@@ -8,9 +8,14 @@ namespace trainsim::step {
 namespace {
 
 void add_op(BlockCost& block, const OpCost& op, const ClusterSpec& c, const WorkloadSpec& w, int shards) {
-  block.f += op_seconds(op, Pass::forward, c, w, shards);
-  block.b += op_seconds(op, Pass::backward_input, c, w, shards) + op_seconds(op, Pass::recompute, c, w, shards);
-  block.w += op_seconds(op, Pass::backward_weight, c, w, shards);
+  const double shared = compute_sm_share(c, w);
+  auto seconds = [&](Pass pass, double sm_share) { return op_seconds(op, pass, c, sm_share, shards); };
+  block.f += seconds(Pass::forward, 1);
+  block.b += seconds(Pass::backward_input, 1) + seconds(Pass::recompute, 1);
+  block.w += seconds(Pass::backward_weight, 1);
+  block.f_shared += seconds(Pass::forward, shared);
+  block.b_shared += seconds(Pass::backward_input, shared) + seconds(Pass::recompute, shared);
+  block.w_shared += seconds(Pass::backward_weight, shared);
   block.flops_f += op.flops_fwd / shards;
   block.flops_b += op.flops_bwd_input / shards;
   block.flops_w += op.flops_bwd_weight / shards;

@@ -13,10 +13,23 @@
 
 namespace trainsim::step {
 
+// A compute task's seconds on all of its GPU's SMs, and on the SMs left while a
+// communication kernel runs beside it (op_time.hpp); the engine switches between them.
+struct TaskSeconds {
+  double all_sms = 0;
+  double sm_shared = 0;
+};
+
 // Seconds and model FLOPs of one block of one layer, per pass, on one GPU.
 struct BlockCost {
   double f = 0, b = 0, w = 0;           // forward, backward-input (+ recompute), backward-weight
   double flops_f = 0, flops_b = 0, flops_w = 0;
+  double f_shared = 0, b_shared = 0, w_shared = 0;  // f, b, w beside a communication kernel
+  [[nodiscard]] TaskSeconds forward_seconds() const { return {f, f_shared}; }
+  [[nodiscard]] TaskSeconds backward_seconds(bool with_weight) const {
+    return {b + (with_weight ? w : 0), b_shared + (with_weight ? w_shared : 0)};
+  }
+  [[nodiscard]] TaskSeconds weight_seconds() const { return {w, w_shared}; }
 };
 
 struct LayerPlan {
@@ -28,7 +41,7 @@ struct LayerPlan {
   std::string name;
   // The MLP block is reported as MTP work in the MTP module, as mlp elsewhere.
   [[nodiscard]] Category mlp_category() const { return category == Category::mtp ? Category::mtp : Category::mlp; }
-  // Forward + backward seconds of the whole layer: what the stage partition balances.
+  // Forward + backward seconds of the whole layer on all SMs: what the stage partition balances.
   [[nodiscard]] double seconds() const { return attn.f + attn.b + attn.w + mlp.f + mlp.b + mlp.w; }
 };
 

@@ -37,9 +37,15 @@ struct StepTask {
   Category category = Category::attention;
   int gpu = 0;                   // where it runs (compute) or whose stream it occupies (transfer)
   Stream stream = Stream::compute;
-  double seconds = 0;            // compute duration on the SMs the op gets
+  double seconds = 0;            // compute duration on all of the GPU's SMs
   double model_flops = 0;        // FLOPs counted for throughput/MFU (no recomputation)
   std::vector<parallel::Transfer> transfers;  // transfer task: all run concurrently; done when all are
+  // Compute duration on the SMs left while a communication task runs on the GPU
+  // (parallelism.comm_sms held by its kernels); the engine runs the task at rate
+  // seconds / seconds_sm_shared during such intervals. 0: same as `seconds`.
+  // A transfer task holds those SMs on every GPU that sends or receives one of its
+  // transfers, from its start to its end.
+  double seconds_sm_shared = 0;
   [[nodiscard]] bool is_transfer() const { return !transfers.empty() || is_communication(category); }
 };
 

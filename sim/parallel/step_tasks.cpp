@@ -14,6 +14,11 @@ int add_task(StepBuild& b, StepTask task, const std::vector<int>& deps) {
 
 int add_compute(StepBuild& b, int r, int d, Stream stream, Category cat, const std::string& name, double seconds,
                 double flops, std::vector<int> deps) {
+  return add_compute(b, r, d, stream, cat, name, TaskSeconds{seconds, seconds}, flops, std::move(deps));
+}
+
+int add_compute(StepBuild& b, int r, int d, Stream stream, Category cat, const std::string& name,
+                TaskSeconds seconds, double flops, std::vector<int> deps) {
   const int gpu = gpu_of(b.p, r, d, 0);
   int& last = b.last[gpu][static_cast<int>(stream)];
   deps.push_back(last);
@@ -22,7 +27,8 @@ int add_compute(StepBuild& b, int r, int d, Stream stream, Category cat, const s
   t.category = cat;
   t.gpu = gpu;
   t.stream = stream;
-  t.seconds = seconds;
+  t.seconds = seconds.all_sms;
+  t.seconds_sm_shared = seconds.sm_shared;
   t.model_flops = flops;
   last = add_task(b, std::move(t), deps);
   return last;

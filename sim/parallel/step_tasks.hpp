@@ -14,6 +14,9 @@ namespace trainsim::step {
 int add_task(StepBuild& b, StepTask task, const std::vector<int>& deps);
 
 // A compute task on replica d of rank r, after `deps` and the previous task of its stream.
+int add_compute(StepBuild& b, int r, int d, Stream stream, Category cat, const std::string& name,
+                TaskSeconds seconds, double flops, std::vector<int> deps);
+// The same for a task no communication kernel slows (HBM-bound: the optimizer).
 int add_compute(StepBuild& b, int r, int d, Stream stream, Category cat, const std::string& name, double seconds,
                 double flops, std::vector<int> deps);
 
