@@ -52,7 +52,8 @@ void emit_data_parallel(StepBuild& b);
 // Hooks of the chunk passes (step_program.cpp); they do nothing below the stage
 // that needs them. Before `pass` (F or B) of layer li of micro-batch mb on rank
 // r: zero 3 gathers the layer's parameters, and the next compute task of every
-// replica waits for the gather.
+// replica waits for the gather (in a DualPipeV F&B pair, called just before the
+// backward's mlp: for a layer without one, e.g. the head, the pair's next compute).
 void gather_layer_params(StepBuild& b, int r, int mb, int li, PassKind pass);
 // Once the weight gradients of layer li of micro-batch mb are complete on rank r
 // (its last compute task): zero 3 reduce-scatters them; zero 2 does so at the
