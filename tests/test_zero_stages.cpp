@@ -228,6 +228,22 @@ TEST_CASE("zero 3: experts are gathered per layer over the expert-data-parallel 
     }
   }
   CHECK(transfers > 0);
+  // Each replica's compute waits for its own EP position's expert gather, and only that one.
+  std::size_t gated = 0;
+  for (std::size_t v = 0; v < boost::num_vertices(p.graph); ++v) {
+    const StepTask& t = p.graph[v];
+    if (t.is_transfer()) continue;
+    int expert_gathers = 0;
+    for (auto [e, end] = boost::in_edges(v, p.graph); e != end; ++e) {
+      const StepTask& src = p.graph[boost::source(*e, p.graph)];
+      if (!starts_with(src.name, "dp expert all-gather L")) continue;
+      ++expert_gathers;
+      CHECK(src.gpu % ep == t.gpu % ep);
+    }
+    CHECK(expert_gathers <= 1);
+    gated += expert_gathers;
+  }
+  CHECK(gated > 0);
   const auto dp = dp_collectives(p);
   CHECK(dp.count("dp all-gather") == 0);  // no end-of-step gather
   CHECK(dp.count("dp expert all-gather") == 0);

@@ -47,7 +47,8 @@ StageCopies stage_copies(const StepBuild& b, int stage) {
 // One layer's parameters on one GPU, split as StageCopies splits a stage's.
 StageCopies layer_share(const StepBuild& b, int li) {
   StageCopies c;
-  for (const OpCost& op : b.cost.layers[li].ops) (op.block == OpBlock::routed_experts ? c.expert : c.dense) += op.params;
+  for (const OpCost& op : b.cost.layers[li].ops)
+    (op.block == OpBlock::routed_experts ? c.expert : c.dense) += op.params;
   if (b.p.ep == 1) c.dense += c.expert, c.expert = 0;
   c.dense /= b.p.tp;
   c.expert /= b.p.ep;
@@ -88,20 +89,27 @@ enum class Zero { reduce_scatter, all_gather, all_reduce };
 // `expert_bytes` are one member's buffer (S: the reduce-scatter input, the
 // all-gather output). Returns the tasks that end it; `deps` when none of its
 // transfers touches a simulated GPU.
+// `parts`, when given, receives the end of the dense part and of each EP position's expert part.
+struct ZeroParts {
+  int dense = kNone;
+  std::map<int, int> expert;  // EP position → end
+};
 std::vector<int> emit_zero_collective(StepBuild& b, Zero kind, const std::vector<int>& holders, double dense_bytes,
-                                      double expert_bytes, const std::string& suffix, const std::vector<int>& deps) {
+                                      double expert_bytes, const std::string& suffix, const std::vector<int>& deps,
+                                      ZeroParts* parts = nullptr) {
   const ParallelismSpec& p = b.p;
   const std::string what =
       kind == Zero::reduce_scatter ? "reduce-scatter" : kind == Zero::all_gather ? "all-gather" : "all-reduce";
   const auto dense_group = replica_group(p, holders, 0, 1);
-  const int gpus_per_node = b.cluster.node.gpus;
-  const auto dense = kind == Zero::reduce_scatter ? parallel::hierarchical_reduce_scatter(dense_group, gpus_per_node, dense_bytes)
-                     : kind == Zero::all_gather   ? parallel::hierarchical_all_gather(dense_group, gpus_per_node, dense_bytes)
-                                                  : parallel::hierarchical_all_reduce(dense_group, gpus_per_node, dense_bytes);
+  const int node = b.cluster.node.gpus;
+  const auto dense = kind == Zero::reduce_scatter ? parallel::hierarchical_reduce_scatter(dense_group, node, dense_bytes)
+                     : kind == Zero::all_gather   ? parallel::hierarchical_all_gather(dense_group, node, dense_bytes)
+                                                  : parallel::hierarchical_all_reduce(dense_group, node, dense_bytes);
   const int owner = gpu_of(p, holders.front(), b.reps.replicas[0], 0);
   const int dense_end = add_collective(b, dense, Category::dp, "dp " + what + suffix, owner, deps);
   std::vector<int> ends;
   if (dense_end != kNone) ends.push_back(dense_end);
+  if (parts) parts->dense = dense_end;
   const std::vector<int> after = dense_end == kNone ? deps : std::vector<int>{dense_end};
   if (expert_bytes > 0)
     for (int pos : expert_positions(b)) {
@@ -113,6 +121,7 @@ std::vector<int> emit_zero_collective(StepBuild& b, Zero kind, const std::vector
       const int e = add_collective(b, plan, Category::dp, "dp expert " + what + suffix,
                                    gpu_of(p, holders.front(), pos, 0), after);
       if (e != kNone) ends.push_back(e);
+      if (parts) parts->expert[pos] = e;
     }
   return ends.empty() ? deps : ends;
 }
@@ -158,7 +167,9 @@ Tasks last_compute_of(const StepBuild& b, int r) {
   return t;
 }
 
-std::string layer_label(int li, int mb) { return " L" + std::to_string(li) + (mb < 0 ? "" : " mb" + std::to_string(mb)); }
+std::string layer_label(int li, int mb) {
+  return " L" + std::to_string(li) + (mb < 0 ? "" : " mb" + std::to_string(mb));
+}
 
 }  // namespace
 
@@ -171,13 +182,16 @@ void gather_layer_params(StepBuild& b, int r, int mb, int li, PassKind pass) {
   std::vector<int> deps = z.gather_chain[r];
   const Tasks& prefetch_after = z.prefetch_after[r];
   deps.insert(deps.end(), prefetch_after.begin(), prefetch_after.end());
+  ZeroParts parts;
   const auto ends = emit_zero_collective(b, Zero::all_gather, {r}, share.dense * bytes, share.expert * bytes,
-                                         layer_label(li, mb) + (pass == PassKind::F ? " F" : " B"), deps);
+                                         layer_label(li, mb) + (pass == PassKind::F ? " F" : " B"), deps, &parts);
   z.gather_chain[r] = ends;
   z.prefetch_after[r] = last_compute_of(b, r);
+  // Each replica waits for the dense gather and its own EP position's expert gather.
   for (int d : b.reps.replicas) {
     auto& gate = z.compute_gate[static_cast<std::size_t>(gpu_of(b.p, r, d, 0))];
-    for (int e : ends)
+    const auto expert = parts.expert.find(d % b.p.ep);
+    for (int e : {parts.dense, expert == parts.expert.end() ? kNone : expert->second})
       if (e != kNone) gate.push_back(e);
   }
 }
