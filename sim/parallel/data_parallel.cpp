@@ -82,18 +82,20 @@ std::vector<int> expert_positions(const StepBuild& b) {
 
 enum class Zero { reduce_scatter, all_gather, all_reduce };
 
+// The ends of one ZeRO collective's parts (kNone: nothing simulated).
+struct ZeroParts {
+  int dense = kNone;
+  std::map<int, int> expert;  // EP position → end
+};
+
 // One ZeRO collective over every copy of the stages that `holders` hold: the
 // dense parameters over all replicas of all holders (hierarchical: NVLink, then
 // the rails), then, on the same comm stream, the experts over each EP position's
 // expert-data-parallel group (a ring across nodes). `dense_bytes` and
 // `expert_bytes` are one member's buffer (S: the reduce-scatter input, the
 // all-gather output). Returns the tasks that end it; `deps` when none of its
-// transfers touches a simulated GPU.
-// `parts`, when given, receives the end of the dense part and of each EP position's expert part.
-struct ZeroParts {
-  int dense = kNone;
-  std::map<int, int> expert;  // EP position → end
-};
+// transfers touches a simulated GPU. `parts`, when given, receives the end of
+// the dense part and of each EP position's expert part.
 std::vector<int> emit_zero_collective(StepBuild& b, Zero kind, const std::vector<int>& holders, double dense_bytes,
                                       double expert_bytes, const std::string& suffix, const std::vector<int>& deps,
                                       ZeroParts* parts = nullptr) {
