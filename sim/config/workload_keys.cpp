@@ -98,7 +98,9 @@ const KeyTable& workload_keys() {
           integer("parallelism.pp", one_up, "pipeline stages; at most model.layers"),
           integer("parallelism.ep", one_up, "expert-parallel degree; divides dp x tp; 1 for dense models"),
           integer("parallelism.dp", one_up, "data-parallel degree"),
-          integer("parallelism.zero", Range::between(0, 3), "ZeRO stage"),
+          integer("parallelism.zero", Range::between(0, 3),
+                  "ZeRO stage: 0 gradient all-reduce; 1 optimizer states sharded; 2 gradients too, reduce-scattered "
+                  "per layer; 3 parameters too (FSDP full shard: per-layer gathers); see README, ZeRO and FSDP"),
           name("parallelism.schedule", "pipeline schedule by its registered name, e.g. dualpipe"),
           optional(integer("parallelism.virtual_stages", one_up, "model chunks per pipeline rank (interleaved)"), "1"),
           optional(integer("parallelism.comm_sms", Range::non_negative(),

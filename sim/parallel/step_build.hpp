@@ -57,6 +57,20 @@ struct StepBuild {
   std::map<std::pair<int, int>, Tasks> last_bwd;        // (rank, stage) → last backward compute task per replica
   // Dispatch/combine plans by (rank, EP group's first DP index, dispatch shape?, bytes).
   std::map<std::tuple<int, int, bool, double>, parallel::CollectivePlan> moe_plans;
+
+  // ---- ZeRO-2/3 collectives emitted during the passes (data_parallel.cpp) -----
+  struct Zero {
+    bool planned = false;
+    std::vector<int> stage_of_layer;                      // layer index → model stage
+    std::vector<std::vector<int>> holders;                // stage → pipeline ranks that run it, sorted
+    std::map<std::pair<int, int>, int> last_grads_mb;     // (rank, stage) → micro-batch whose gradients end last
+    std::vector<std::vector<int>> compute_gate;           // per GPU: what its next compute task waits for
+    std::map<int, Tasks> gather_chain;                    // rank → end of its last parameter gather
+    std::map<int, Tasks> prefetch_after;                  // rank → compute to end before its next gather
+    std::map<std::vector<int>, Tasks> scatter_chain;      // holders → end of their last gradient reduce-scatter
+    std::map<int, std::map<int, Tasks>> grads_ready;      // ZeRO-2: layer → holder → its last gradient tasks
+    std::map<int, Tasks> stage_reduced;                   // stage → end of its last gradient reduce-scatter
+  } zero;
 };
 
 // Plans the step for `global_batch_sequences`: throws InputError for what the

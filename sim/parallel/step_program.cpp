@@ -70,6 +70,7 @@ ChunkEnds forward_chunk(StepBuild& b, int r, ChunkRef c) {
   ChunkEnds e;
   Tasks cur = placeholder_deps(b);
   for (int li : b.stage_layers[c.stage]) {
+    gather_layer_params(b, r, c.microbatch, li, PassKind::F);
     cur = forward_attn(b, r, c.microbatch, li, cur);
     note_entry(e.entry, cur);
     cur = forward_dispatch(b, r, c.microbatch, li, cur);
@@ -87,6 +88,7 @@ ChunkEnds backward_chunk(StepBuild& b, int r, ChunkRef c, bool with_w) {
   const auto& ls = b.stage_layers[c.stage];
   for (auto it = ls.rbegin(); it != ls.rend(); ++it) {
     const int li = *it;
+    gather_layer_params(b, r, c.microbatch, li, PassKind::B);
     cur = backward_combine(b, r, c.microbatch, li, cur);
     note_entry(e.entry, cur);
     cur = backward_mlp(b, r, c.microbatch, li, cur, with_w);
@@ -94,6 +96,7 @@ ChunkEnds backward_chunk(StepBuild& b, int r, ChunkRef c, bool with_w) {
     cur = backward_dispatch(b, r, c.microbatch, li, cur);
     cur = backward_attn(b, r, c.microbatch, li, cur, with_w);
     note_entry(e.entry, cur);
+    if (with_w) reduce_layer_gradients(b, r, c.microbatch, li);
   }
   e.exit = cur;
   return e;
@@ -116,11 +119,13 @@ void fb_pair(StepBuild& b, int r, ChunkRef f, ChunkRef bw) {
       note_entry(eb.entry, bcur);
     }
     if (fi != kNone) {
+      gather_layer_params(b, r, f.microbatch, fi, PassKind::F);
       fcur = forward_attn(b, r, f.microbatch, fi, fcur);
       note_entry(ef.entry, fcur);
       fcur = forward_dispatch(b, r, f.microbatch, fi, fcur);
     }
     if (bi != kNone) {
+      gather_layer_params(b, r, bw.microbatch, bi, PassKind::B);
       bcur = backward_mlp(b, r, bw.microbatch, bi, bcur, false);
       note_entry(eb.entry, bcur);
       weight_grads(b, r, bw.microbatch, bi, true);
@@ -134,6 +139,7 @@ void fb_pair(StepBuild& b, int r, ChunkRef f, ChunkRef bw) {
       bcur = backward_attn(b, r, bw.microbatch, bi, bcur, false);
       note_entry(eb.entry, bcur);
       weight_grads(b, r, bw.microbatch, bi, false);
+      reduce_layer_gradients(b, r, bw.microbatch, bi);
     }
   }
   ef.exit = fcur;
@@ -159,6 +165,7 @@ void emit_op(StepBuild& b, int r, const PipelineOp& op) {
       for (auto it = ls.rbegin(); it != ls.rend(); ++it) {
         weight_grads(b, r, op.bwd.microbatch, *it, true);
         weight_grads(b, r, op.bwd.microbatch, *it, false);
+        reduce_layer_gradients(b, r, op.bwd.microbatch, *it);
       }
       break;
     }

@@ -22,6 +22,11 @@ int add_compute(StepBuild& b, int r, int d, Stream stream, Category cat, const s
   const int gpu = gpu_of(b.p, r, d, 0);
   int& last = b.last[gpu][static_cast<int>(stream)];
   deps.push_back(last);
+  if (!b.zero.compute_gate.empty()) {  // ZeRO-3: the layer's parameters must be gathered first
+    auto& gate = b.zero.compute_gate[static_cast<std::size_t>(gpu)];
+    deps.insert(deps.end(), gate.begin(), gate.end());
+    gate.clear();
+  }
   StepTask t;
   t.name = name;
   t.category = cat;

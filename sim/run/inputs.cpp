@@ -1,5 +1,6 @@
 #include "sim/run/inputs.hpp"
 
+#include "sim/parallel/data_parallel.hpp"
 #include "sim/parallel/moe_routing_registry.hpp"
 #include "sim/parallel/schedule.hpp"
 #include "sim/topology/fabric_registry.hpp"
@@ -16,6 +17,7 @@ WorkloadSpec load_checked_workload(const std::string& path, const std::vector<Ov
   WorkloadSpec workload = load_workload(path, overrides);
   parallel::check_moe_routing(workload);
   check_workload_schedule(workload);
+  check_workload_zero(workload);
   return workload;
 }
 
