@@ -1,6 +1,7 @@
 // Per-GPU memory (sim/parallel/memory.hpp): the DualPipe README's memory table,
 // ZeRO's shard factors, a hand count of every part, and the CLI's fit check.
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -236,4 +237,32 @@ TEST_CASE("Memory: check reports memory by part; 1F1B at pp 4 is refused with th
   INFO(run.output);
   REQUIRE(run.status == 2);
   REQUIRE(run.output.find("rank 0 needs ") != std::string::npos);
+}
+
+TEST_CASE("Memory: a sweep simulates a point that does not fit and flags its row", "[memory][cli]") {
+  // The 128-GPU cut at 32 micro-batches: DualPipe holds few in flight and fits; GPipe
+  // holds all 32 and does not, yet its row is simulated ("ok") with memory.fits false.
+  const auto r = test::run_trainsim(
+      "sweep --ramp-points 1 --format jsonl --set cluster.nodes=16 --set workload.model.layers=6 "
+      "--set workload.model.moe.first_dense_layers=1 --set workload.parallelism.pp=2 "
+      "--set workload.parallelism.dp=64 --set workload.training.batch_ramp.start=256 "
+      "--set workload.training.global_batch=2048 --set workload.parallelism.schedule=dualpipe,gpipe",
+      false);
+  INFO(r.output);
+  REQUIRE(r.status == 0);
+  std::vector<nlohmann::json> rows;
+  std::size_t at = 0;
+  while (at < r.output.size()) {
+    const std::size_t end = r.output.find('\n', at);
+    const std::string line = r.output.substr(at, end - at);
+    if (!line.empty()) rows.push_back(nlohmann::json::parse(line));
+    at = end == std::string::npos ? r.output.size() : end + 1;
+  }
+  REQUIRE(rows.size() == 2);
+  REQUIRE(rows[0]["status"] == "ok");
+  REQUIRE(rows[0]["memory"]["fits"] == true);
+  REQUIRE(rows[1]["status"] == "ok");
+  REQUIRE(rows[1]["memory"]["fits"] == false);
+  REQUIRE(rows[1]["memory"]["largest"]["total"].get<double>() > 80e9);
+  REQUIRE(rows[1]["memory"]["largest"]["chunks_in_flight"] == 32);
 }
