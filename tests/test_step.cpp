@@ -198,7 +198,7 @@ TEST_CASE("skewed routing loads some experts more: peers wait for them (imbalanc
 }
 
 TEST_CASE("full fidelity above --max-memory is refused before it runs, suggesting symmetric", "[step][cli]") {
-  const auto r = trainsim::test::run_trainsim("run --fidelity full --max-memory 64MiB --ramp-points 0");
+  const auto r = trainsim::test::run_trainsim("run --fidelity full --max-memory 64MiB --ramp-points 0 --allow-oversubscribed-memory");
   CHECK(r.status == 2);
   CHECK(r.output.find("--fidelity full: a full-fidelity step of 2048 GPUs needs about") == 0);
   CHECK(r.output.find("use --fidelity symmetric") != std::string::npos);

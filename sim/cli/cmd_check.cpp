@@ -5,15 +5,22 @@
 
 #include "sim/cli/commands.hpp"
 #include "sim/parallel/schedule.hpp"
+#include "sim/report/step_result.hpp"
 
 namespace trainsim::cli {
 
 namespace {
-int run_check(const ConfigOptions& opts) {
-  const Inputs in = load_configs(opts);
+struct CheckOptions {
+  ConfigOptions config;
+  bool allow_oversubscribed_memory = false;
+};
+
+int run_check(const CheckOptions& o) {
+  const Inputs in = load_configs(o.config);
   const ClusterSpec& cluster = in.cluster;
   const WorkloadSpec& workload = in.workload;
   (void)workload_schedule(workload, workload.training.global_batch);  // the rules `run` applies
+  const GpuMemory memory = checked_gpu_memory(in, o.allow_oversubscribed_memory);
   const ParallelismSpec& p = workload.parallelism;
   std::cout << "cluster:  " << cluster.name << " (" << cluster.source_file << "): " << cluster.num_gpus() << " GPUs = "
             << cluster.nodes << " nodes x " << cluster.node.gpus << " " << cluster.gpu.name << ", "
@@ -25,17 +32,18 @@ int run_check(const ConfigOptions& opts) {
             << "micro-batches per step: " << workload.micro_batches_per_step() << "\n"
             << "uncertain constants: " << cluster.uncertain.size() + workload.uncertain.size() << " ("
             << cluster.uncertain.size() << " cluster, " << workload.uncertain.size() << " workload)\n"
-            << "ok\n";
+            << memory_text(memory) << "ok\n";
   return 0;
 }
 }  // namespace
 
 void register_check(CLI::App& app, Action& action) {
   auto* cmd = app.add_subcommand("check", "Validate a cluster and a workload file and print a summary");
-  auto opts = std::make_shared<ConfigOptions>();
-  add_cluster_option(*cmd, *opts);
-  add_workload_option(*cmd, *opts);
-  add_set_option(*cmd, *opts);
+  auto opts = std::make_shared<CheckOptions>();
+  add_cluster_option(*cmd, opts->config);
+  add_workload_option(*cmd, opts->config);
+  add_set_option(*cmd, opts->config);
+  add_allow_oversubscribed_memory_option(*cmd, opts->allow_oversubscribed_memory);
   cmd->callback([&action, opts] { action = [opts] { return run_check(*opts); }; });
 }
 

@@ -14,10 +14,12 @@ struct RunCommandOptions {
   ConfigOptions config;
   RunOptions run;
   std::string trace_path;
+  bool allow_oversubscribed_memory = false;
 };
 
 int run(const RunCommandOptions& o) {
   const Inputs configs = load_configs(o.config);
+  (void)checked_gpu_memory(configs, o.allow_oversubscribed_memory);
   // Open the trace file first: an unwritable path is an input error, not a lost simulation.
   std::ofstream trace_out;
   if (!o.trace_path.empty()) {
@@ -44,6 +46,7 @@ void register_run(CLI::App& app, Action& action) {
   auto* cmd = app.add_subcommand("run", "Simulate a training step; GPU-hours and days per trillion tokens");
   add_config_options(*cmd, opts.config, {"text", "json", "csv"});
   add_run_options(*cmd, opts.run);
+  add_allow_oversubscribed_memory_option(*cmd, opts.allow_oversubscribed_memory);
   cmd->add_option("--trace", opts.trace_path, "Write a Chrome trace (Perfetto) of the simulated step");
   cmd->callback([&action] { action = [] { return run(opts); }; });
 }

@@ -114,6 +114,17 @@ std::vector<std::string> run_option_args(const RunOptions& opts) {
   return args;
 }
 
+void add_allow_oversubscribed_memory_option(CLI::App& cmd, bool& allow) {
+  cmd.add_flag("--allow-oversubscribed-memory", allow,
+               "Simulate even when the largest pipeline rank needs more than the GPU's HBM (refused otherwise)");
+}
+
+GpuMemory checked_gpu_memory(const Inputs& in, bool allow) {
+  GpuMemory m = plan_gpu_memory(in.cluster, in.workload);
+  if (!allow) check_memory_fits(m, in.workload);
+  return m;
+}
+
 const std::map<std::string, Precision>& precision_names() {
   static const std::map<std::string, Precision> names{{"fp8", Precision::fp8}, {"bf16", Precision::bf16}};
   return names;

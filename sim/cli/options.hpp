@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "sim/config/spec.hpp"
+#include "sim/parallel/memory.hpp"
 #include "sim/run/inputs.hpp"
 #include "sim/run/simulate_run.hpp"
 
@@ -52,6 +53,13 @@ void add_run_options(CLI::App& cmd, RunOptions& opts, unsigned which = all_run_o
 // The flags that give another trainsim command line the same options (but --jobs):
 // flag, value, flag, value...
 [[nodiscard]] std::vector<std::string> run_option_args(const RunOptions& opts);
+
+// --allow-oversubscribed-memory: simulate a configuration whose largest rank
+// needs more than the GPU's HBM (check and run refuse it otherwise).
+void add_allow_oversubscribed_memory_option(CLI::App& cmd, bool& allow);
+// Refuses (InputError, exit 2) a configuration that does not fit unless `allow`;
+// returns its memory either way.
+[[nodiscard]] GpuMemory checked_gpu_memory(const Inputs& in, bool allow);
 
 // An option whose words stand for values (--fidelity full): CLI::IsMember checks the
 // word (its message and its help "{full,symmetric}"), then a CLI::Transformer, with

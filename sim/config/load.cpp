@@ -244,6 +244,16 @@ WorkloadSpec load_workload(const std::string& path, const std::vector<Override>&
   p.virtual_stages = par.integer("virtual_stages");
   p.comm_sms = par.integer("comm_sms");
 
+  // ---- memory (absent: every key's default)
+  {
+    const YAML::Node none(YAML::NodeType::Map);
+    const Section mem = top.has("memory") ? top.section("memory")
+                                          : Section(ctx, none, "memory", *config::workload_schema().child("memory"),
+                                                    root.Mark());
+    w.memory.comm_buffer_bytes = mem.number("comm_buffers");
+    w.memory.reserved_bytes = mem.number("reserved");
+  }
+
   // ---- consistency
   const auto fail = [&w](const std::string& key, const std::string& message) {
     fail_at(w.marks, w.source_file, key, key + ": " + message);

@@ -189,11 +189,19 @@ struct ParallelismSpec {
   int comm_sms = 0;             // SMs held by communication kernels
 };
 
+// HBM per GPU outside the model's weights, gradients, optimizer states and
+// activations (the workload's `memory` section; initialisers = the declared defaults).
+struct MemorySpec {
+  double comm_buffer_bytes = 0;  // communication libraries' buffers (DeepEP, NCCL)
+  double reserved_bytes = 0;     // CUDA context, workspaces, allocator fragmentation
+};
+
 struct WorkloadSpec {
   std::string source_file;
   ModelSpec model;
   TrainingSpec training;
   ParallelismSpec parallelism;
+  MemorySpec memory;
   std::vector<UncertainConstant> uncertain;
   std::map<std::string, SourceMark> marks;  // dotted key path → where it was written
 

@@ -5,7 +5,7 @@ namespace trainsim::config {
 
 const KeyTable& workload_keys() {
   using namespace declare;
-  using quantity::plain, quantity::tokens;
+  using quantity::plain, quantity::tokens, quantity::memory;
   const auto precisions = names_of(precision_choices());
   const Range one_up = Range::at_least(1);
   static const KeyTable table{
@@ -106,6 +106,15 @@ const KeyTable& workload_keys() {
           optional(integer("parallelism.comm_sms", Range::non_negative(),
                            "SMs a communication kernel holds while it runs; fewer than gpu.sms"),
                    "0"),
+          optional(section("memory", "per-GPU HBM besides the model's tensors, for the memory report and its fit check"),
+                   "absent: every key's default"),
+          optional(number("memory.comm_buffers", memory, Range::non_negative(),
+                          "HBM per GPU held by communication libraries' buffers (DeepEP, NCCL)"),
+                   "0GB"),
+          optional(number("memory.reserved", memory, Range::non_negative(),
+                          "HBM per GPU the framework holds besides tensors: CUDA context, library workspaces, "
+                          "allocator fragmentation"),
+                   "0GB"),
       }};
   return table;
 }

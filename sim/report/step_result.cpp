@@ -222,6 +222,68 @@ void integrate_run(StepResult& r, const ClusterSpec& cluster, const WorkloadSpec
   r.energy_mwh = run.joules / 3.6e9 * cluster.pricing.pue;  // J → MWh
 }
 
+namespace {
+
+// The parts of a rank's memory, in report order: key, text label, bytes.
+struct MemoryPart {
+  const char* key;
+  const char* label;
+  double bytes;
+};
+std::vector<MemoryPart> memory_parts(const RankMemory& m) {
+  return {{"weights", "weights", m.weights},
+          {"gradients", "gradients", m.gradients},
+          {"optimizer_states", "optimizer states", m.optimizer_states},
+          {"activations", "activations", m.activations},
+          {"pipeline_buffers", "pipeline buffers", m.pipeline_buffers},
+          {"comm_buffers", "comm buffers", m.comm_buffers},
+          {"reserved", "framework reserve", m.reserved}};
+}
+
+nlohmann::ordered_json rank_memory_json(const RankMemory& m) {
+  nlohmann::ordered_json j;
+  j["rank"] = m.rank;
+  j["stages"] = m.stages;
+  for (const MemoryPart& part : memory_parts(m)) j[part.key] = part.bytes;
+  j["chunks_in_flight"] = m.chunks_in_flight;
+  j["total"] = m.total();
+  return j;
+}
+
+}  // namespace
+
+nlohmann::ordered_json memory_json(const GpuMemory& m) {
+  nlohmann::ordered_json j;
+  j["hbm_bytes"] = m.hbm_bytes;
+  j["fits"] = m.fits();
+  j["largest_rank"] = m.largest_rank;
+  j["largest"] = m.ranks.empty() ? nlohmann::ordered_json::object() : rank_memory_json(m.largest());
+  auto ranks = nlohmann::ordered_json::array();
+  for (const RankMemory& r : m.ranks) ranks.push_back(rank_memory_json(r));
+  j["by_rank"] = ranks;
+  return j;
+}
+
+std::string memory_text(const GpuMemory& m) {
+  if (m.ranks.empty()) return "";
+  std::string s;
+  if (!m.fits()) s += fmt::format("  !! DOES NOT FIT IN GPU MEMORY: {}\n\n", memory_verdict(m));
+  const RankMemory& big = m.largest();
+  s += fmt::format("  per-GPU memory, peak HBM (largest: rank {} of {}, stages", big.rank, m.ranks.size());
+  for (int stage : big.stages) s += fmt::format(" {}", stage);
+  s += ")\n";
+  for (const MemoryPart& part : memory_parts(big)) {
+    s += fmt::format("    {:<18} {:>10.2f} GB", part.label, part.bytes / 1e9);
+    if (std::string(part.key) == "activations") s += fmt::format("  ({} micro-batch chunks in flight)", big.chunks_in_flight);
+    s += "\n";
+  }
+  s += fmt::format("    {:<18} {:>10.2f} GB  of {:.4g} GB HBM: {}\n", "total", big.total() / 1e9, m.hbm_bytes / 1e9,
+                   m.fits() ? "fits" : "DOES NOT FIT");
+  s += "    by rank (GB):";
+  for (const RankMemory& r : m.ranks) s += fmt::format(" {}:{:.1f}", r.rank, r.total() / 1e9);
+  return s + "\n";
+}
+
 nlohmann::ordered_json to_json(const StepResult& r) {
   nlohmann::ordered_json j;
   j["cluster"] = r.cluster_name;
@@ -251,6 +313,7 @@ nlohmann::ordered_json to_json(const StepResult& r) {
   j["gpu_busy_fraction"] = r.gpu_busy_fraction;
   j["gpu_power_w"] = r.gpu_power_w;
   j["breakdown"] = r.breakdown;
+  j["memory"] = memory_json(r.memory);
   auto ramp = nlohmann::ordered_json::array();
   for (const auto& p : r.ramp)
     ramp.push_back({{"global_batch", p.global_batch}, {"simulated_batch", p.simulated_batch},
@@ -279,6 +342,7 @@ std::string to_text(const StepResult& r) {
   s += fmt::format("  days per 1T tokens          {:>12.2f}   (on {} GPUs)\n", r.days_per_trillion_tokens, r.num_gpus);
   s += fmt::format("  whole run ({:.4g}T tokens)  {:>12.0f} GPU-hours, {:.1f} days, ${:.3f}M, {:.0f} MWh\n",
                    r.total_tokens / 1e12, r.total_gpu_hours, r.total_days, r.cost_usd / 1e6, r.energy_mwh);
+  if (!r.memory.ranks.empty()) s += "\n" + memory_text(r.memory);
   s += "\n  breakdown of the step (mean per GPU)\n";
   for (const auto& [k, v] : r.breakdown)
     if (v > 0) s += fmt::format("    {:<18} {:>10.3f} s  {:>6.1f} %\n", k, v, 100 * v / r.step_time_s);
@@ -304,6 +368,17 @@ std::string to_csv(const StepResult& r) {
   for (const auto& [k, v] : r.breakdown) {
     header += ",breakdown." + k;
     row += fmt::format(",{:.9g}", v);
+  }
+  if (!r.memory.ranks.empty()) {
+    const RankMemory& big = r.memory.largest();
+    header += ",memory.hbm_bytes,memory.fits,memory.largest_rank";
+    row += fmt::format(",{:.9g},{},{}", r.memory.hbm_bytes, r.memory.fits() ? "true" : "false", big.rank);
+    for (const MemoryPart& part : memory_parts(big)) {
+      header += std::string(",memory.largest.") + part.key;
+      row += fmt::format(",{:.9g}", part.bytes);
+    }
+    header += ",memory.largest.total";
+    row += fmt::format(",{:.9g}", big.total());
   }
   return header + "\n" + row + "\n";
 }

@@ -9,6 +9,7 @@
 
 #include "sim/config/spec.hpp"
 #include "sim/engine/step_executor.hpp"
+#include "sim/parallel/memory.hpp"
 #include "sim/parallel/step_program.hpp"
 
 namespace trainsim {
@@ -41,6 +42,7 @@ struct StepResult {
   std::vector<RampPoint> ramp;
   std::vector<std::string> notes;        // assumptions the run had to make
   std::size_t tasks = 0;
+  GpuMemory memory;                      // peak HBM per GPU by part (set by sim/run)
 };
 
 // Metrics of one executed step program (the full-batch step).
@@ -50,6 +52,12 @@ struct StepResult {
 // Whole-run figures from the full-batch step and the ramp points: per-token time
 // interpolated linearly in tokens over the ramp, then the full batch to the end.
 void integrate_run(StepResult& result, const ClusterSpec& cluster, const WorkloadSpec& workload);
+
+// The "memory" object of the JSON output: HBM size, fit, largest rank and its
+// parts, and every rank's parts (bytes).
+[[nodiscard]] nlohmann::ordered_json memory_json(const GpuMemory& m);
+// The per-GPU memory block of the text output (a loud line first when it does not fit).
+[[nodiscard]] std::string memory_text(const GpuMemory& m);
 
 [[nodiscard]] nlohmann::ordered_json to_json(const StepResult& r);
 [[nodiscard]] std::string to_text(const StepResult& r);

@@ -10,6 +10,7 @@
 
 #include "sim/config/error.hpp"
 #include "sim/engine/step_executor.hpp"
+#include "sim/parallel/memory.hpp"
 #include "sim/parallel/schedule.hpp"
 #include "sim/run/process_pool.hpp"
 
@@ -112,7 +113,9 @@ StepResult simulate_step(const ClusterSpec& cluster, const WorkloadSpec& workloa
   const StepProgram program =
       build_step_program(cluster, workload, workload.training.global_batch, request.fidelity);
   const auto execution = engine::execute_step(cluster, program);
-  return summarize_step(cluster, workload, program, execution);
+  StepResult result = summarize_step(cluster, workload, program, execution);
+  result.memory = plan_gpu_memory(cluster, workload);
+  return result;
 }
 
 StepResult simulate_run(const ClusterSpec& cluster, const WorkloadSpec& workload, const RunRequest& request,
@@ -125,6 +128,7 @@ StepResult simulate_run(const ClusterSpec& cluster, const WorkloadSpec& workload
       build_step_program(cluster, workload, workload.training.global_batch, request.fidelity);
   const auto execution = engine::execute_step(cluster, program);
   StepResult result = summarize_step(cluster, workload, program, execution);
+  result.memory = plan_gpu_memory(cluster, workload);
   if (!ramp.empty())
     ramp.push_back({workload.training.global_batch, workload.training.global_batch, result.step_time_s,
                     result.step_time_s / result.tokens_per_step, result.gpu_power_w});
