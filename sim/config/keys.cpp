@@ -176,6 +176,11 @@ const std::vector<std::pair<std::string, Precision>>& precision_choices() {
   return choices;
 }
 
+const std::vector<std::pair<std::string, AttentionImplementation>>& attention_implementation_choices() {
+  static const std::vector<std::pair<std::string, AttentionImplementation>> c = {{"flash", AttentionImplementation::flash}, {"unfused", AttentionImplementation::unfused}};
+  return c;
+}
+
 const std::vector<std::pair<std::string, AttentionKind>>& attention_kind_choices() {
   static const std::vector<std::pair<std::string, AttentionKind>> choices = {
       {"mha", AttentionKind::mha}, {"gqa", AttentionKind::gqa}, {"mla", AttentionKind::mla}};
@@ -185,6 +190,11 @@ const std::vector<std::pair<std::string, AttentionKind>>& attention_kind_choices
 const std::vector<std::pair<std::string, Optimizer>>& optimizer_choices() {
   static const std::vector<std::pair<std::string, Optimizer>> choices = {{"adamw", Optimizer::adamw}};
   return choices;
+}
+
+const std::vector<std::pair<std::string, FfnActivation>>& ffn_activation_choices() {
+  static const std::vector<std::pair<std::string, FfnActivation>> c = {{"swiglu", FfnActivation::swiglu}, {"gelu", FfnActivation::gelu}};
+  return c;
 }
 
 // ------------------------------------------------------------------ scalar checks

@@ -120,6 +120,8 @@ class KeyTable {
 [[nodiscard]] const std::vector<std::pair<std::string, Precision>>& precision_choices();
 [[nodiscard]] const std::vector<std::pair<std::string, AttentionKind>>& attention_kind_choices();
 [[nodiscard]] const std::vector<std::pair<std::string, Optimizer>>& optimizer_choices();
+[[nodiscard]] const std::vector<std::pair<std::string, FfnActivation>>& ffn_activation_choices();
+[[nodiscard]] const std::vector<std::pair<std::string, AttentionImplementation>>& attention_implementation_choices();
 template <class E>
 [[nodiscard]] std::vector<std::string> names_of(const std::vector<std::pair<std::string, E>>& choices) {
   std::vector<std::string> names;

@@ -159,6 +159,8 @@ WorkloadSpec load_workload(const std::string& path, const std::vector<Override>&
     }
   }
 
+  a.implementation = att.choice("implementation", config::attention_implementation_choices());
+
   if (const auto moe = model.optional_section("moe")) {
     MoeSpec e;
     e.first_dense_layers = moe->integer("first_dense_layers");
@@ -182,8 +184,11 @@ WorkloadSpec load_workload(const std::string& path, const std::vector<Override>&
     m.moe = e;
   }
   const bool has_dense_layers = !m.moe || m.moe->first_dense_layers > 0;
-  if (has_dense_layers || model.has("ffn"))
-    m.ffn_intermediate = model.section("ffn").integer("intermediate");
+  if (has_dense_layers || model.has("ffn")) {
+    const Section ffn = model.section("ffn");
+    m.ffn_intermediate = ffn.integer("intermediate");
+    m.ffn_activation = ffn.choice("activation", config::ffn_activation_choices());
+  }
   m.mtp_depth = model.integer("mtp_depth");
   m.tied_embeddings = model.boolean("tied_embeddings");
 
@@ -215,6 +220,7 @@ WorkloadSpec load_workload(const std::string& path, const std::vector<Override>&
     t.recompute.mla_up_projections = rc->boolean("mla_up_projections");
     t.recompute.swiglu = rc->boolean("swiglu");
     t.recompute.full = rc->boolean("full");
+    t.recompute.attention_core = rc->boolean("attention_core");
   }
   {
     // An absent section reads every key's declared default, like an absent key.

@@ -15,6 +15,8 @@ namespace trainsim {
 enum class Precision { bf16, fp8 };
 enum class AttentionKind { mha, gqa, mla };
 enum class Optimizer { adamw };
+enum class FfnActivation { swiglu, gelu };
+enum class AttentionImplementation { flash, unfused };
 
 // A constant whose YAML value was written `{value: V, low: L, high: H}`:
 // the spec holds V; the range feeds `trainsim claim` (Monte Carlo).
@@ -111,6 +113,9 @@ struct AttentionSpec {
   int qk_nope_head_dim = 0;
   int qk_rope_head_dim = 0;
   int v_head_dim = 0;
+  // flash: one fused kernel, no s² matrix in HBM; unfused: score GEMM, softmax
+  // and value GEMM as separate kernels with the s² matrices in HBM.
+  AttentionImplementation implementation = AttentionImplementation::flash;
 };
 
 struct MoeSpec {
@@ -135,6 +140,9 @@ struct ModelSpec {
   std::optional<MoeSpec> moe;   // absent: dense model
   int mtp_depth = 0;            // multi-token-prediction modules
   bool tied_embeddings = false;
+  // The dense FFN's activation: SwiGLU (gate and up GEMMs) or GELU (one up GEMM,
+  // GPT-style h → I → h). MoE experts are SwiGLU.
+  FfnActivation ffn_activation = FfnActivation::swiglu;
 };
 
 struct BatchRamp {
@@ -147,6 +155,9 @@ struct RecomputeSpec {
   bool mla_up_projections = false;
   bool swiglu = false;          // §3.3.3: SwiGLU output recomputed
   bool full = false;            // full activation recomputation (every layer's forward again)
+  // Selective recomputation (Korthikanti et al., MLSys 2023): the attention core
+  // (scores, softmax, value product) re-run in backward; its s² matrices are not kept.
+  bool attention_core = false;
 };
 
 // Bytes per parameter element that the optimizer step and ZeRO's collectives move

@@ -23,6 +23,10 @@ struct Context {
   Precision attention = Precision::bf16;
   bool causal = true;
   RecomputeSpec recompute;
+  AttentionImplementation attention_impl = AttentionImplementation::flash;
+  // Counting model FLOPs (the causal / non-causal conventions), not the work the
+  // kernels do: an unfused core's masked half is computed but not counted.
+  bool flop_convention = false;
   double gemm_act_bytes = 0;  // bytes per element of an activation cached for an FP8/BF16 GEMM
 };
 
@@ -97,10 +101,22 @@ OpCost residual_op(const Context& c, std::string name) {
   return op;
 }
 
-// Score and value products of flash attention for q_width = heads·d_qk,
+// Widths of the attention core's operands for one layer: q_width = heads·d_qk,
 // kv widths k_width, v_width (GQA: kv_heads·d), out_width = heads·d_v.
-OpCost attention_core_op(const Context& c, double heads, double d_qk, double d_v, double q_width,
-                         double k_width, double v_width, double out_width, double kept_qkv_bytes) {
+struct CoreShape {
+  double heads = 0, d_qk = 0, d_v = 0;
+  double q_width = 0, k_width = 0, v_width = 0, out_width = 0;
+};
+
+// Marks a core op as re-run in backward by selective recomputation.
+void mark_core_recompute(const Context& c, OpCost& op) {
+  if (!c.recompute.attention_core) return;
+  op.recompute_flops = op.flops_fwd;
+  op.recompute_bytes = op.bytes_fwd;
+}
+
+// Score and value products of flash attention, one fused kernel.
+OpCost flash_core_op(const Context& c, const CoreShape& a, double kept_qkv_bytes) {
   const double ea = element_bytes(c.attention);
   const double s = c.seq_len;
   const double mask_fraction = c.causal ? 0.5 : 1.0;
@@ -108,19 +124,82 @@ OpCost attention_core_op(const Context& c, double heads, double d_qk, double d_v
   op.name = "attn.core";
   op.kind = OpKind::attention_core;
   op.precision = c.attention;
-  op.flops_fwd = c.sequences * heads * (2 * s * s * d_qk + 2 * s * s * d_v) * mask_fraction;
+  op.flops_fwd = c.sequences * a.heads * (2 * s * s * a.d_qk + 2 * s * s * a.d_v) * mask_fraction;
   // FlashAttention convention: backward = dV, dP, dQ, dK products plus the
   // recomputation of S inside the kernel = 2.5 × forward. No weights.
   op.flops_bwd_input = 2.5 * op.flops_fwd;
   op.flops_bwd_weight = 0;
-  const double qkv = c.tokens * (q_width + k_width + v_width);
-  const double out = c.tokens * out_width;
-  const double lse = c.tokens * heads * kFp32Bytes;  // log-sum-exp per row and head
+  const double qkv = c.tokens * (a.q_width + a.k_width + a.v_width);
+  const double out = c.tokens * a.out_width;
+  const double lse = c.tokens * a.heads * kFp32Bytes;  // log-sum-exp per row and head
   op.bytes_fwd = (qkv + out) * ea + lse;
   op.bytes_bwd_input = (2 * qkv + 2 * out) * ea + lse;  // read q,k,v,o,dO; write dq,dk,dv
   op.bytes_bwd = op.bytes_bwd_input;
   op.activation_bytes = kept_qkv_bytes + out * ea + lse;
+  // Selective recomputation of a flash core (Megatron-core checkpoints the
+  // kernel): the forward runs again for o and the log-sum-exp, which are not
+  // kept; o stays counted here because the output projection reads it.
+  if (c.recompute.attention_core) op.activation_bytes -= lse;
+  mark_core_recompute(c, op);
   return op;
+}
+
+// A batched product of two activations (no weights) over sequences × heads:
+// [s×k]·[k×n] each. Backward computes both operand gradients (2 × forward).
+OpCost activation_product_op(const Context& c, std::string name, double heads, double k, double n,
+                             double read_bytes, double write_bytes) {
+  const double s = c.seq_len;
+  OpCost op;
+  op.name = std::move(name);
+  op.kind = OpKind::dense_gemm;
+  op.precision = c.attention;
+  const double counted = c.flop_convention && c.causal ? 0.5 : 1.0;
+  op.flops_fwd = c.sequences * heads * 2 * s * k * n * counted;
+  op.flops_bwd_input = 2 * op.flops_fwd;
+  op.bytes_fwd = read_bytes + write_bytes;
+  op.bytes_bwd_input = write_bytes + read_bytes + read_bytes;  // read dY and both operands, write their gradients
+  op.bytes_bwd = op.bytes_bwd_input;
+  op.gemm_m = s;
+  op.gemm_n = n;
+  op.gemm_k = k;
+  op.groups = static_cast<int>(c.sequences * heads);
+  return op;
+}
+
+// Unfused attention (no FlashAttention): S = q·kᵀ written to HBM, softmax
+// (scale and causal mask fused into it) P = softmax(S) written to HBM, o = P·v.
+// The masked half is computed too, so causal does not halve these FLOPs (it
+// does in the model-FLOP conventions, flop_convention). P is
+// kept for both backward products; selective recomputation drops it and
+// re-runs all three (Korthikanti et al. 2023 §4.2). No dropout is modelled.
+void unfused_core_ops(const Context& c, std::vector<OpCost>& ops, const CoreShape& a, double kept_qkv_bytes) {
+  const double ea = element_bytes(c.attention);
+  const double T = c.tokens;
+  const double matrix = c.sequences * a.heads * c.seq_len * c.seq_len;  // elements of S (and of P)
+  OpCost scores = activation_product_op(c, "attn.scores", a.heads, a.d_qk, c.seq_len,
+                                        T * (a.q_width + a.k_width) * ea, matrix * kBf16Bytes);
+  scores.activation_bytes = kept_qkv_bytes;  // q, k and v (the value product's backward reads v)
+  mark_core_recompute(c, scores);
+  ops.push_back(scores);
+  OpCost softmax = memory_op("attn.softmax", matrix, matrix);
+  softmax.activation_bytes = c.recompute.attention_core ? 0 : matrix * kBf16Bytes;  // P (backward needs the output)
+  mark_core_recompute(c, softmax);
+  ops.push_back(softmax);
+  OpCost context = activation_product_op(c, "attn.context", a.heads, c.seq_len, a.d_v,
+                                         matrix * kBf16Bytes + T * a.v_width * ea, T * a.out_width * kBf16Bytes);
+  // The output, which the output projection reads (as the flash core keeps o).
+  context.activation_bytes = T * a.out_width * ea;
+  mark_core_recompute(c, context);
+  ops.push_back(context);
+}
+
+// The attention core in the workload's implementation. `kept_qkv_bytes` is what
+// it keeps of q, k, v (less when they are rebuilt from MLA latents).
+void attention_core_ops(const Context& c, std::vector<OpCost>& ops, const CoreShape& a, double kept_qkv_bytes) {
+  if (c.attention_impl == AttentionImplementation::flash)
+    ops.push_back(flash_core_op(c, a, kept_qkv_bytes));
+  else
+    unfused_core_ops(c, ops, a, kept_qkv_bytes);
 }
 
 std::vector<OpCost> attention_ops(const Context& c, const AttentionSpec& a) {
@@ -178,7 +257,8 @@ std::vector<OpCost> attention_ops(const Context& c, const AttentionSpec& a) {
     // With up-projection recomputation q, k, v are rebuilt from the latents; only
     // the shared k_rope (not a kv_up output) is kept.
     const double kept_qkv = up_recompute ? T * a.qk_rope_head_dim * ea : T * (q_width + k_width + v_width) * ea;
-    ops.push_back(attention_core_op(c, H, d_qk, a.v_head_dim, q_width, k_width, v_width, out_width, kept_qkv));
+    attention_core_ops(c, ops, {H, d_qk, static_cast<double>(a.v_head_dim), q_width, k_width, v_width, out_width},
+                       kept_qkv);
   } else {
     const double hd = a.head_dim;
     const double kv_heads = a.kind == AttentionKind::mha || a.kv_heads == 0 ? H : a.kv_heads;
@@ -194,7 +274,7 @@ std::vector<OpCost> attention_ops(const Context& c, const AttentionSpec& a) {
     const double rope_elems = T * (q_width + kv_width);
     ops.push_back(memory_op("attn.rope", rope_elems, rope_elems));
     const double kept_qkv = T * (q_width + 2 * kv_width) * element_bytes(c.attention);
-    ops.push_back(attention_core_op(c, H, hd, hd, q_width, kv_width, kv_width, out_width, kept_qkv));
+    attention_core_ops(c, ops, {H, hd, hd, q_width, kv_width, kv_width, out_width}, kept_qkv);
   }
   OpCost o_proj = gemm_op("attn.o_proj", OpKind::dense_gemm, c.gemm, T, out_width, h, out_width * h);
   // Its input is the attention output the core already keeps, unless the GEMM
@@ -204,6 +284,23 @@ std::vector<OpCost> attention_ops(const Context& c, const AttentionSpec& a) {
   ops.push_back(residual_op(c, "attn.residual"));
   set_block(ops, 0, OpBlock::attention);
   return ops;
+}
+
+// The FFN's element-wise activation (`activation`: ".swiglu" reads 2I per row,
+// ".gelu" I; both write `n_inner`) and the down projection [n_inner → h] after
+// it. The activation keeps its input and the down projection its input, both at
+// the GEMM activation precision (FP8 in DeepSeek-V3 §3.3.3); recomputing the
+// activation output (training.recompute.swiglu) drops the latter.
+void activation_and_down_ops(const Context& c, std::vector<OpCost>& ops, const std::string& prefix,
+                             const char* activation, OpKind kind, double rows, double n_in, double n_inner,
+                             double down_weights, int groups) {
+  OpCost act = memory_op(prefix + activation, rows * n_in, rows * n_inner);
+  act.activation_bytes = rows * n_in * c.gemm_act_bytes;
+  if (c.recompute.swiglu) act.recompute_bytes = act.bytes_fwd;
+  ops.push_back(act);
+  OpCost down = gemm_op(prefix + ".down", kind, c.gemm, rows, n_inner, c.hidden, down_weights, groups);
+  down.activation_bytes = c.recompute.swiglu ? 0 : rows * n_inner * c.gemm_act_bytes;
+  ops.push_back(down);
 }
 
 // SwiGLU block: gate and up fused into one GEMM [h → 2I] (same FLOPs and
@@ -220,20 +317,27 @@ void swiglu_ops(const Context& c, std::vector<OpCost>& ops, const std::string& p
   OpCost gate_up = gemm_op(prefix + ".gate_up", kind, c.gemm, rows, h, n_gate_up, matrices * h * 2 * width, groups);
   gate_up.activation_bytes = input_cache_bytes;
   ops.push_back(gate_up);
-  OpCost act = memory_op(prefix + ".swiglu", rows * n_gate_up, rows * n_inner);
-  // Its input is cached at the GEMM activation precision (FP8 in DeepSeek-V3 §3.3.3).
-  act.activation_bytes = rows * n_gate_up * c.gemm_act_bytes;
-  if (c.recompute.swiglu) act.recompute_bytes = act.bytes_fwd;
-  ops.push_back(act);
-  OpCost down = gemm_op(prefix + ".down", kind, c.gemm, rows, n_inner, h, matrices * width * h, groups);
-  down.activation_bytes = c.recompute.swiglu ? 0 : rows * n_inner * c.gemm_act_bytes;
-  ops.push_back(down);
+  activation_and_down_ops(c, ops, prefix, ".swiglu", kind, rows, n_gate_up, n_inner, matrices * width * h, groups);
 }
 
-std::vector<OpCost> dense_ffn_ops(const Context& c, double intermediate) {
+// Non-gated (GPT-style) block: up projection [h → I], element-wise GELU, down
+// projection [I → h].
+void gelu_ops(const Context& c, std::vector<OpCost>& ops, const std::string& prefix, double width,
+              double input_cache_bytes) {
+  const double T = c.tokens;
+  OpCost up = gemm_op(prefix + ".up", OpKind::dense_gemm, c.gemm, T, c.hidden, width, c.hidden * width);
+  up.activation_bytes = input_cache_bytes;
+  ops.push_back(up);
+  activation_and_down_ops(c, ops, prefix, ".gelu", OpKind::dense_gemm, T, width, width, width * c.hidden, 1);
+}
+
+std::vector<OpCost> dense_ffn_ops(const Context& c, double intermediate, FfnActivation activation) {
   std::vector<OpCost> ops;
   ops.push_back(norm_op(c, "ffn.norm", c.hidden));
-  swiglu_ops(c, ops, "ffn", OpKind::dense_gemm, c.tokens, intermediate, 1, 1, norm_output_cache_bytes(c, c.hidden));
+  if (activation == FfnActivation::gelu)
+    gelu_ops(c, ops, "ffn", intermediate, norm_output_cache_bytes(c, c.hidden));
+  else
+    swiglu_ops(c, ops, "ffn", OpKind::dense_gemm, c.tokens, intermediate, 1, 1, norm_output_cache_bytes(c, c.hidden));
   ops.push_back(residual_op(c, "ffn.residual"));
   set_block(ops, 0, OpBlock::dense_ffn);
   return ops;
@@ -299,7 +403,7 @@ LayerCost transformer_layer(const Context& c, const ModelSpec& model, int index,
   layer.kind = kind;
   layer.name = std::move(name);
   layer.ops = attention_ops(c, model.attention);
-  auto ffn = moe_layer ? moe_ops(c, *model.moe) : dense_ffn_ops(c, model.ffn_intermediate);
+  auto ffn = moe_layer ? moe_ops(c, *model.moe) : dense_ffn_ops(c, model.ffn_intermediate, model.ffn_activation);
   layer.ops.insert(layer.ops.end(), ffn.begin(), ffn.end());
   return layer;
 }
@@ -338,7 +442,7 @@ void head_ops(const Context& c, std::vector<OpCost>& ops, const std::string& pre
   ops.push_back(loss);
 }
 
-std::vector<LayerCost> build_layers(const WorkloadSpec& w, bool causal) {
+std::vector<LayerCost> build_layers(const WorkloadSpec& w, bool causal, bool flop_convention) {
   const ModelSpec& model = w.model;
   const TrainingSpec& t = w.training;
   if (model.layers <= 0 || model.hidden <= 0 || model.vocab <= 0 || t.seq_len <= 0 || t.micro_batch <= 0)
@@ -352,7 +456,9 @@ std::vector<LayerCost> build_layers(const WorkloadSpec& w, bool causal) {
   c.gemm = t.gemm;
   c.attention = t.attention;
   c.causal = causal;
+  c.flop_convention = flop_convention;
   c.recompute = t.recompute;
+  c.attention_impl = model.attention.implementation;
   c.gemm_act_bytes = element_bytes(t.gemm);
 
   const double h = c.hidden;
@@ -441,7 +547,7 @@ ModelCost model_cost(const WorkloadSpec& workload) {
   ModelCost cost;
   cost.model_name = workload.model.name;
   cost.tokens_per_micro_batch = static_cast<double>(workload.training.micro_batch) * workload.training.seq_len;
-  cost.layers = build_layers(workload, workload.training.causal);
+  cost.layers = build_layers(workload, workload.training.causal, false);
   const double T = cost.tokens_per_micro_batch;
 
   double step_flops = 0;
@@ -457,8 +563,9 @@ ModelCost model_cost(const WorkloadSpec& workload) {
   cost.params_total_with_mtp = cost.params_total + cost.params_mtp;
   cost.flops_per_token_total = step_flops / T;
 
-  const double this_convention = main_model_train_flops(cost.layers) / T;
-  const double other_convention = main_model_train_flops(build_layers(workload, !workload.training.causal)) / T;
+  const bool causal = workload.training.causal;
+  const double this_convention = main_model_train_flops(build_layers(workload, causal, true)) / T;
+  const double other_convention = main_model_train_flops(build_layers(workload, !causal, true)) / T;
   cost.flops_per_token_causal = workload.training.causal ? this_convention : other_convention;
   cost.flops_per_token_noncausal = workload.training.causal ? other_convention : this_convention;
   return cost;

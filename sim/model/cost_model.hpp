@@ -13,7 +13,13 @@
 // - Attention core per sequence and head: 2·s²·d_qk (scores) + 2·s²·d_v (value
 //   product), halved when training.causal. Its backward is 2.5× its forward
 //   (FlashAttention: dQ, dK, dV, dP plus the recomputation of S inside the
-//   kernel), all of it input-gradient work (no weights).
+//   kernel), all of it input-gradient work (no weights). Unfused attention
+//   (model.attention.implementation) is three kernels instead: the score product
+//   attn.scores and value product attn.context as weightless batched GEMMs
+//   (backward 2 × forward, full s² even when causal: the masked half is
+//   computed, though the causal model-FLOP count, flops_per_token_causal,
+//   leaves it out) and the softmax attn.softmax, memory-bound on the
+//   sequences·heads·s² matrix it reads and writes in HBM and keeps.
 // - Bytes: forward = inputs read + weights read at the op's precision + output
 //   written in BF16 (FP8 GEMMs emit BF16, DeepSeek-V3 §3.3.1). Backward
 //   B = dY read + weights read + dX written; W = dY read + X read + dW written in
@@ -29,7 +35,12 @@
 //   unnecessary; it is never part of the model-FLOP count. Norms and SwiGLU are
 //   memory-bound, so recomputing them adds bytes, not FLOPs; MLA up-projections
 //   add their GEMM FLOPs; `full` re-runs every transformer layer's forward (the
-//   MoE all-to-all it would repeat is the step simulator's to add).
+//   MoE all-to-all and tensor-parallel all-reduces it repeats are added by the
+//   step program, sim/parallel/layer_passes.cpp). `attention_core` (selective,
+//   Korthikanti et al. 2023) re-runs the attention core's forward and keeps no
+//   score matrix (unfused) or log-sum-exp (flash).
+// - Dense FFN (model.ffn.activation): SwiGLU, or GELU = up [h → I], GELU, down
+//   [I → h]; `recompute.swiglu` recomputes either activation's output.
 // - SwiGLU gate and up projections are one fused GEMM [h → 2I] (same FLOPs and
 //   parameters as two). MTP modules own their projection, norms and block; the
 //   embedding and head they run are the main model's (params 0 there).
@@ -42,10 +53,10 @@ namespace trainsim {
 
 // What the compute model maps to an efficiency (cluster.gpu.efficiency).
 enum class OpKind {
-  dense_gemm,      // projections, dense FFN, shared experts, MoE gate, output head
+  dense_gemm,      // projections, dense FFN, shared experts, MoE gate, output head, unfused score/value products
   grouped_gemm,    // routed experts
   attention_core,  // score and value products (flash attention)
-  memory_bound,    // norms, SwiGLU, rotary, residual adds, router, loss
+  memory_bound,    // norms, SwiGLU, GELU, rotary, residual adds, router, loss, unfused softmax
   embedding,       // gather / scatter-add of embedding rows
 };
 

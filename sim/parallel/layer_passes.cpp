@@ -123,9 +123,25 @@ Tasks forward_combine(StepBuild& b, int r, int mb, int li, const Tasks& in) {
   return all_to_all(b, r, false, b.combine_bytes, label("F", mb, li, "combine"), in);
 }
 
+// Full recomputation re-runs a transformer layer's forward before its backward,
+// with that forward's communication: the tensor-parallel all-reduces and the MoE
+// dispatch and combine. The re-run compute is in the backward blocks' seconds
+// (layer_plan), so its communication is chained ahead of the layer's backward.
+Tasks recompute_forward_communication(StepBuild& b, int r, int mb, int li, const Tasks& in) {
+  const LayerPlan& L = b.layers[li];
+  if (!b.workload.training.recompute.full || !L.two_blocks) return in;
+  Tasks t = tp_all_reduce(b, r, label("R", mb, li, "attn tp"), in);
+  if (L.moe) {
+    t = all_to_all(b, r, true, b.dispatch_bytes, label("R", mb, li, "dispatch"), t);
+    t = all_to_all(b, r, false, b.combine_bytes, label("R", mb, li, "combine"), t);
+  }
+  return tp_all_reduce(b, r, label("R", mb, li, "mlp tp"), t);
+}
+
 Tasks backward_combine(StepBuild& b, int r, int mb, int li, const Tasks& in) {
-  if (!b.layers[li].moe) return in;
-  return all_to_all(b, r, true, b.dispatch_bytes, label("B", mb, li, "combine"), in);
+  const Tasks start = recompute_forward_communication(b, r, mb, li, in);
+  if (!b.layers[li].moe) return start;
+  return all_to_all(b, r, true, b.dispatch_bytes, label("B", mb, li, "combine"), start);
 }
 
 Tasks backward_mlp(StepBuild& b, int r, int mb, int li, const Tasks& in, bool with_w) {

@@ -20,6 +20,8 @@ namespace trainsim::step {
 // = a dispatch-shaped all-to-all of output gradients, quantised like the
 // dispatch (DeepSeek-V3 §3.3.3); backward of the dispatch = a combine-shaped
 // all-to-all in BF16. `with_w` adds the weight gradients to the block's task.
+// Under full recomputation backward_combine first repeats the layer's forward
+// communication (TP all-reduces, MoE dispatch and combine: tasks "R ...").
 [[nodiscard]] Tasks backward_combine(StepBuild& b, int r, int mb, int li, const Tasks& in);
 [[nodiscard]] Tasks backward_mlp(StepBuild& b, int r, int mb, int li, const Tasks& in, bool with_w);
 [[nodiscard]] Tasks backward_dispatch(StepBuild& b, int r, int mb, int li, const Tasks& in);
