@@ -131,7 +131,7 @@ MoeRouting route_zipf(const MoeRoutingParams& p, int nodes, int m) {
 
 extern const MoeRoutingKind zipf_routing{
     .name = "zipf",
-    .description = "sampled: Zipf expert popularity (model.moe.zipf_exponent, seeded), node-limited top-k",
+    .description = "sampled: Zipf expert popularity (model.moe.zipf_exponent, seeded), node- and device-limited top-k",
     .uses_zipf_exponent = true,
     .route = route_zipf};
 
