@@ -273,3 +273,21 @@ TEST_CASE("workloads/deepseek-v2.yaml: device-limited (M = 3), checks and runs o
   const auto r = route_tokens(routing_params(w, 8));
   CHECK(r.to_rank(0, 7) == Approx(4096.0 * 3 / 8));
 }
+
+TEST_CASE("DeepSeek-V2 on a 128-GPU cut: both fidelities agree, M = 3 devices exposes less all-to-all than none",
+          "[moe][limits][step][cli]") {
+  const std::string cut =
+      "run --format json --ramp-points 0 --workload workloads/deepseek-v2.yaml --set cluster.nodes=16 "
+      "--set parallelism.dp=8 --set training.global_batch=128 --set training.batch_ramp.start=128";
+  const auto json_of = [](const std::string& args) {
+    const auto r = test::run_trainsim(args, false);
+    REQUIRE(r.status == 0);
+    return nlohmann::json::parse(r.output);
+  };
+  const auto symmetric = json_of(cut + " --fidelity symmetric");
+  const auto full = json_of(cut + " --fidelity full");
+  const auto unlimited = json_of(cut + " --set model.moe.max_devices_per_token=0");
+  CHECK(full["step_time_s"].get<double>() == Approx(symmetric["step_time_s"].get<double>()).epsilon(0.02));
+  CHECK(symmetric["breakdown"]["exposed_ep"].get<double>() < unlimited["breakdown"]["exposed_ep"].get<double>());
+  CHECK(symmetric["step_time_s"].get<double>() < unlimited["step_time_s"].get<double>());
+}
