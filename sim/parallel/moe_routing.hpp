@@ -36,12 +36,14 @@
 //       tokens_to_node[s][b] = T · N/n
 //       tokens_to_rank[s][d] = T · D/R
 //   e.g. R = 8, g = 4 (n = 2), k = 4, no node limit: u = 4; D = 2 gives T/4 per rank and
-//   T per node (one device on each node); D = 1 gives T/8 per rank and T/2 per node.
+//   T per node (one device on each node); D = 1 (with 4 experts per rank) gives T/8 per
+//   rank and T/2 per node.
 // zipf — as DeepSeek-V2: a device's score is its best expert affinity; the D best
 //   devices (among the kept nodes) are kept and the top_k taken among their experts.
 //
-// Capacity factor c (GShard §2.2, Switch Transformer §2.1; 0 = no cap): each source rank
-// (one group: its T tokens of a micro-batch) sends an expert at most C = c·T·k/E tokens;
+// Capacity factor c (GShard, arXiv 2006.16668; Switch Transformer, arXiv 2101.03961;
+// 0 = no cap): each source rank (one group: its T tokens of a micro-batch) sends an
+// expert at most C = c·T·k/E tokens;
 // the excess (token, expert) pairs are dropped: the token skips that expert through the
 // residual, is not sent for it and the expert does not compute it. Over the EP group an
 // expert computes at most R·C of the R·T·k/E pairs it receives on average.
@@ -51,7 +53,8 @@
 //   nothing.
 // zipf — tokens in order, each of a token's top_k pairs (best affinity first) is kept
 //   while its expert has taken fewer than ceil(C) tokens from this source (whole tokens,
-//   as DeepSpeed rounds the capacity up); a rank or node is reached only through kept pairs.
+//   as DeepSpeed's MoE gate rounds the capacity up); a rank or node is reached only
+//   through kept pairs.
 #include <string>
 #include <vector>
 
