@@ -181,6 +181,8 @@ WorkloadSpec load_workload(const std::string& path, const std::vector<Override>&
     }
     if (moe->has("zipf_exponent")) e.zipf_exponent = moe->number("zipf_exponent");  // 0: not written
     e.seed = static_cast<unsigned>(moe->integer("seed"));
+    e.max_devices_per_token = moe->integer("max_devices_per_token");
+    e.capacity_factor = moe->number("capacity_factor");
     m.moe = e;
   }
   const bool has_dense_layers = !m.moe || m.moe->first_dense_layers > 0;
@@ -282,6 +284,14 @@ WorkloadSpec load_workload(const std::string& path, const std::vector<Override>&
   }
   if ((static_cast<long long>(p.dp) * p.tp) % p.ep != 0)
     fail("parallelism.ep", "ep " + str(p.ep) + " does not divide dp x tp = " + str(static_cast<long long>(p.dp) * p.tp));
+  if (m.moe && m.moe->max_devices_per_token > 0) {
+    const int devices = m.moe->max_devices_per_token;
+    if (devices > p.ep)
+      fail("model.moe.max_devices_per_token", str(devices) + " exceeds the " + str(p.ep) + " GPUs of an EP group (ep)");
+    if (static_cast<long long>(devices) * (m.moe->routed_experts / p.ep) < m.moe->top_k)
+      fail("model.moe.max_devices_per_token", "top_k " + str(m.moe->top_k) + " experts do not fit on " + str(devices) +
+                                                  " devices of " + str(m.moe->routed_experts / p.ep) + " experts each");
+  }
 
   return w;
 }

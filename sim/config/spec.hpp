@@ -128,6 +128,8 @@ struct MoeSpec {
   std::string routing = "balanced";  // registered in sim/parallel (check_moe_routing)
   double zipf_exponent = 0;     // skew of expert popularity when routing = zipf; 0 = not written
   unsigned seed = 0;
+  int max_devices_per_token = 0;  // device-limited routing (DeepSeek-V2's M); 0 = unlimited
+  double capacity_factor = 0;     // expert capacity over the balanced share; 0 = no cap (no dropping)
 };
 
 struct ModelSpec {

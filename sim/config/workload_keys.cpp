@@ -59,6 +59,13 @@ const KeyTable& workload_keys() {
           conditional(number("model.moe.zipf_exponent", plain, Range::positive(), "skew of Zipf routing"),
                       "required for routing zipf, refused otherwise"),
           optional(integer("model.moe.seed", Range::non_negative(), "seed of the routing draw"), "0"),
+          optional(integer("model.moe.max_devices_per_token", Range::non_negative(),
+                           "EP ranks (GPUs) a token's experts may span, within max_nodes_per_token; 0 = unlimited"),
+                   "0"),
+          optional(number("model.moe.capacity_factor", plain, Range::non_negative(),
+                          "tokens an expert takes from each EP rank, over its balanced share T x top_k / experts; "
+                          "the excess is dropped; 0 = no cap"),
+                   "0"),
           optional(integer("model.mtp_depth", Range::non_negative(), "multi-token prediction modules"), "0"),
           optional(boolean("model.tied_embeddings", "embedding and output head share one matrix"), "false"),
           section("training", "the training run"),

@@ -5,6 +5,8 @@
 #include <stdexcept>
 #include <string>
 
+#include <fmt/format.h>
+
 #include "sim/parallel/moe_routing_registry.hpp"
 
 namespace trainsim::parallel {
@@ -31,12 +33,31 @@ MoeRouting route_tokens(const MoeRoutingParams& p) {
   const int nodes = p.ranks / p.ranks_per_node;
   const int m = p.max_nodes == 0 ? nodes : std::min(p.max_nodes, nodes);
   check(p.top_k <= m * (p.experts / nodes), "top_k experts do not fit on max_nodes nodes");
+  check(p.max_devices >= 0, "max_devices must not be negative");
+  check(p.top_k <= device_limit(p, m) * (p.experts / p.ranks), "top_k experts do not fit on max_devices devices");
+  check(p.capacity_factor >= 0, "capacity_factor must not be negative");
   const MoeRoutingKind* kind = find_moe_routing(p.routing);
   check(kind != nullptr, "unknown routing kind \"" + p.routing + "\"");
   MoeRouting r = kind->route(p, nodes, m);
   r.ranks = p.ranks;
   r.ranks_per_node = p.ranks_per_node;
   return r;
+}
+
+int device_limit(const MoeRoutingParams& p, int max_nodes) {
+  const int devices = max_nodes * p.ranks_per_node;
+  return p.max_devices == 0 ? devices : std::min(p.max_devices, devices);
+}
+
+double expert_capacity(const MoeRoutingParams& p) {
+  return p.capacity_factor * p.tokens * p.top_k / p.experts;
+}
+
+std::string capacity_note(const MoeSpec& moe, const MoeRouting& routing) {
+  return fmt::format(
+      "MoE capacity factor {:g}: {:.3f} % of the routed (token, expert) pairs are dropped per micro-batch (they "
+      "bypass their expert through the residual; its compute and dispatch/combine shrink accordingly)",
+      moe.capacity_factor, 100 * routing.dropped_fraction());
 }
 
 MoeRoutingParams routing_params(const WorkloadSpec& w, int ranks_per_node) {
@@ -51,6 +72,8 @@ MoeRoutingParams routing_params(const WorkloadSpec& w, int ranks_per_node) {
     p.routing = w.model.moe->routing;
     p.zipf_exponent = w.model.moe->zipf_exponent;
     p.seed = w.model.moe->seed;
+    p.max_devices = w.model.moe->max_devices_per_token;
+    p.capacity_factor = w.model.moe->capacity_factor;
   }
   return p;
 }

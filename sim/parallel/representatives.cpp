@@ -2,6 +2,7 @@
 #include "sim/parallel/representatives.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <numeric>
 
 #include <fmt/format.h>
@@ -11,9 +12,12 @@ namespace trainsim::step {
 std::vector<double> expert_load_by_rank(const MoeSpec& moe, const parallel::MoeRouting& routing) {
   std::vector<double> load;
   const auto& pairs = routing.expert_tokens;
-  const double mean = std::accumulate(pairs.begin(), pairs.end(), 0.0) / static_cast<double>(pairs.size());
-  if (mean > 0 && moe.routing != "balanced")
-    for (double x : pairs) load.push_back(x / mean);
+  // Over the pairs a rank computes when nothing is dropped (T·k, the mean then): dropped
+  // pairs (capacity factor) lower the load, skew spreads it.
+  const double nominal =
+      (std::accumulate(pairs.begin(), pairs.end(), 0.0) + routing.dropped_pairs) / static_cast<double>(pairs.size());
+  if (nominal > 0 && (moe.routing != "balanced" || routing.dropped_pairs > 0))
+    for (double x : pairs) load.push_back(x / nominal);
   return load;
 }
 
@@ -28,7 +32,8 @@ Representatives choose_representatives(const ClusterSpec& cluster, const Paralle
         "contention is underestimated; use --fidelity full for this fabric");
   if (fidelity == Fidelity::full) {
     for (int d = 0; d < p.dp; ++d) reps.replicas.push_back(d);
-  } else if (expert_load.empty()) {
+  } else if (std::adjacent_find(expert_load.begin(), expert_load.end(), std::not_equal_to<>()) == expert_load.end()) {
+    // Dense, balanced, or the same load on every EP rank (balanced routing over capacity).
     reps.replicas.push_back(0);
   } else {
     // Skewed routing: the most loaded EP rank's pipeline sets the pace (an
