@@ -187,6 +187,7 @@ struct ParallelismSpec {
   SourceMark schedule_mark;     // where the name was written, for an unknown-name error
   int virtual_stages = 1;       // interleaved 1F1B chunks per rank
   int comm_sms = 0;             // SMs held by communication kernels
+  int microbatch_group = 0;     // interleaved: micro-batches per chunk group; 0 = pp
 };
 
 struct WorkloadSpec {

@@ -104,6 +104,10 @@ const KeyTable& workload_keys() {
           optional(integer("parallelism.comm_sms", Range::non_negative(),
                            "SMs held by communication kernels; fewer than gpu.sms"),
                    "0"),
+          optional(integer("parallelism.microbatch_group", Range::non_negative(),
+                           "interleaved: micro-batches that run one model chunk before the next (Megatron-LM "
+                           "microbatch_group_size_per_vp_stage); at least pp; 0 = pp"),
+                   "0"),
       }};
   return table;
 }

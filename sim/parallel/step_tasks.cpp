@@ -24,6 +24,8 @@ int add_compute(StepBuild& b, int r, int d, Stream stream, Category cat, const s
   t.stream = stream;
   t.seconds = seconds;
   t.model_flops = flops;
+  t.pass = cat == Category::optimizer ? TaskPass::optimizer : b.pass;
+  t.pipeline_op = b.pipeline_op;
   last = add_task(b, std::move(t), deps);
   return last;
 }
@@ -40,6 +42,8 @@ int add_collective(StepBuild& b, const parallel::CollectivePlan& plan, Category 
     t.gpu = owner_gpu;
     t.stream = stream;
     t.transfers = std::move(transfers);
+    t.pass = b.pass;
+    t.pipeline_op = b.pipeline_op;
     std::vector<int> d = prev == kNone ? deps : std::vector<int>{prev};
     prev = add_task(b, std::move(t), d);
   }

@@ -10,6 +10,7 @@
 #include "sim/config/spec.hpp"
 #include "sim/engine/step_executor.hpp"
 #include "sim/parallel/step_program.hpp"
+#include "sim/report/schedule_phases.hpp"
 
 namespace trainsim {
 
@@ -41,6 +42,7 @@ struct StepResult {
   std::vector<RampPoint> ramp;
   std::vector<std::string> notes;        // assumptions the run had to make
   std::size_t tasks = 0;
+  SchedulePhases phases;                 // the schedule's phases per pipeline rank (schedule_phases.hpp)
 };
 
 // Metrics of one executed step program (the full-batch step).
