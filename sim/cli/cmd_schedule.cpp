@@ -23,6 +23,7 @@ struct ScheduleOptions {
   int pp = 0;
   int microbatches = 0;
   int virtual_stages = 2;
+  int microbatch_group = 0;
   std::string f = "1", b = "2", w = "1", fb, p2p_latency = "0";
   std::string format = "text";
   bool list = false;
@@ -81,7 +82,7 @@ int run_schedule(const ScheduleOptions& o) {
 
   PipelineSchedule s;
   try {
-    s = make_schedule(*kind, o.pp, o.microbatches, o.virtual_stages);
+    s = make_schedule(*kind, o.pp, o.microbatches, o.virtual_stages, o.microbatch_group);
   } catch (const std::invalid_argument& e) {
     throw InputError({"--schedule", 0, 0}, e.what());
   }
@@ -160,6 +161,10 @@ void register_schedule(CLI::App& app, Action& action) {
       cmd->add_option("--microbatches", opts->microbatches, "Micro-batches per step (required)")};
   cmd->add_option("--virtual-stages", opts->virtual_stages,
                   "Model chunks per rank (" + schedules_reading_virtual_stages() + " only; default 2)");
+  cmd->add_option("--microbatch-group", opts->microbatch_group,
+                  "Micro-batches per chunk group (" + schedules_reading_virtual_stages() +
+                      " only; Megatron-LM microbatch_group_size_per_vp_stage; default 0 = pp)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--list", opts->list, "List the registered schedules with a line on each, and exit");
   cmd->add_option("--f", opts->f, "Forward chunk time (default 1)");
   cmd->add_option("--b", opts->b, "Full backward chunk time, input + weight (default 2)");

@@ -251,6 +251,7 @@ WorkloadSpec load_workload(const std::string& path, const std::vector<Override>&
   p.schedule_mark = par.value_mark("schedule");
   p.virtual_stages = par.integer("virtual_stages");
   p.comm_sms = par.integer("comm_sms");
+  p.microbatch_group = par.integer("microbatch_group");
 
   // ---- memory (absent: every key's default)
   {

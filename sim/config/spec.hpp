@@ -200,6 +200,7 @@ struct ParallelismSpec {
   SourceMark schedule_mark;     // where the name was written, for an unknown-name error
   int virtual_stages = 1;       // interleaved 1F1B chunks per rank
   int comm_sms = 0;             // SMs held by communication kernels
+  int microbatch_group = 0;     // interleaved: micro-batches per chunk group; 0 = pp
 };
 
 // HBM per GPU outside the model's weights, gradients, optimizer states and

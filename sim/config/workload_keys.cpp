@@ -125,6 +125,10 @@ const KeyTable& workload_keys() {
           optional(integer("parallelism.comm_sms", Range::non_negative(),
                            "SMs a communication kernel holds while it runs; fewer than gpu.sms"),
                    "0"),
+          optional(integer("parallelism.microbatch_group", Range::non_negative(),
+                           "interleaved: micro-batches that run one model chunk before the next (Megatron-LM "
+                           "microbatch_group_size_per_vp_stage); at least pp; 0 = pp"),
+                   "0"),
           optional(section("memory", "per-GPU HBM besides the model's tensors, for the memory report and its fit check"),
                    "absent: every key's default"),
           optional(number("memory.comm_buffers", memory, Range::non_negative(),

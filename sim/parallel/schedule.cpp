@@ -16,27 +16,31 @@ namespace {
 
 }  // namespace
 
-PipelineSchedule make_schedule(const ScheduleDescriptor& schedule, int pp, int microbatches, int virtual_stages) {
+PipelineSchedule make_schedule(const ScheduleDescriptor& schedule, int pp, int microbatches, int virtual_stages,
+                               int microbatch_group) {
   const std::string& name = schedule.name;
   if (pp < 1) reject(name + ": pipeline size must be >= 1 (pp=" + std::to_string(pp) + ")");
   if (microbatches < 1)
     reject(name + ": micro-batches must be >= 1 (got " + std::to_string(microbatches) + ")");
   const int v = schedule.reads_virtual_stages ? virtual_stages : 1;
-  if (const auto broken = schedule.rules({pp, microbatches, v, 0}))
+  const int group = schedule.reads_virtual_stages ? microbatch_group : 0;
+  if (const auto broken = schedule.rules({pp, microbatches, v, 0, group}))
     reject(rule_message(*broken, std::to_string(microbatches) + " micro-batches"));
   PipelineSchedule s;
   s.descriptor = &schedule;
   s.pp = pp;
   s.microbatches = microbatches;
   s.virtual_stages = v;
+  s.microbatch_group = group;
   s.num_stages = schedule.num_stages(pp, v);
   s.ranks.assign(pp, {});
   schedule.build(s);
   return s;
 }
 
-PipelineSchedule make_schedule(std::string_view name, int pp, int microbatches, int virtual_stages) {
-  return make_schedule(schedule_named(name), pp, microbatches, virtual_stages);
+PipelineSchedule make_schedule(std::string_view name, int pp, int microbatches, int virtual_stages,
+                               int microbatch_group) {
+  return make_schedule(schedule_named(name), pp, microbatches, virtual_stages, microbatch_group);
 }
 
 int rank_of(const PipelineSchedule& s, int microbatch, int stage) {

@@ -43,17 +43,19 @@ struct PipelineSchedule {
   int microbatches = 0;  // per step, per pipeline
   int num_stages = 0;    // model stages: pp, pp*v (interleaved) or 2*pp (DualPipeV)
   int virtual_stages = 1;
+  int microbatch_group = 0;  // interleaved: micro-batches per chunk group; 0 = pp
   std::vector<std::vector<PipelineOp>> ranks;  // ranks[r] = ops of rank r, in order
 };
 
 // Builds the schedule; throws std::invalid_argument when pp < 1, microbatches < 1
 // or the schedule's rules refuse the shape (the message names the rule).
-// virtual_stages is read only by the schedules that say so (interleaved).
+// virtual_stages and microbatch_group are read only by the schedules that say
+// so (interleaved).
 [[nodiscard]] PipelineSchedule make_schedule(const ScheduleDescriptor& schedule, int pp, int microbatches,
-                                             int virtual_stages = 1);
+                                             int virtual_stages = 1, int microbatch_group = 0);
 // The same by name or alias; an unknown name is a std::invalid_argument too.
 [[nodiscard]] PipelineSchedule make_schedule(std::string_view name, int pp, int microbatches,
-                                             int virtual_stages = 1);
+                                             int virtual_stages = 1, int microbatch_group = 0);
 
 // The workload's schedule (parallelism.schedule, a name or alias); an unknown
 // name is an InputError at the value as written.

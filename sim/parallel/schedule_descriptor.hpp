@@ -17,10 +17,11 @@ struct ScheduleShape {
   int microbatches = 1;    // per step, per pipeline
   int virtual_stages = 1;  // 1 unless the schedule reads virtual_stages
   int model_layers = 0;    // a workload's model layers; 0 for a bare schedule (trainsim schedule, validation)
+  int microbatch_group = 0;  // interleaved: micro-batches per chunk group; 0 = pp (Megatron's default)
 };
 
 // A rule the shape breaks: the workload key it is about (parallelism.pp,
-// parallelism.virtual_stages or training.global_batch, the key that sets the
+// parallelism.virtual_stages, parallelism.microbatch_group or training.global_batch, the key that sets the
 // micro-batch count) and a message that names the schedule. A message about the
 // micro-batch count says what is needed; the caller adds "; got <count>".
 struct ScheduleRuleBreak {

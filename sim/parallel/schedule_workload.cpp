@@ -29,8 +29,11 @@ void check_workload_schedule(const WorkloadSpec& w) {
   if (!schedule.reads_virtual_stages && p.virtual_stages != 1)
     fail(w, "parallelism.virtual_stages", "virtual_stages " + std::to_string(p.virtual_stages) +
                                               " applies only to schedule " + schedules_reading_virtual_stages());
+  if (!schedule.reads_virtual_stages && p.microbatch_group != 0)
+    fail(w, "parallelism.microbatch_group", "microbatch_group " + std::to_string(p.microbatch_group) +
+                                                " applies only to schedule " + schedules_reading_virtual_stages());
   const int m = w.micro_batches_per_step();
-  if (const auto broken = schedule.rules({p.pp, m, p.virtual_stages, w.model.layers}))
+  if (const auto broken = schedule.rules({p.pp, m, p.virtual_stages, w.model.layers, p.microbatch_group}))
     fail(w, broken->key,
          rule_message(*broken, std::to_string(m) + " micro-batches per step (global_batch " +
                                    std::to_string(w.training.global_batch) + " / (dp " + std::to_string(p.dp) +
@@ -41,7 +44,7 @@ PipelineSchedule workload_schedule(const WorkloadSpec& w, int global_batch) {
   const ParallelismSpec& p = w.parallelism;
   const int microbatches = global_batch / (p.dp * w.training.micro_batch);
   try {
-    return make_schedule(schedule_of(w), p.pp, microbatches, p.virtual_stages);
+    return make_schedule(schedule_of(w), p.pp, microbatches, p.virtual_stages, p.microbatch_group);
   } catch (const std::invalid_argument& e) {
     throw InputError(w.mark_of("parallelism.schedule"),
                      std::string(e.what()) + " (global batch " + std::to_string(global_batch) + " sequences = " +

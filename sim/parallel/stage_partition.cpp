@@ -1,12 +1,15 @@
 // Contiguous min-max split of layers into stages, balanced per rank (see
-// stage_partition.hpp). Three exact methods, by the shape of the stage→rank map:
-// one stage per rank (a prefix DP), mirrored pairs s and S-1-s on one rank
-// (DualPipe, DualPipeV: a DP that grows both ends at once), anything else
-// (interleaved) a branch and bound over stage ends.
+// stage_partition.hpp). By the shape of the stage→rank map: one stage per rank
+// (exact prefix DP), mirrored pairs s and S-1-s on one rank (DualPipe,
+// DualPipeV: an exact DP that grows both ends at once), several stages on one
+// rank each (interleaved: a bisection over the rank-load cap with a paced greedy,
+// then single-layer moves; not proven optimal, within a layer of it on the cases
+// tested).
 #include "sim/parallel/stage_partition.hpp"
 
 #include <algorithm>
 #include <limits>
+#include <optional>
 #include <utility>
 #include <stdexcept>
 
@@ -135,6 +138,115 @@ std::pair<Split, double> min_max_mirrored(const std::vector<double>& prefix, int
 // Rank loads may exceed the optimum by rounding only.
 double cap_at(double optimum) { return optimum + 1e-12 * std::max(1.0, optimum); }
 
+// Each stage run by exactly one rank, a rank running several (interleaved: stage
+// s on rank s % pp). owner[s]: its rank; nth[s]: which of the rank's stages it is
+// (0, 1, ...); count[r]: how many the rank runs.
+struct OneOwnerMap {
+  std::vector<int> owner, nth, count;
+};
+
+std::optional<OneOwnerMap> one_owner_map(const StagesOfRank& held, int stages) {
+  OneOwnerMap m{std::vector<int>(stages, -1), std::vector<int>(stages, 0), std::vector<int>(held.size(), 0)};
+  for (std::size_t r = 0; r < held.size(); ++r)
+    for (int s : held[r]) {
+      if (m.owner[s] != -1) return std::nullopt;
+      m.owner[s] = static_cast<int>(r);
+      m.nth[s] = m.count[r]++;
+    }
+  return m;
+}
+
+std::vector<double> owner_loads(const std::vector<double>& prefix, const std::vector<int>& ends, const OneOwnerMap& m) {
+  std::vector<double> load(m.count.size(), 0);
+  for (std::size_t s = 0; s + 1 < ends.size(); ++s) load[m.owner[s]] += prefix[ends[s + 1]] - prefix[ends[s]];
+  return load;
+}
+
+// Paced greedy under a rank-load cap: stage s, the k-th of its rank's c stages,
+// ends as late as keeps the rank's load within (k+1)/c of `cap` (its last stage:
+// within cap), leaving a layer for each later stage; the last stage takes the
+// rest. Pacing keeps a rank from spending its whole cap on its first stage, and a
+// rank that ran over its pace (a heavy embedding) takes less later. Returns the
+// stage ends, or nothing when a rank ends over the cap.
+std::optional<std::vector<int>> paced_ends(const std::vector<double>& prefix, int stages, const OneOwnerMap& m,
+                                           double cap) {
+  const int n = static_cast<int>(prefix.size()) - 1;
+  std::vector<int> ends(stages + 1, 0);
+  std::vector<double> load(m.count.size(), 0);
+  for (int s = 0; s < stages; ++s) {
+    const int r = m.owner[s], start = ends[s];
+    int end = start + 1;
+    if (s + 1 == stages) {
+      end = n;
+    } else {
+      const int latest = n - (stages - 1 - s);
+      const double pace = cap_at(cap * (m.nth[s] + 1) / m.count[r]);
+      while (end < latest && load[r] + prefix[end + 1] - prefix[start] <= pace) ++end;
+    }
+    load[r] += prefix[end] - prefix[start];
+    if (load[r] > cap_at(cap)) return std::nullopt;
+    ends[s + 1] = end;
+  }
+  return ends;
+}
+
+double largest(const std::vector<double>& v) { return *std::max_element(v.begin(), v.end()); }
+
+// Rank-balanced split for a one-owner map: the least cap (bisection) under which
+// the paced greedy finds a split, if that beats the per-stage optimum `start`; then
+// single stage ends moved by one layer while that lowers the largest rank load,
+// or keeps it and evens the stages (sum of squared stage costs).
+std::vector<int> balance_one_owner(const std::vector<double>& prefix, int stages, const OneOwnerMap& m,
+                                   std::vector<int> best) {
+  double best_max = largest(owner_loads(prefix, best, m));
+  double lo = prefix.back() / static_cast<double>(m.count.size()), hi = best_max;
+  for (int i = 0; i < 60 && hi - lo > 1e-12 * std::max(1.0, hi); ++i) {
+    const double mid = (lo + hi) / 2;
+    if (auto ends = paced_ends(prefix, stages, m, mid)) {
+      hi = mid;
+      const double got = largest(owner_loads(prefix, *ends, m));
+      if (got < best_max) {
+        best_max = got;
+        best = *ends;
+      }
+    } else {
+      lo = mid;
+    }
+  }
+  auto squares = [&](const std::vector<int>& ends) {
+    double sum = 0;
+    for (int s = 0; s < stages; ++s) sum += (prefix[ends[s + 1]] - prefix[ends[s]]) * (prefix[ends[s + 1]] - prefix[ends[s]]);
+    return sum;
+  };
+  double best_squares = squares(best);
+  for (bool moved = true; moved;) {
+    moved = false;
+    for (int k = 1; k < stages; ++k)
+      for (int step : {-1, 1}) {
+        std::vector<int> ends = best;
+        ends[k] += step;
+        if (ends[k] <= ends[k - 1] || ends[k] >= ends[k + 1]) continue;
+        const double got = largest(owner_loads(prefix, ends, m));
+        const double sq = squares(ends);
+        const bool lower = got < best_max - 1e-12 * std::max(1.0, best_max);
+        if (lower || (got <= cap_at(best_max) && sq < best_squares - 1e-12 * std::max(1.0, best_squares))) {
+          best = std::move(ends);
+          best_max = std::min(best_max, got);
+          best_squares = sq;
+          moved = true;
+        }
+      }
+  }
+  return best;
+}
+
+// The stage ends of a split.
+std::vector<int> ends_of(const Split& split) {
+  std::vector<int> ends{0};
+  for (const auto& stage : split) ends.push_back(stage.back() + 1);
+  return ends;
+}
+
 }  // namespace
 
 StagesOfRank one_stage_per_rank(int stages) {
@@ -176,9 +288,13 @@ Split partition_layers(const std::vector<double>& layer_seconds, int stages, con
     const double optimum = min_max_mirrored(prefix, stages, Objective::rank_load, kInf).second;
     return min_max_mirrored(prefix, stages, Objective::stage_squares, cap_at(optimum)).first;
   }
-  // Other maps (interleaved: stage s on rank s % pp) keep the per-stage
-  // optimum: no exact per-rank method fast enough for 128 layers in 32 stages yet.
-  return min_max_stage(prefix, stages);
+  // Each stage on one rank, a rank running several (interleaved: stage s on rank
+  // s % pp, the embedding in stage 0 on rank 0, the head and MTP in the last
+  // stage on rank pp-1): balanced per rank from the per-stage optimum.
+  const Split per_stage = min_max_stage(prefix, stages);
+  if (const auto m = one_owner_map(held, stages))
+    return split_at(balance_one_owner(prefix, stages, *m, ends_of(per_stage)));
+  return per_stage;
 }
 
 Split partition_layers(const std::vector<double>& layer_seconds, int stages) {

@@ -27,8 +27,11 @@ using StagesOfRank = std::vector<std::vector<int>>;
 // contiguous, non-empty stages (stages <= n) minimising the largest rank load
 // exactly where each rank runs one stage or a mirrored pair {s, stages-1-s}
 // (1F1B, GPipe, ZB-H1, naive, DualPipe, DualPipeV); then, among those optima,
-// the sum of squared stage costs. Any other map (interleaved) gets the
-// per-stage optimum for now. Every stage must be run by some rank. Returns the layer indices of
+// the sum of squared stage costs. Where each stage has one rank and a rank
+// runs several (interleaved) the largest rank load is minimised by a search
+// that is not proven exact (at least as good as the per-stage optimum; within
+// one layer of the optimum on the cases tested); any other map gets the
+// per-stage optimum. Every stage must be run by some rank. Returns the layer indices of
 // each stage. With one stage per rank, on a tie, working back from the last
 // stage, each stage starts as early as the optimum allows.
 [[nodiscard]] std::vector<std::vector<int>> partition_layers(const std::vector<double>& layer_seconds, int stages,

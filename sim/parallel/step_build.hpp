@@ -55,6 +55,8 @@ struct StepBuild {
   std::vector<std::array<int, 3>> last;                 // per GPU: last task per stream
   std::map<std::tuple<int, int, int>, ChunkEnds> ends;  // (fwd?1:0, mb, stage) → first/last tasks
   std::map<std::pair<int, int>, Tasks> last_bwd;        // (rank, stage) → last backward compute task per replica
+  TaskPass pass = TaskPass::none;  // the pipeline op being emitted: its pass and index, set on its tasks
+  int pipeline_op = -1;
   // Dispatch/combine plans by (rank, EP group's first DP index, dispatch shape?, bytes).
   std::map<std::tuple<int, int, bool, double>, parallel::CollectivePlan> moe_plans;
 

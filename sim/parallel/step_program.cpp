@@ -155,7 +155,21 @@ Tasks last_compute(const StepBuild& b, int r) {
   return t;
 }
 
-void emit_op(StepBuild& b, int r, const PipelineOp& op) {
+TaskPass pass_of(PassKind kind) {
+  switch (kind) {
+    case PassKind::F: return TaskPass::F;
+    case PassKind::B: return TaskPass::B;
+    case PassKind::W: return TaskPass::W;
+    case PassKind::BW: return TaskPass::BW;
+    case PassKind::FB: return TaskPass::FB;
+  }
+  return TaskPass::none;
+}
+
+// Op `index` of rank r's schedule; its tasks carry its pass and index.
+void emit_op(StepBuild& b, int r, int index, const PipelineOp& op) {
+  b.pass = pass_of(op.kind);
+  b.pipeline_op = index;
   switch (op.kind) {
     case PassKind::F: b.ends[{1, op.fwd.microbatch, op.fwd.stage}] = forward_chunk(b, r, op.fwd); break;
     case PassKind::B: b.ends[{0, op.bwd.microbatch, op.bwd.stage}] = backward_chunk(b, r, op.bwd, false); break;
@@ -172,6 +186,8 @@ void emit_op(StepBuild& b, int r, const PipelineOp& op) {
     case PassKind::FB: fb_pair(b, r, op.fwd, op.bwd); break;
   }
   if (op.kind != PassKind::F) b.last_bwd[{r, op.bwd.stage}] = last_compute(b, r);
+  b.pass = TaskPass::none;
+  b.pipeline_op = -1;
 }
 
 // ---- pipeline edges ----------------------------------------------------------
@@ -239,7 +255,8 @@ StepProgram build_step_program(const ClusterSpec& cluster, const WorkloadSpec& w
   b.last.assign(cluster.num_gpus(), {step::kNone, step::kNone, step::kNone});
 
   for (int r = 0; r < p.pp; ++r)
-    for (const PipelineOp& op : b.schedule.ranks[r]) step::emit_op(b, r, op);
+    for (std::size_t i = 0; i < b.schedule.ranks[r].size(); ++i)
+      step::emit_op(b, r, static_cast<int>(i), b.schedule.ranks[r][i]);
   step::link_pipeline(b);
   step::emit_data_parallel(b);
   return std::move(b.program);

@@ -29,6 +29,11 @@ enum class Category {
 [[nodiscard]] const char* to_string(Category c);
 [[nodiscard]] bool is_communication(Category c);
 
+// What a task belongs to, for the schedule's phases in the report: the pass of
+// the pipeline op it is part of (F, B, W, BW, or an FB pair, as PassKind), the
+// optimizer, or none (pipeline sends and data-parallel collectives).
+enum class TaskPass { none, F, B, W, BW, FB, optimizer };
+
 // Streams of a GPU: kernels on one stream run in program order.
 enum class Stream { compute = 0, compute_aux = 1, comm = 2 };
 
@@ -46,6 +51,8 @@ struct StepTask {
   // A transfer task holds those SMs on every GPU that sends or receives one of its
   // transfers, from its start to its end.
   double seconds_sm_shared = 0;
+  TaskPass pass = TaskPass::none;
+  int pipeline_op = -1;          // index of its op in its pipeline rank's schedule; -1 outside one
   [[nodiscard]] bool is_transfer() const { return !transfers.empty() || is_communication(category); }
 };
 

@@ -35,6 +35,8 @@ int add_compute(StepBuild& b, int r, int d, Stream stream, Category cat, const s
   t.seconds = seconds.all_sms;
   t.seconds_sm_shared = seconds.sm_shared;
   t.model_flops = flops;
+  t.pass = cat == Category::optimizer ? TaskPass::optimizer : b.pass;
+  t.pipeline_op = b.pipeline_op;
   last = add_task(b, std::move(t), deps);
   return last;
 }
@@ -51,6 +53,8 @@ int add_collective(StepBuild& b, const parallel::CollectivePlan& plan, Category 
     t.gpu = owner_gpu;
     t.stream = stream;
     t.transfers = std::move(transfers);
+    t.pass = b.pass;
+    t.pipeline_op = b.pipeline_op;
     std::vector<int> d = prev == kNone ? deps : std::vector<int>{prev};
     prev = add_task(b, std::move(t), d);
   }

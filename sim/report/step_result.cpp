@@ -108,6 +108,42 @@ std::map<std::string, double> gpu_breakdown(const StepProgram& p, const engine::
   return out;
 }
 
+nlohmann::ordered_json rank_phases_json(const RankPhases& p) {
+  nlohmann::ordered_json j;
+  j["rank"] = p.rank;
+  for (const PhaseField& f : kPhaseFields) j[f.name] = p.*f.seconds;
+  return j;
+}
+
+nlohmann::ordered_json phases_json(const SchedulePhases& phases) {
+  nlohmann::ordered_json j;
+  j["critical_rank"] = phases.critical_rank;
+  auto ranks = nlohmann::ordered_json::array();
+  for (const RankPhases& p : phases.ranks) {
+    if (p.rank == phases.critical_rank) j["critical"] = rank_phases_json(p);
+    ranks.push_back(rank_phases_json(p));
+  }
+  j["ranks"] = std::move(ranks);
+  return j;
+}
+
+// One line per rank: each phase's seconds with its idle part in brackets.
+std::string phases_text(const SchedulePhases& phases, double step) {
+  if (phases.ranks.empty()) return "";
+  std::string s = fmt::format("\n  schedule phases per pipeline rank (s; idle inside in brackets; * sets the step "
+                              "time of {:.3f} s)\n",
+                              step);
+  s += "    rank   warm-up          steady           cool-down        W tail           optimizer  exposed dp  end "
+       "idle\n";
+  for (const RankPhases& p : phases.ranks)
+    s += fmt::format("    {:>3}{} {:>7.3f} ({:>6.3f}) {:>7.3f} ({:>6.3f}) {:>7.3f} ({:>6.3f}) {:>7.3f} ({:>6.3f}) "
+                     "{:>9.3f} {:>11.3f} {:>9.3f}\n",
+                     p.rank, p.rank == phases.critical_rank ? '*' : ' ', p.warmup_s, p.warmup_idle_s, p.steady_s,
+                     p.steady_idle_s, p.cooldown_s, p.cooldown_idle_s, p.weight_tail_s, p.weight_tail_idle_s,
+                     p.optimizer_s, p.exposed_dp_s, p.end_idle_s);
+  return s;
+}
+
 }  // namespace
 
 StepResult summarize_step(const ClusterSpec& cluster, const WorkloadSpec& workload, const StepProgram& program,
@@ -169,6 +205,7 @@ StepResult summarize_step(const ClusterSpec& cluster, const WorkloadSpec& worklo
     r.breakdown.try_emplace(k, 0.0);
   r.gpu_busy_fraction = busy_sum / n / r.step_time_s;
   r.gpu_power_w = execution.mean_gpu_power_w();
+  r.phases = schedule_phases(workload.parallelism, program, execution);
   return r;
 }
 
@@ -314,6 +351,7 @@ nlohmann::ordered_json to_json(const StepResult& r) {
   j["gpu_power_w"] = r.gpu_power_w;
   j["breakdown"] = r.breakdown;
   j["memory"] = memory_json(r.memory);
+  j["schedule_phases"] = phases_json(r.phases);
   auto ramp = nlohmann::ordered_json::array();
   for (const auto& p : r.ramp)
     ramp.push_back({{"global_batch", p.global_batch}, {"simulated_batch", p.simulated_batch},
@@ -346,6 +384,7 @@ std::string to_text(const StepResult& r) {
   s += "\n  breakdown of the step (mean per GPU)\n";
   for (const auto& [k, v] : r.breakdown)
     if (v > 0) s += fmt::format("    {:<18} {:>10.3f} s  {:>6.1f} %\n", k, v, 100 * v / r.step_time_s);
+  s += phases_text(r.phases, r.step_time_s);
   if (!r.ramp.empty()) {
     s += "\n  batch ramp (per-token time integrated over the ramp)\n";
     for (const auto& p : r.ramp)

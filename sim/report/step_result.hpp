@@ -11,6 +11,7 @@
 #include "sim/engine/step_executor.hpp"
 #include "sim/parallel/memory.hpp"
 #include "sim/parallel/step_program.hpp"
+#include "sim/report/schedule_phases.hpp"
 
 namespace trainsim {
 
@@ -43,6 +44,7 @@ struct StepResult {
   std::vector<std::string> notes;        // assumptions the run had to make
   std::size_t tasks = 0;
   GpuMemory memory;                      // peak HBM per GPU by part (set by sim/run)
+  SchedulePhases phases;                 // the schedule's phases per pipeline rank (schedule_phases.hpp)
 };
 
 // Metrics of one executed step program (the full-batch step).
