@@ -25,6 +25,7 @@ struct LayerPlan {
   bool two_blocks = false;  // attn + mlp; otherwise everything in `attn`
   BlockCost attn, mlp;
   BlockCost routed;  // the routed experts' share of `mlp`: scales with the tokens a rank receives
+  BlockCost core;    // the attention core's share of `attn`: the ring steps under context parallelism
   std::string name;
   // The MLP block is reported as MTP work in the MTP module, as mlp elsewhere.
   [[nodiscard]] Category mlp_category() const { return category == Category::mtp ? Category::mtp : Category::mlp; }
