@@ -279,3 +279,11 @@ TEST_CASE("seq/context: a pipeline transfer gates the first task of the next sta
     CHECK(checked == 2 * 2);  // mb0, mb1: one forward and one backward transfer each
   }
 }
+
+TEST_CASE("seq/context: context parallelism with expert parallelism is refused with the reason", "[config][cp]") {
+  CHECK_THROWS_WITH(trainsim::test::load_default_case({"parallelism.cp=2", "parallelism.dp=64"}),
+                    Catch::Contains("context parallelism with expert parallelism (ep 64) is not supported"));
+  const auto r = trainsim::test::run_trainsim("check --set workload.parallelism.cp=2 --set workload.parallelism.dp=64");
+  CHECK(r.status == 2);
+  CHECK_THAT(r.output, Catch::Contains("--set workload.parallelism.cp=2: parallelism.cp: context parallelism"));
+}
