@@ -188,6 +188,16 @@ TEST_CASE("seq/context: ring attention passes KV blocks around the CP ring, cp-1
         ++core_steps;
     CHECK(core_steps == cp * cp);
     CHECK(p.simulated_gpus == std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7});
+    // Overlap: a forward KV transfer waits only for the block it forwards (the
+    // previous transfer, or the block's projections for the first), never for
+    // the attention step computed beside it.
+    for (std::size_t v = 0; v < boost::num_vertices(p.graph); ++v) {
+      const StepTask& t = p.graph[v];
+      if (t.category != Category::cp || !starts_with(t.name, "F mb0 L1 attn core") || contains(t.name, "core0"))
+        continue;
+      for (auto [e, end] = boost::in_edges(v, p.graph); e != end; ++e)
+        CHECK(p.graph[boost::source(*e, p.graph)].category == Category::cp);
+    }
   }
 }
 
