@@ -67,15 +67,21 @@ struct LoadedCase {
   WorkloadSpec workload;
 };
 
-// The default case (topologies/h800-2048.yaml, workloads/deepseek-v3.yaml) with `sets`
-// (--set values without the file prefix), checked as `trainsim run` checks it.
-inline LoadedCase load_default_case(const std::vector<std::string>& sets) {
+// A cluster and a workload file of the source tree (paths relative to it) with
+// `sets` (--set values without the file prefix), checked as `trainsim run` checks them.
+inline LoadedCase load_case(const std::string& cluster_file, const std::string& workload_file,
+                            const std::vector<std::string>& sets) {
   const auto o = parse_overrides(sets);
-  LoadedCase c{load_cluster(std::string(TRAINSIM_SOURCE_DIR) + "/topologies/h800-2048.yaml", o),
-               load_workload(std::string(TRAINSIM_SOURCE_DIR) + "/workloads/deepseek-v3.yaml", o)};
+  LoadedCase c{load_cluster(std::string(TRAINSIM_SOURCE_DIR) + "/" + cluster_file, o),
+               load_workload(std::string(TRAINSIM_SOURCE_DIR) + "/" + workload_file, o)};
   check_workload_schedule(c.workload);
   check_workload_fits_cluster(c.workload, c.cluster);
   return c;
+}
+
+// The default case (topologies/h800-2048.yaml, workloads/deepseek-v3.yaml).
+inline LoadedCase load_default_case(const std::vector<std::string>& sets) {
+  return load_case("topologies/h800-2048.yaml", "workloads/deepseek-v3.yaml", sets);
 }
 
 }  // namespace trainsim::test

@@ -2,6 +2,7 @@
 // a short summary. Exit 0 when both are valid; an input error exits 2 with one line.
 #include <iostream>
 #include <memory>
+#include <string>
 
 #include "sim/cli/commands.hpp"
 #include "sim/parallel/schedule.hpp"
@@ -28,7 +29,9 @@ int run_check(const CheckOptions& o) {
             << "workload: " << workload.model.name << " (" << workload.source_file << "): " << workload.model.layers
             << " layers, " << (workload.model.moe ? "MoE" : "dense") << "\n"
             << "parallelism: tp " << p.tp << ", pp " << p.pp << ", ep " << p.ep << ", dp " << p.dp << ", zero "
-            << p.zero << ", schedule " << schedule_name(p.schedule) << "\n"
+            << p.zero << ", schedule " << schedule_name(p.schedule)
+            << (p.cp > 1 ? ", cp " + std::to_string(p.cp) : "") << (p.sequence_parallel ? ", sequence parallel" : "")
+            << "\n"
             << "micro-batches per step: " << workload.micro_batches_per_step() << "\n"
             << "uncertain constants: " << cluster.uncertain.size() + workload.uncertain.size() << " ("
             << cluster.uncertain.size() << " cluster, " << workload.uncertain.size() << " workload)\n"

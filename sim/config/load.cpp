@@ -251,6 +251,8 @@ WorkloadSpec load_workload(const std::string& path, const std::vector<Override>&
   p.schedule_mark = par.value_mark("schedule");
   p.virtual_stages = par.integer("virtual_stages");
   p.comm_sms = par.integer("comm_sms");
+  p.sequence_parallel = par.boolean("sequence_parallel");
+  p.cp = par.integer("cp");
   p.microbatch_group = par.integer("microbatch_group");
 
   // ---- memory (absent: every key's default)
@@ -283,6 +285,12 @@ WorkloadSpec load_workload(const std::string& path, const std::vector<Override>&
   } else if (p.ep != 1) {
     fail("parallelism.ep", "ep " + str(p.ep) + " needs a MoE model (model.moe is absent); use ep: 1");
   }
+  // Zig-zag ring attention splits each sequence into 2 x cp chunks (a GPU holds chunks i and 2cp-1-i).
+  if (p.cp > 1 && t.seq_len % (2LL * p.cp) != 0)
+    fail("parallelism.cp", "2 x cp = " + str(2LL * p.cp) + " does not divide training.seq_len " + str(t.seq_len));
+  if (p.cp > 1 && p.ep > 1)
+    fail("parallelism.cp", "context parallelism with expert parallelism (ep " + str(p.ep) +
+                               ") is not supported: the EP groups would have to span the CP ranks; use ep: 1 or cp: 1");
   if ((static_cast<long long>(p.dp) * p.tp) % p.ep != 0)
     fail("parallelism.ep", "ep " + str(p.ep) + " does not divide dp x tp = " + str(static_cast<long long>(p.dp) * p.tp));
   if (m.moe && m.moe->max_devices_per_token > 0) {
@@ -302,9 +310,10 @@ void check_workload_fits_cluster(const WorkloadSpec& w, const ClusterSpec& c) {
   const auto fail = [&w](const std::string& key, const std::string& message) {
     fail_at(w.marks, w.source_file, key, key + ": " + message);
   };
-  const long long gpus = static_cast<long long>(p.tp) * p.pp * p.dp;
+  const long long gpus = static_cast<long long>(p.tp) * p.cp * p.pp * p.dp;
+  const std::string layout = p.cp > 1 ? "tp x cp x pp x dp = " + str(p.tp) + " x " + str(p.cp) + " x " : "tp x pp x dp = " + str(p.tp) + " x ";
   if (gpus != c.num_gpus())
-    fail("parallelism.dp", "tp x pp x dp = " + str(p.tp) + " x " + str(p.pp) + " x " + str(p.dp) + " = " + str(gpus) +
+    fail("parallelism.dp", layout + str(p.pp) + " x " + str(p.dp) + " = " + str(gpus) +
                                " GPUs, but cluster " + c.name + " has " + str(c.num_gpus()) + " (" + str(c.nodes) +
                                " nodes x " + str(c.node.gpus) + ")");
   if (p.tp > c.node.gpus)

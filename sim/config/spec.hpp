@@ -200,6 +200,8 @@ struct ParallelismSpec {
   SourceMark schedule_mark;     // where the name was written, for an unknown-name error
   int virtual_stages = 1;       // interleaved 1F1B chunks per rank
   int comm_sms = 0;             // SMs held by communication kernels
+  bool sequence_parallel = false;  // TP all-reduce → all-gather + reduce-scatter; norms on 1/tp of the tokens
+  int cp = 1;                   // context-parallel degree (ring attention)
   int microbatch_group = 0;     // interleaved: micro-batches per chunk group; 0 = pp
 };
 

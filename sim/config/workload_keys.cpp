@@ -112,7 +112,7 @@ const KeyTable& workload_keys() {
           optional(integer("training.optimizer.parameter_bytes", one_up,
                            "bytes per working weight: written by the optimizer, all-gathered by ZeRO"),
                    "2"),
-          section("parallelism", "how the model is split over the GPUs; tp x pp x dp = GPUs"),
+          section("parallelism", "how the model is split over the GPUs; tp x cp x pp x dp = GPUs"),
           integer("parallelism.tp", one_up, "tensor-parallel degree; at most node.gpus"),
           integer("parallelism.pp", one_up, "pipeline stages; at most model.layers"),
           integer("parallelism.ep", one_up, "expert-parallel degree; divides dp x tp; 1 for dense models"),
@@ -125,6 +125,14 @@ const KeyTable& workload_keys() {
           optional(integer("parallelism.comm_sms", Range::non_negative(),
                            "SMs a communication kernel holds while it runs; fewer than gpu.sms"),
                    "0"),
+          optional(boolean("parallelism.sequence_parallel",
+                           "Megatron sequence parallelism: with tp > 1, each TP all-reduce becomes an all-gather before "
+                           "the block and a reduce-scatter after it, and norms and residuals run on 1/tp of the tokens"),
+                   "false"),
+          optional(integer("parallelism.cp", one_up,
+                           "context-parallel degree (ring attention): each GPU holds seq_len/cp tokens of a sequence; "
+                           "2 x cp divides training.seq_len; ep must be 1"),
+                   "1"),
           optional(integer("parallelism.microbatch_group", Range::non_negative(),
                            "interleaved: micro-batches that run one model chunk before the next (Megatron-LM "
                            "microbatch_group_size_per_vp_stage); at least pp; 0 = pp"),

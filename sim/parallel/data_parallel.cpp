@@ -59,14 +59,15 @@ bool holds(const StageCopies& c, int rank) {
   return std::find(c.holders.begin(), c.holders.end(), rank) != c.holders.end();
 }
 
-// The GPUs (TP index 0) of DP indices first, first + step, ... on each holder,
+// The GPUs (TP index 0) of replicas first, first + step, ... on each holder
+// (replicas: DP x CP ranks, which hold the same parameters),
 // holder by holder. step 1: every replica, node by node as the hierarchical
 // algorithms want; step ep: the expert-data-parallel peers of EP position `first`
 // (the same position in every EP group), which sit on other nodes.
 std::vector<int> replica_group(const ParallelismSpec& p, const std::vector<int>& holders, int first, int step) {
   std::vector<int> group;
   for (int h : holders)
-    for (int k = first; k < p.dp; k += step) group.push_back(gpu_of(p, h, k, 0));
+    for (int k = first; k < replicas_per_rank(p); k += step) group.push_back(gpu_of(p, h, k, 0));
   return group;
 }
 
@@ -261,6 +262,7 @@ void emit_data_parallel(StepBuild& b) {
 
   // Optimizer (memory-bound AdamW) on each rank's shard: 1/n of every stage it
   // holds, n = the stage's reduce-scatter group; ZeRO-0: the whole stage.
+  const int dense_replicas = replicas_per_rank(p);  // the dense reduce-scatter's group per holder: dp x cp
   const int expert_replicas = p.ep > 1 ? p.dp / p.ep : p.dp;
   std::vector<std::vector<int>> optimizer(static_cast<std::size_t>(p.pp));
   for (int r = 0; r < p.pp; ++r) {
@@ -270,7 +272,8 @@ void emit_data_parallel(StepBuild& b) {
       if (!holds(stages[s], r)) continue;
       const double copies = static_cast<double>(stages[s].holders.size());
       shard_params += p.zero == 0 ? stages[s].dense + stages[s].expert
-                                  : stages[s].dense / (p.dp * copies) + stages[s].expert / (expert_replicas * copies);
+                                  : stages[s].dense / (dense_replicas * copies) +
+                                        stages[s].expert / (expert_replicas * copies);
       deps.insert(deps.end(), reduced[s].begin(), reduced[s].end());
     }
     const double seconds =

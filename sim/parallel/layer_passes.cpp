@@ -1,6 +1,7 @@
 // The tasks of one pass over one layer (see layer_passes.hpp).
 #include "sim/parallel/layer_passes.hpp"
 
+#include <algorithm>
 #include <map>
 #include <string>
 
@@ -62,17 +63,75 @@ Tasks all_to_all(StepBuild& b, int r, bool dispatch_shape, double bytes, const s
   return out;
 }
 
-// Tensor-parallel all-reduce of the activations after a block (Megatron: 2 per layer per pass).
-Tasks tp_all_reduce(StepBuild& b, int r, const std::string& name, const Tasks& deps) {
+// Records the tasks a pass creates from the chunk's placeholders (the first
+// tasks of its chain): the pipeline transfer into the chunk must precede them,
+// not the collective or ring step the pass returns.
+void note_chain_start(StepBuild& b, const Tasks& in, const Tasks& created) {
+  if (in.empty() || created.empty() || created.front() == kNone) return;
+  if (std::all_of(in.begin(), in.end(), [](int t) { return t == kNone; }) && b.chain_start.empty())
+    b.chain_start = created;
+}
+
+enum class TpCollective { all_reduce, all_gather, reduce_scatter };
+
+// One tensor-parallel collective of a micro-batch's activations on every
+// replica: the all-reduce after a block (Megatron: 2 per layer per pass), or,
+// under sequence parallelism, its two halves: the all-gather before the block
+// and the reduce-scatter after it.
+Tasks tp_collective(StepBuild& b, int r, TpCollective kind, const std::string& name, const Tasks& deps) {
   if (b.p.tp == 1) return deps;
   const auto& replicas = b.reps.replicas;
   Tasks out(replicas.size());
   for (std::size_t i = 0; i < replicas.size(); ++i) {
     std::vector<int> group;
     for (int t = 0; t < b.p.tp; ++t) group.push_back(gpu_of(b.p, r, replicas[i], t));
-    const auto plan = parallel::ring_all_reduce(group, b.activation_bytes);
+    const auto plan = kind == TpCollective::all_reduce   ? parallel::ring_all_reduce(group, b.activation_bytes)
+                      : kind == TpCollective::all_gather ? parallel::ring_all_gather(group, b.activation_bytes)
+                                                         : parallel::ring_reduce_scatter(group, b.activation_bytes);
     const int id = add_collective(b, plan, Category::tp, name, group[0], {deps[i]});
     out[i] = id == kNone ? deps[i] : id;
+  }
+  note_chain_start(b, deps, out);
+  return out;
+}
+
+// Before a transformer block: the sequence-parallel all-gather (nothing without SP).
+Tasks tp_before_block(StepBuild& b, int r, const std::string& name, const Tasks& deps) {
+  return b.p.sequence_parallel ? tp_collective(b, r, TpCollective::all_gather, name + " tp ag", deps) : deps;
+}
+
+// After a transformer block: the all-reduce, or under SP the reduce-scatter.
+Tasks tp_after_block(StepBuild& b, int r, const std::string& name, const Tasks& deps) {
+  return b.p.sequence_parallel ? tp_collective(b, r, TpCollective::reduce_scatter, name + " tp rs", deps)
+                               : tp_collective(b, r, TpCollective::all_reduce, name + " tp", deps);
+}
+
+// One step of the context-parallel ring on every CP group of the simulated
+// replicas: each CP rank sends a block of `bytes` (per TP rank) to the next
+// rank of its ring, every TP index to its counterpart. One task per group,
+// after `deps` of all its members; returns per replica.
+Tasks cp_ring_step(StepBuild& b, int r, const std::string& name, double bytes, const Tasks& deps) {
+  const auto& replicas = b.reps.replicas;
+  const int cp = b.p.cp;
+  Tasks out(replicas.size(), kNone);
+  for (std::size_t first = 0; first < replicas.size(); first += static_cast<std::size_t>(cp)) {
+    parallel::CollectivePlan plan;
+    plan.name = "cp ring";
+    plan.ranks = cp;
+    plan.phases.emplace_back();
+    std::vector<int> group_deps;
+    for (int c = 0; c < cp; ++c) {
+      const int from = replicas[first + static_cast<std::size_t>(c)];
+      const int to = replicas[first + static_cast<std::size_t>((c + 1) % cp)];
+      for (int t = 0; t < b.p.tp; ++t)
+        plan.phases[0].transfers.push_back({gpu_of(b.p, r, from, t), gpu_of(b.p, r, to, t), bytes});
+      group_deps.push_back(deps[first + static_cast<std::size_t>(c)]);
+    }
+    const int id = add_collective(b, plan, Category::cp, name, gpu_of(b.p, r, replicas[first], 0), group_deps);
+    for (int c = 0; c < cp; ++c) {
+      const std::size_t i = first + static_cast<std::size_t>(c);
+      out[i] = id == kNone ? deps[i] : id;
+    }
   }
   return out;
 }
@@ -94,15 +153,60 @@ Tasks compute_all(StepBuild& b, int r, Category cat, const std::string& name, Ta
                           seconds.sm_shared + routed_seconds.sm_shared * skew};
     out[i] = add_compute(b, r, replicas[i], Stream::compute, cat, name, own, flops, {deps.empty() ? kNone : deps[i]});
   }
+  note_chain_start(b, deps, out);
   return out;
+}
+
+// The attention core as ring attention over the cp ranks of each CP group
+// (Megatron --context-parallel-size, zig-zag chunks): cp steps, each 1/cp of
+// the rank's core, against the KV block it holds at that step. Forward: the KV
+// block for step k+1 travels to the next rank beside step k's compute. Backward:
+// KV travels the same way; the partial dK,dV of a block follow it to the next
+// rank after each step (overlapping the next step; the step after that waits for
+// them), and the last step's go home before the block's remaining backward.
+Tasks ring_attention(StepBuild& b, int r, const LayerPlan& L, const std::string& name, bool backward,
+                     TaskSeconds step_seconds, double step_flops, const Tasks& in) {
+  const int cp = b.p.cp;
+  Tasks kv_here = in;                        // the KV block of step k has arrived
+  Tasks dkv_sent(in.size(), kNone), dkv_before(in.size(), kNone);  // dKV transfers k-1 and k-2
+  Tasks computed = in;
+  for (int k = 0; k < cp; ++k) {
+    const std::string step = name + " core" + std::to_string(k);
+    const Tasks kv_next = k + 1 < cp ? cp_ring_step(b, r, step + " kv", b.cp_kv_bytes, kv_here) : kv_here;
+    computed = compute_all(b, r, L.category, step, step_seconds, step_flops, kv_here);
+    if (backward) {
+      for (std::size_t i = 0; i < computed.size(); ++i)
+        if (dkv_before[i] != kNone) boost::add_edge(dkv_before[i], computed[i], b.program.graph);
+      dkv_before = dkv_sent;
+      dkv_sent = cp_ring_step(b, r, step + " dkv", b.cp_kv_bytes, computed);
+    }
+    kv_here = kv_next;
+  }
+  return backward ? dkv_sent : computed;
+}
+
+// A transformer's attn block: its ops, with the core as ring steps under CP
+// (the block's other ops run first: their order inside the block does not
+// change its chain). `seconds` and `flops` are the whole block's.
+Tasks attn_block(StepBuild& b, int r, const LayerPlan& L, const std::string& name, bool backward, TaskSeconds seconds,
+                 double flops, TaskSeconds core_seconds, double core_flops, const Tasks& in) {
+  if (b.p.cp == 1 || core_seconds.all_sms <= 0) return compute_all(b, r, L.category, name, seconds, flops, in);
+  const TaskSeconds rest_seconds{seconds.all_sms - core_seconds.all_sms, seconds.sm_shared - core_seconds.sm_shared};
+  const TaskSeconds step_seconds{core_seconds.all_sms / b.p.cp, core_seconds.sm_shared / b.p.cp};
+  const Tasks rest = compute_all(b, r, L.category, name, rest_seconds, flops - core_flops, in);
+  return ring_attention(b, r, L, name, backward, step_seconds, core_flops / b.p.cp, rest);
 }
 
 }  // namespace
 
 Tasks forward_attn(StepBuild& b, int r, int mb, int li, const Tasks& in) {
   const LayerPlan& L = b.layers[li];
-  auto t = compute_all(b, r, L.category, label("F", mb, li, "attn"), L.attn.forward_seconds(), L.attn.flops_f, in);
-  return L.two_blocks ? tp_all_reduce(b, r, label("F", mb, li, "attn tp"), t) : t;
+  const std::string name = label("F", mb, li, "attn");
+  if (!L.two_blocks) return compute_all(b, r, L.category, name, L.attn.forward_seconds(), L.attn.flops_f, in);
+  auto t = tp_before_block(b, r, name, in);
+  t = attn_block(b, r, L, name, false, L.attn.forward_seconds(), L.attn.flops_f, L.core.forward_seconds(),
+                 L.core.flops_f, t);
+  return tp_after_block(b, r, name, t);
 }
 
 Tasks forward_dispatch(StepBuild& b, int r, int mb, int li, const Tasks& in) {
@@ -113,9 +217,10 @@ Tasks forward_dispatch(StepBuild& b, int r, int mb, int li, const Tasks& in) {
 Tasks forward_mlp(StepBuild& b, int r, int mb, int li, const Tasks& in) {
   const LayerPlan& L = b.layers[li];
   if (!L.two_blocks) return in;
-  auto t = compute_all(b, r, L.mlp_category(), label("F", mb, li, "mlp"), L.mlp.forward_seconds(), L.mlp.flops_f, in,
-                       L.routed.forward_seconds());
-  return tp_all_reduce(b, r, label("F", mb, li, "mlp tp"), t);
+  const std::string name = label("F", mb, li, "mlp");
+  auto t = tp_before_block(b, r, name, in);
+  t = compute_all(b, r, L.mlp_category(), name, L.mlp.forward_seconds(), L.mlp.flops_f, t, L.routed.forward_seconds());
+  return tp_after_block(b, r, name, t);
 }
 
 Tasks forward_combine(StepBuild& b, int r, int mb, int li, const Tasks& in) {
@@ -124,18 +229,20 @@ Tasks forward_combine(StepBuild& b, int r, int mb, int li, const Tasks& in) {
 }
 
 // Full recomputation re-runs a transformer layer's forward before its backward,
-// with that forward's communication: the tensor-parallel all-reduces and the MoE
+// with that forward's communication: the tensor-parallel collectives (all-reduces,
+// or under sequence parallelism all-gathers and reduce-scatters) and the MoE
 // dispatch and combine. The re-run compute is in the backward blocks' seconds
 // (layer_plan), so its communication is chained ahead of the layer's backward.
 Tasks recompute_forward_communication(StepBuild& b, int r, int mb, int li, const Tasks& in) {
   const LayerPlan& L = b.layers[li];
   if (!b.workload.training.recompute.full || !L.two_blocks) return in;
-  Tasks t = tp_all_reduce(b, r, label("R", mb, li, "attn tp"), in);
+  const std::string attn = label("R", mb, li, "attn"), mlp = label("R", mb, li, "mlp");
+  Tasks t = tp_after_block(b, r, attn, tp_before_block(b, r, attn, in));
   if (L.moe) {
     t = all_to_all(b, r, true, b.dispatch_bytes, label("R", mb, li, "dispatch"), t);
     t = all_to_all(b, r, false, b.combine_bytes, label("R", mb, li, "combine"), t);
   }
-  return tp_all_reduce(b, r, label("R", mb, li, "mlp tp"), t);
+  return tp_after_block(b, r, mlp, tp_before_block(b, r, mlp, t));
 }
 
 Tasks backward_combine(StepBuild& b, int r, int mb, int li, const Tasks& in) {
@@ -147,9 +254,12 @@ Tasks backward_combine(StepBuild& b, int r, int mb, int li, const Tasks& in) {
 Tasks backward_mlp(StepBuild& b, int r, int mb, int li, const Tasks& in, bool with_w) {
   const LayerPlan& L = b.layers[li];
   if (!L.two_blocks) return in;
-  auto t = compute_all(b, r, L.mlp_category(), label("B", mb, li, "mlp"), L.mlp.backward_seconds(with_w),
-                       L.mlp.flops_b + (with_w ? L.mlp.flops_w : 0), in, L.routed.backward_seconds(with_w));
-  return tp_all_reduce(b, r, label("B", mb, li, "mlp tp"), t);
+  const std::string name = label("B", mb, li, "mlp");
+  // Under SP the backward of the forward's reduce-scatter is an all-gather, and of its all-gather a reduce-scatter.
+  auto t = tp_before_block(b, r, name, in);
+  t = compute_all(b, r, L.mlp_category(), name, L.mlp.backward_seconds(with_w),
+                  L.mlp.flops_b + (with_w ? L.mlp.flops_w : 0), t, L.routed.backward_seconds(with_w));
+  return tp_after_block(b, r, name, t);
 }
 
 Tasks backward_dispatch(StepBuild& b, int r, int mb, int li, const Tasks& in) {
@@ -159,9 +269,13 @@ Tasks backward_dispatch(StepBuild& b, int r, int mb, int li, const Tasks& in) {
 
 Tasks backward_attn(StepBuild& b, int r, int mb, int li, const Tasks& in, bool with_w) {
   const LayerPlan& L = b.layers[li];
-  auto t = compute_all(b, r, L.category, label("B", mb, li, "attn"), L.attn.backward_seconds(with_w),
-                       L.attn.flops_b + (with_w ? L.attn.flops_w : 0), in);
-  return L.two_blocks ? tp_all_reduce(b, r, label("B", mb, li, "attn tp"), t) : t;
+  const std::string name = label("B", mb, li, "attn");
+  const TaskSeconds seconds = L.attn.backward_seconds(with_w);
+  const double flops = L.attn.flops_b + (with_w ? L.attn.flops_w : 0);
+  if (!L.two_blocks) return compute_all(b, r, L.category, name, seconds, flops, in);
+  auto t = tp_before_block(b, r, name, in);
+  t = attn_block(b, r, L, name, true, seconds, flops, L.core.backward_seconds(false), L.core.flops_b, t);
+  return tp_after_block(b, r, name, t);
 }
 
 void weight_grads(StepBuild& b, int r, int mb, int li, bool mlp) {

@@ -1,13 +1,39 @@
 // Per-layer, per-block, per-pass seconds and FLOPs (see layer_plan.hpp).
 #include "sim/parallel/layer_plan.hpp"
 
+#include <algorithm>
+
 #include "sim/model/op_time.hpp"
 
 namespace trainsim::step {
 
 namespace {
 
-void add_op(BlockCost& block, const OpCost& op, const ClusterSpec& c, const WorkloadSpec& w, int shards) {
+// The op on one context-parallel rank: 1/cp of the tokens, so 1/cp of the FLOPs
+// (causal attention too: zig-zag chunks give every rank the same share) and of
+// the activation traffic; the weights are read (and their gradient written) whole.
+OpCost context_share(const OpCost& op, const WorkloadSpec& w) {
+  const double cp = w.parallelism.cp;
+  if (cp == 1) return op;
+  OpCost local = op;
+  const double weights = op.params * element_bytes(op.precision);
+  const double weight_grads = op.params * w.training.optimizer.gradient_bytes;
+  auto tokens_share = [cp](double bytes, double fixed) { return fixed + std::max(0.0, bytes - fixed) / cp; };
+  local.flops_fwd /= cp;
+  local.flops_bwd_input /= cp;
+  local.flops_bwd_weight /= cp;
+  local.recompute_flops /= cp;
+  local.bytes_fwd = tokens_share(op.bytes_fwd, weights);
+  local.bytes_bwd_input = tokens_share(op.bytes_bwd_input, weights);
+  local.bytes_bwd_weight = tokens_share(op.bytes_bwd_weight, weight_grads);
+  local.bytes_bwd = local.bytes_bwd_input + local.bytes_bwd_weight;
+  local.recompute_bytes = tokens_share(op.recompute_bytes, op.recompute_bytes > 0 ? weights : 0);
+  return local;
+}
+
+void add_op(BlockCost& block, const OpCost& whole, const ClusterSpec& c, const WorkloadSpec& w, int tp_shards) {
+  const OpCost op = context_share(whole, w);
+  const int shards = tp_shards_of(op, w.parallelism, tp_shards);
   const double shared = compute_sm_share(c, w);
   auto seconds = [&](Pass pass, double sm_share) { return op_seconds(op, pass, c, sm_share, shards); };
   block.f += seconds(Pass::forward, 1);
@@ -22,6 +48,16 @@ void add_op(BlockCost& block, const OpCost& op, const ClusterSpec& c, const Work
 }
 
 }  // namespace
+
+bool outside_tp_gemms(const OpCost& op) {
+  for (const char* name : {"attn.norm", "ffn.norm", "moe.norm", "attn.residual", "ffn.residual", "moe.residual"})
+    if (op.name == name) return true;
+  return false;
+}
+
+int tp_shards_of(const OpCost& op, const ParallelismSpec& p, int tp) {
+  return outside_tp_gemms(op) && !p.sequence_parallel ? 1 : tp;
+}
 
 bool in_mlp_block(OpBlock block) {
   switch (block) {
@@ -66,6 +102,7 @@ LayerPlan plan_layer(const LayerCost& layer, const ClusterSpec& c, const Workloa
       continue;
     }
     add_op(transformer && in_mlp_block(op.block) ? plan.mlp : plan.attn, op, c, w, shards);
+    if (transformer && op.kind == OpKind::attention_core) add_op(plan.core, op, c, w, shards);
   }
   return plan;
 }

@@ -38,6 +38,7 @@ struct LayerPlan {
   bool two_blocks = false;  // attn + mlp; otherwise everything in `attn`
   BlockCost attn, mlp;
   BlockCost routed;  // the routed experts' share of `mlp`: scales with the tokens a rank receives
+  BlockCost core;    // the attention core's share of `attn`: the ring steps under context parallelism
   std::string name;
   // The MLP block is reported as MTP work in the MTP module, as mlp elsewhere.
   [[nodiscard]] Category mlp_category() const { return category == Category::mtp ? Category::mtp : Category::mlp; }
@@ -49,6 +50,14 @@ struct LayerPlan {
 // dispatch on, or the dense FFN) rather than its attn block. An MTP module's
 // own ops (projection, head) are counted in its attn block.
 [[nodiscard]] bool in_mlp_block(OpBlock block);
+
+// Ops outside the tensor-parallel GEMMs: the norm at the entry of each block and
+// the residual add at its exit (Megatron's LayerNorm, dropout and bias-add). Without
+// sequence parallelism every TP rank runs them (and keeps their inputs) on all
+// tokens; with it, on 1/tp.
+[[nodiscard]] bool outside_tp_gemms(const OpCost& op);
+// The shards `tp` ranks split the op into: tp, or 1 for a replicated op.
+[[nodiscard]] int tp_shards_of(const OpCost& op, const ParallelismSpec& p, int tp);
 
 [[nodiscard]] LayerPlan plan_layer(const LayerCost& layer, const ClusterSpec& c, const WorkloadSpec& w);
 

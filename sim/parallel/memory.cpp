@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "sim/config/error.hpp"
+#include "sim/parallel/layer_plan.hpp"
 #include "sim/parallel/step_build.hpp"
 
 namespace trainsim {
@@ -56,8 +57,10 @@ std::vector<StageFootprint> stage_footprints(const PipelineSchedule& s, const Mo
       f.params.expert += g.expert;
       f.largest_layer = std::max(f.largest_layer, g.all());
       for (const OpCost& op : layer.ops) {
-        f.activations += op.activation_bytes / p.tp;
-        if (op.flops_bwd_weight > 0) f.kept_for_w += op.activation_bytes / p.tp;
+        // A GPU keeps its 1/cp of the tokens, and 1/tp of them unless TP replicates the op.
+        const double kept = op.activation_bytes / (step::tp_shards_of(op, p, p.tp) * p.cp);
+        f.activations += kept;
+        if (op.flops_bwd_weight > 0) f.kept_for_w += kept;
       }
     }
     std::set<int> holders;
@@ -112,7 +115,7 @@ GpuMemory gpu_memory(const WorkloadSpec& w, double hbm_bytes, const PipelineSche
   const ZeroSharding zero = zero_sharding(p.zero);
   const auto stages = stage_footprints(s, cost, stage_layers, p);
   const double hidden_state = static_cast<double>(w.training.micro_batch) * w.training.seq_len * w.model.hidden *
-                              element_bytes(Precision::bf16) / p.tp;
+                              element_bytes(Precision::bf16) / (p.tp * p.cp);
   const int expert_replicas = p.ep > 1 ? p.dp / p.ep : p.dp;
 
   GpuMemory m;
@@ -129,7 +132,7 @@ GpuMemory gpu_memory(const WorkloadSpec& w, double hbm_bytes, const PipelineSche
     for (int stage : rm.stages) {
       const StageFootprint& f = stages[static_cast<std::size_t>(stage)];
       full += f.params.all();
-      shard += f.params.dense / (p.dp * f.copies) + f.params.expert / (expert_replicas * f.copies);
+      shard += f.params.dense / (replicas_per_rank(p) * f.copies) + f.params.expert / (expert_replicas * f.copies);
       largest_layer = std::max(largest_layer, f.largest_layer);
     }
     // Each stage boundary some micro-batch crosses from or to this rank (DualPipe at

@@ -31,7 +31,7 @@ Representatives choose_representatives(const ClusterSpec& cluster, const Paralle
         ":1): switch links shared with GPUs that are not simulated carry only the representatives' flows, so "
         "contention is underestimated; use --fidelity full for this fabric");
   if (fidelity == Fidelity::full) {
-    for (int d = 0; d < p.dp; ++d) reps.replicas.push_back(d);
+    for (int d = 0; d < replicas_per_rank(p); ++d) reps.replicas.push_back(d);
   } else if (std::adjacent_find(expert_load.begin(), expert_load.end(), std::not_equal_to<>()) == expert_load.end()) {
     // Dense, balanced, or the same load on every EP rank (balanced routing over capacity).
     reps.replicas.push_back(0);
@@ -44,6 +44,14 @@ Representatives choose_representatives(const ClusterSpec& cluster, const Paralle
         "skewed routing in symmetric fidelity: the most loaded EP rank (" + std::to_string(most) +
         ", load " + std::to_string(expert_load[static_cast<std::size_t>(most)]) +
         " x mean) is simulated; the waits of the other ranks are not (use --fidelity full for imbalance_wait)");
+  }
+  // Symmetric: the CP ranks of the chosen data-parallel index run in lockstep
+  // and pass KV blocks around their ring, so all of them are simulated
+  // (replica = dp_index·cp + cp_index; cp = 1 leaves the DP index alone).
+  if (fidelity == Fidelity::symmetric && p.cp > 1) {
+    const int dp_index = reps.replicas.front();
+    reps.replicas.clear();
+    for (int c = 0; c < p.cp; ++c) reps.replicas.push_back(dp_index * p.cp + c);
   }
   for (int r = 0; r < p.pp; ++r)
     for (int d : reps.replicas)

@@ -3,7 +3,7 @@
 // notes on what that leaves out, and the filter that keeps the transfers those
 // GPUs take part in. `full` simulates every data-parallel replica; `symmetric`
 // one pipeline of representatives: replica 0, or under skewed MoE routing the
-// most loaded EP rank's.
+// most loaded EP rank's, with every context-parallel rank of that replica.
 #include <string>
 #include <vector>
 
@@ -16,7 +16,7 @@ namespace trainsim::step {
 
 struct Representatives {
   Fidelity fidelity = Fidelity::symmetric;
-  std::vector<int> replicas;        // data-parallel indices simulated on every pipeline rank
+  std::vector<int> replicas;        // replicas (dp_index·cp + cp_index) simulated on every pipeline rank
   std::vector<int> gpus;            // the simulated GPUs, sorted
   std::vector<bool> simulated;      // by GPU of the cluster
   std::vector<std::string> notes;   // approximations the choice makes

@@ -40,8 +40,10 @@ void plan_step(StepBuild& b, int global_batch_sequences) {
   // Balanced per rank, not per stage: a rank that runs two stages (DualPipe's
   // first and last, with the embedding and the head) carries both.
   b.stage_layers = partition_layers(layer_seconds, b.schedule.num_stages, stages_of_rank(b.schedule));
+  // A context-parallel rank holds seq_len/cp tokens of each sequence.
   b.activation_bytes = static_cast<double>(w.training.micro_batch) * w.training.seq_len * w.model.hidden *
-                       element_bytes(Precision::bf16);
+                       element_bytes(Precision::bf16) / b.p.cp;
+  if (b.p.cp > 1) b.cp_kv_bytes = cp_kv_block_bytes(w);
   if (w.model.moe) {
     b.routing = parallel::route_tokens(parallel::routing_params(w, std::min(b.p.ep, c.node.gpus)));
     b.dispatch_bytes = dispatch_bytes_per_token_per_copy(w);
@@ -50,6 +52,25 @@ void plan_step(StepBuild& b, int global_batch_sequences) {
   }
   b.reps = choose_representatives(c, b.p, b.fidelity, b.expert_load);
   if (b.routing.dropped_pairs > 0) b.reps.notes.push_back(parallel::capacity_note(*w.model.moe, b.routing));
+}
+
+}  // namespace trainsim::step
+
+namespace trainsim::step {
+
+double cp_kv_block_bytes(const WorkloadSpec& w) {
+  const AttentionSpec& a = w.model.attention;
+  const ParallelismSpec& p = w.parallelism;
+  const double tokens = static_cast<double>(w.training.micro_batch) * w.training.seq_len / p.cp;
+  const double bf16 = element_bytes(Precision::bf16);
+  if (a.kind == AttentionKind::mla) {
+    const double heads = static_cast<double>(a.heads) / p.tp;
+    return tokens * heads * (a.qk_nope_head_dim + a.qk_rope_head_dim + a.v_head_dim) * bf16;
+  }
+  const int kv_heads = a.kind == AttentionKind::mha || a.kv_heads == 0 ? a.heads : a.kv_heads;
+  // Fewer KV heads than TP ranks: each rank holds (a copy of) one.
+  const double heads = std::max(1.0, static_cast<double>(kv_heads) / p.tp);
+  return 2 * tokens * heads * a.head_dim * bf16;
 }
 
 }  // namespace trainsim::step

@@ -49,6 +49,7 @@ struct StepBuild {
   std::vector<double> expert_load;              // by EP rank; empty = balanced
   double dispatch_bytes = 0, combine_bytes = 0; // per token and expert copy
   Representatives reps;
+  double cp_kv_bytes = 0;                       // one ring-attention KV block per TP rank (cp > 1), BF16
 
   // ---- emission state --------------------------------------------------------
   StepProgram program;
@@ -73,10 +74,21 @@ struct StepBuild {
     std::map<int, std::map<int, Tasks>> grads_ready;      // ZeRO-2: layer → holder → its last gradient tasks
     std::map<int, Tasks> stage_reduced;                   // stage → end of its last gradient reduce-scatter
   } zero;
+  // The first tasks a layer pass created from a chunk's placeholders: the chunk's
+  // entry (taken and cleared by the chunk builder), when a pass creates a chain
+  // (compute, then a TP collective or ring steps) and returns its last tasks.
+  Tasks chain_start;
 };
 
 // Plans the step for `global_batch_sequences`: throws InputError for what the
 // batch or parallelism does not allow. Leaves the emission state empty.
 void plan_step(StepBuild& b, int global_batch_sequences);
+
+// Bytes of one ring-attention KV block on one TP rank: K and V of seq_len/cp
+// tokens of a micro-batch for the rank's heads, in BF16. GQA/MHA: 2 x
+// max(1, kv_heads/tp) x head_dim; MLA: the up-projected per-head keys and values
+// (heads/tp x (qk_nope + qk_rope + v_head_dim)), as Megatron's MLA passes them,
+// not the compressed latent (assumption).
+[[nodiscard]] double cp_kv_block_bytes(const WorkloadSpec& w);
 
 }  // namespace trainsim::step

@@ -41,16 +41,23 @@ const char* to_string(Category c) {
     case Category::ep: return "ep";
     case Category::tp: return "tp";
     case Category::dp: return "dp";
+    case Category::cp: return "cp";
   }
   return "?";
 }
 
 bool is_communication(Category c) {
-  return c == Category::pp || c == Category::ep || c == Category::tp || c == Category::dp;
+  return c == Category::pp || c == Category::ep || c == Category::tp || c == Category::dp || c == Category::cp;
 }
 
-int gpu_of(const ParallelismSpec& p, int pp_rank, int dp_index, int tp_index) {
-  return (pp_rank * p.dp + dp_index) * p.tp + tp_index;
+int gpu_of(const ParallelismSpec& p, int pp_rank, int dp_index, int tp_index, int cp_index) {
+  return ((pp_rank * p.dp + dp_index) * p.cp + cp_index) * p.tp + tp_index;
+}
+
+int replicas_per_rank(const ParallelismSpec& p) { return p.dp * p.cp; }
+
+int gpu_of(const ParallelismSpec& p, int pp_rank, int replica, int tp_index) {
+  return gpu_of(p, pp_rank, replica / p.cp, tp_index, replica % p.cp);
 }
 
 namespace step {
@@ -60,9 +67,12 @@ Tasks placeholder_deps(const StepBuild& b) { return Tasks(b.reps.replicas.size()
 
 // A chain's entry is the first task it creates: the one that must wait for the
 // pipeline neighbour's transfer. Steps that create nothing (the all-to-all of a
-// dense layer, the MLP of an embedding) pass the placeholders through.
-void note_entry(Tasks& entry, const Tasks& cur) {
-  if (entry.empty() && !cur.empty() && cur.front() != kNone) entry = cur;
+// dense layer, the MLP of an embedding) pass the placeholders through; a step
+// that creates several (a block and its TP collective, ring steps) notes its
+// first in b.chain_start.
+void note_entry(StepBuild& b, Tasks& entry, const Tasks& cur) {
+  if (entry.empty() && !cur.empty() && cur.front() != kNone) entry = b.chain_start.empty() ? cur : b.chain_start;
+  b.chain_start.clear();
 }
 
 // Runs a chunk's forward over its stage's layers. Returns entry/exit per replica.
@@ -72,7 +82,7 @@ ChunkEnds forward_chunk(StepBuild& b, int r, ChunkRef c) {
   for (int li : b.stage_layers[c.stage]) {
     gather_layer_params(b, r, c.microbatch, li, PassKind::F);
     cur = forward_attn(b, r, c.microbatch, li, cur);
-    note_entry(e.entry, cur);
+    note_entry(b, e.entry, cur);
     cur = forward_dispatch(b, r, c.microbatch, li, cur);
     cur = forward_mlp(b, r, c.microbatch, li, cur);
     cur = forward_combine(b, r, c.microbatch, li, cur);
@@ -90,12 +100,12 @@ ChunkEnds backward_chunk(StepBuild& b, int r, ChunkRef c, bool with_w) {
     const int li = *it;
     gather_layer_params(b, r, c.microbatch, li, PassKind::B);
     cur = backward_combine(b, r, c.microbatch, li, cur);
-    note_entry(e.entry, cur);
+    note_entry(b, e.entry, cur);
     cur = backward_mlp(b, r, c.microbatch, li, cur, with_w);
-    note_entry(e.entry, cur);
+    note_entry(b, e.entry, cur);
     cur = backward_dispatch(b, r, c.microbatch, li, cur);
     cur = backward_attn(b, r, c.microbatch, li, cur, with_w);
-    note_entry(e.entry, cur);
+    note_entry(b, e.entry, cur);
     if (with_w) reduce_layer_gradients(b, r, c.microbatch, li);
   }
   e.exit = cur;
@@ -116,18 +126,18 @@ void fb_pair(StepBuild& b, int r, ChunkRef f, ChunkRef bw) {
     const int bi = bk >= 0 ? bl[bk] : kNone;
     if (bi != kNone) {
       bcur = backward_combine(b, r, bw.microbatch, bi, bcur);
-      note_entry(eb.entry, bcur);
+      note_entry(b, eb.entry, bcur);
     }
     if (fi != kNone) {
       gather_layer_params(b, r, f.microbatch, fi, PassKind::F);
       fcur = forward_attn(b, r, f.microbatch, fi, fcur);
-      note_entry(ef.entry, fcur);
+      note_entry(b, ef.entry, fcur);
       fcur = forward_dispatch(b, r, f.microbatch, fi, fcur);
     }
     if (bi != kNone) {
       gather_layer_params(b, r, bw.microbatch, bi, PassKind::B);
       bcur = backward_mlp(b, r, bw.microbatch, bi, bcur, false);
-      note_entry(eb.entry, bcur);
+      note_entry(b, eb.entry, bcur);
       weight_grads(b, r, bw.microbatch, bi, true);
       bcur = backward_dispatch(b, r, bw.microbatch, bi, bcur);
     }
@@ -137,7 +147,7 @@ void fb_pair(StepBuild& b, int r, ChunkRef f, ChunkRef bw) {
     }
     if (bi != kNone) {
       bcur = backward_attn(b, r, bw.microbatch, bi, bcur, false);
-      note_entry(eb.entry, bcur);
+      note_entry(b, eb.entry, bcur);
       weight_grads(b, r, bw.microbatch, bi, false);
       reduce_layer_gradients(b, r, bw.microbatch, bi);
     }

@@ -23,8 +23,9 @@ enum class Category {
   optimizer,
   pp,            // pipeline send/receive
   ep,            // MoE dispatch / combine
-  tp,            // tensor-parallel all-reduce
+  tp,            // tensor-parallel all-reduce (sequence parallel: all-gather, reduce-scatter)
   dp,            // data-parallel reduce-scatter / all-gather
+  cp,            // context-parallel ring (KV blocks of ring attention)
 };
 [[nodiscard]] const char* to_string(Category c);
 [[nodiscard]] bool is_communication(Category c);
@@ -70,11 +71,22 @@ struct StepProgram {
   std::vector<std::string> notes;  // approximations the program had to make
 };
 
-// Which GPU holds (pipeline rank, data-parallel index, tensor-parallel index).
-// Tensor-parallel ranks are innermost (inside a node), then data-parallel, then
-// pipeline ranks outermost, so an EP group of `ep` consecutive DP ranks spans
-// ep·tp/gpus_per_node nodes.
-[[nodiscard]] int gpu_of(const ParallelismSpec& p, int pp_rank, int dp_index, int tp_index);
+// Which GPU holds (pipeline rank, data-parallel index, tensor-parallel index,
+// context-parallel index). Megatron order from the innermost: tensor-parallel
+// ranks (inside a node), context-parallel, data-parallel, pipeline ranks
+// outermost, so an EP group of `ep` consecutive DP ranks spans
+// ep·tp/gpus_per_node nodes (cp is 1 under EP).
+[[nodiscard]] int gpu_of(const ParallelismSpec& p, int pp_rank, int dp_index, int tp_index, int cp_index);
+
+// The step program's replicas of a pipeline rank: every (data-parallel index,
+// context-parallel index) pair, numbered replica = dp_index·cp + cp_index. They
+// run the same tasks (a CP rank on its 1/cp of the tokens) and hold the same
+// parameters, so the gradients are reduced over all of them. With cp = 1 a
+// replica is a data-parallel index.
+[[nodiscard]] int replicas_per_rank(const ParallelismSpec& p);
+
+// gpu_of for a replica (as above): (pp_rank·dp·cp + replica)·tp + tp_index.
+[[nodiscard]] int gpu_of(const ParallelismSpec& p, int pp_rank, int replica, int tp_index);
 
 // Builds the step program for `global_batch_sequences` (the full batch, or a
 // point of the batch ramp). Throws InputError for schedules the batch does not fit.

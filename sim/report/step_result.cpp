@@ -203,6 +203,7 @@ StepResult summarize_step(const ClusterSpec& cluster, const WorkloadSpec& worklo
   for (const char* k : {"attention", "mlp", "embedding_head", "mtp", "optimizer", "exposed_ep", "exposed_pp",
                         "exposed_tp", "exposed_dp", "bubble", "imbalance_wait"})
     r.breakdown.try_emplace(k, 0.0);
+  if (workload.parallelism.cp > 1) r.breakdown.try_emplace("exposed_cp", 0.0);  // the ring-attention transfers
   r.gpu_busy_fraction = busy_sum / n / r.step_time_s;
   r.gpu_power_w = execution.mean_gpu_power_w();
   r.phases = schedule_phases(workload.parallelism, program, execution);
