@@ -279,6 +279,13 @@ TEST_CASE("calibrate: bad traces are input errors with a position, never a crash
   CHECK(input_error_of([&] { (void)parse_kineto_trace(no_stream, "t.json"); }).find("stream") != std::string::npos);
   const std::string bad_grid = R"({"traceEvents": [{"ph": "X", "cat": "kernel", "name": "k", "ts": 1, "dur": 2, "args": {"stream": 7, "grid": [1, 2]}}]})";
   CHECK(input_error_of([&] { (void)parse_kineto_trace(bad_grid, "t.json"); }).find("3 integers") != std::string::npos);
+  const std::string long_kernel = R"({"traceEvents": [{"ph": "X", "cat": "kernel", "name": "k", "ts": 1, "dur": 2e10, "args": {"stream": 7}}]})";
+  CHECK(input_error_of([&] { (void)parse_kineto_trace(long_kernel, "t.json"); }).find("\"dur\" is out of range") !=
+        std::string::npos);
+  // A number beyond double: an input error at the number, not an internal error.
+  const std::string overflow = "{\"traceEvents\": [\n {\"ph\": \"X\", \"ts\": 1E400}]}";
+  const std::string huge = input_error_of([&] { (void)parse_kineto_trace(overflow, "t.json"); });
+  CHECK(huge.rfind("t.json:2:20: not valid JSON", 0) == 0);
   // A root array of events is a Chrome trace too.
   CHECK(parse_kineto_trace(R"([{"ph": "X", "cat": "kernel", "name": "k", "ts": 1, "dur": 2, "args": {"stream": 7}}])", "t.json")
             .kernels.size() == 1);

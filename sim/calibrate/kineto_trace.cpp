@@ -80,7 +80,9 @@ class TraceEventReader {
     const auto it = event.find(key);
     if (it == event.end()) fail(index, std::string("no \"") + key + "\" (microseconds)");
     if (!it->is_number()) fail(index, std::string("\"") + key + "\" must be a number of microseconds");
-    constexpr double limit = 9e15;  // µs; keeps nanoseconds within int64
+    // µs: a time stamp since the epoch (1.7e15 in 2025) or a duration of at most 10^4 s,
+    // so that nanosecond sums and differences stay far inside int64.
+    const double limit = non_negative ? 1e10 : 4e15;
     const double us = it->get<double>();
     if (!std::isfinite(us) || std::abs(us) >= limit)
       fail(index, std::string("\"") + key + "\" is out of range: " + it->dump());
@@ -131,10 +133,13 @@ std::string id_text(const json& event, const char* key) {
   return it->is_string() ? it->get<std::string>() : it->dump();
 }
 
-std::string json_error_detail(const std::string& what) {
-  // nlohmann: "[json.exception.parse_error.101] parse error at line 3, column 5: syntax error ..."
-  const std::size_t at = what.find(": ");
-  return at == std::string::npos ? what : what.substr(at + 2);
+// nlohmann's message without its "[json.exception.parse_error.101] parse error at line 3, column 5: ".
+std::string json_error_detail(std::string what) {
+  if (const std::size_t tag = what.find("] "); what.rfind("[json.exception", 0) == 0 && tag != std::string::npos)
+    what.erase(0, tag + 2);
+  if (const std::size_t at = what.find(": "); what.rfind("parse error", 0) == 0 && at != std::string::npos)
+    what.erase(0, at + 2);
+  return what;
 }
 
 const json& event_list(const json& root, const std::string& file) {
@@ -169,6 +174,15 @@ KinetoTrace parse_kineto_trace(const std::string& text, const std::string& file)
   } catch (const json::parse_error& e) {
     throw InputError(trace_position(file, text, e.byte > 0 ? e.byte - 1 : 0),
                      "not valid JSON (truncated?): " + json_error_detail(e.what()));
+  } catch (const json::out_of_range& e) {
+    // A number beyond double ("1E400"); nlohmann names it between quotes but gives no position.
+    const std::string what = e.what();
+    const std::size_t open = what.find('\'');
+    const std::size_t close = open == std::string::npos ? open : what.find('\'', open + 1);
+    const std::size_t at =
+        close == std::string::npos ? std::string::npos : text.find(what.substr(open + 1, close - open - 1));
+    throw InputError(at == std::string::npos ? SourceMark{file, 0, 0} : trace_position(file, text, at),
+                     "not valid JSON: " + json_error_detail(what));
   }
   const json& events = event_list(root, file);
   const TraceEventReader reader(text, file);
