@@ -46,20 +46,23 @@ std::vector<std::optional<std::size_t>> launch_of_kernels(const KinetoTrace& tra
 
 // Annotation ranges that hold no other range of the same process, by start time.
 std::vector<std::size_t> innermost_ranges(const std::vector<AnnotationRange>& ranges) {
+  std::vector<std::size_t> by_start(ranges.size());
+  for (std::size_t i = 0; i < ranges.size(); ++i) by_start[i] = i;
+  std::stable_sort(by_start.begin(), by_start.end(), [&](std::size_t x, std::size_t y) {
+    return std::tuple(ranges[x].start_ns, -ranges[x].end_ns()) < std::tuple(ranges[y].start_ns, -ranges[y].end_ns());
+  });
   std::vector<std::size_t> leaves;
-  for (std::size_t i = 0; i < ranges.size(); ++i) {
-    const AnnotationRange& a = ranges[i];
+  for (std::size_t i = 0; i < by_start.size(); ++i) {
+    const AnnotationRange& a = ranges[by_start[i]];
     bool holds_another = false;
-    for (std::size_t j = 0; j < ranges.size() && !holds_another; ++j) {
-      const AnnotationRange& b = ranges[j];
-      const bool same = b.start_ns == a.start_ns && b.end_ns() == a.end_ns();
-      holds_another = j != i && b.pid == a.pid && b.start_ns >= a.start_ns && b.end_ns() <= a.end_ns() &&
-                      (!same || j > i);  // of two identical ranges the later one is the leaf
+    // Only ranges starting inside `a` can lie inside it; of two identical ranges the later is the leaf.
+    for (std::size_t j = i + 1; j < by_start.size() && ranges[by_start[j]].start_ns <= a.end_ns() && !holds_another;
+         ++j) {
+      const AnnotationRange& b = ranges[by_start[j]];
+      holds_another = b.pid == a.pid && b.end_ns() <= a.end_ns();
     }
-    if (!holds_another) leaves.push_back(i);
+    if (!holds_another) leaves.push_back(by_start[i]);
   }
-  std::stable_sort(leaves.begin(), leaves.end(),
-                   [&](std::size_t x, std::size_t y) { return ranges[x].start_ns < ranges[y].start_ns; });
   return leaves;
 }
 
