@@ -26,5 +26,6 @@ void register_merge(CLI::App& app, Action& action);
 void register_cost(CLI::App& app, Action& action);
 void register_validate(CLI::App& app, Action& action);
 void register_keys(CLI::App& app, Action& action);
+void register_calibrate(CLI::App& app, Action& action);
 
 }  // namespace trainsim::cli

@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   cli::register_cost(app, action);
   cli::register_validate(app, action);
   cli::register_keys(app, action);
+  cli::register_calibrate(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
