@@ -288,3 +288,27 @@ TEST_CASE("GPT-3 175B runs in full fidelity on a 32-GPU cut (symmetric: golden c
   CHECK(full.status == 0);
   CHECK(full.output.find("\"step_time_s\"") != std::string::npos);
 }
+
+TEST_CASE("weight gradients are written at training.optimizer.gradient_bytes, for every op with weights",
+          "[model][shapes]") {
+  WorkloadSpec fp32 = small_model(FfnActivation::swiglu, AttentionImplementation::flash);
+  fp32.training.optimizer.gradient_bytes = 4;
+  WorkloadSpec bf16 = fp32;
+  bf16.training.optimizer.gradient_bytes = 2;
+  const ModelCost a32 = model_cost(fp32), a16 = model_cost(bf16);
+  // By hand: a GEMM [T x k]·[k x n] writes k·n gradient elements; a norm its h scales; the
+  // embedding scatter-adds T rows of h. Halving the bytes per element halves those writes.
+  const OpCost& up32 = op_named(layer0(a32), "ffn.gate_up");
+  const OpCost& up16 = op_named(layer0(a16), "ffn.gate_up");
+  CHECK(up32.bytes_bwd_weight - up16.bytes_bwd_weight == Approx(h * 2 * I * 2));
+  CHECK(up16.bytes_bwd == Approx(up16.bytes_bwd_input + up16.bytes_bwd_weight));
+  const OpCost& norm32 = op_named(layer0(a32), "attn.norm");
+  const OpCost& norm16 = op_named(layer0(a16), "attn.norm");
+  CHECK(norm32.bytes_bwd_weight - norm16.bytes_bwd_weight == Approx(h * 2));
+  const OpCost& emb32 = a32.layers.at(0).ops.at(0);
+  const OpCost& emb16 = a16.layers.at(0).ops.at(0);
+  CHECK(emb32.bytes_bwd_weight - emb16.bytes_bwd_weight == Approx(T * h * 2));
+  // Nothing else moves: forward and input-gradient traffic are the same.
+  CHECK(up32.bytes_fwd == up16.bytes_fwd);
+  CHECK(up32.bytes_bwd_input == up16.bytes_bwd_input);
+}

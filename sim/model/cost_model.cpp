@@ -51,7 +51,8 @@ OpCost gemm_op(std::string name, OpKind kind, Precision p, double m, double k, d
   op.flops_bwd_weight = 2 * m * n * k;  // dW = Xᵀ·dY
   op.bytes_fwd = m * k * e + weight_elems * e + m * n * kBf16Bytes;
   op.bytes_bwd_input = m * n * e + weight_elems * e + m * k * kBf16Bytes;
-  op.bytes_bwd_weight = m * n * e + m * k * e + weight_elems * kFp32Bytes;
+  op.bytes_bwd_weight = m * n * e + m * k * e;  // + the weight gradient (with_weight_gradients)
+  op.weight_grad_elems = weight_elems;
   op.bytes_bwd = op.bytes_bwd_input + op.bytes_bwd_weight;
   op.gemm_m = m;
   op.gemm_n = n;
@@ -62,7 +63,7 @@ OpCost gemm_op(std::string name, OpKind kind, Precision p, double m, double k, d
 
 // A memory-bound BF16 op reading `read_elems` and writing `write_elems`
 // elements, with `params` weights (norm scales). Backward reads dY and the saved
-// input and writes dX; the weight gradient is written in FP32.
+// input and writes dX, then the weight gradient (with_weight_gradients).
 OpCost memory_op(std::string name, double read_elems, double write_elems, double params = 0) {
   OpCost op;
   op.name = std::move(name);
@@ -72,7 +73,8 @@ OpCost memory_op(std::string name, double read_elems, double write_elems, double
   op.active_params = params;
   op.bytes_fwd = (read_elems + write_elems + params) * kBf16Bytes;
   op.bytes_bwd_input = (write_elems + 2 * read_elems + params) * kBf16Bytes;
-  op.bytes_bwd_weight = params * kFp32Bytes;
+  op.bytes_bwd_weight = 0;
+  op.weight_grad_elems = params;
   op.bytes_bwd = op.bytes_bwd_input + op.bytes_bwd_weight;
   return op;
 }
@@ -419,7 +421,8 @@ OpCost embedding_op(const Context& c, std::string name, double params) {
   op.params = params;
   op.active_params = params;
   op.bytes_fwd = T * kInt32Bytes + 2 * T * h * kBf16Bytes;            // ids, gathered rows, output
-  op.bytes_bwd_weight = T * kInt32Bytes + T * h * (kBf16Bytes + kFp32Bytes);  // scatter-add into FP32 grad
+  op.bytes_bwd_weight = T * kInt32Bytes + T * h * kBf16Bytes;  // ids, dY rows; scatter-added into the gradient
+  op.weight_grad_elems = T * h;
   op.bytes_bwd = op.bytes_bwd_weight;
   op.activation_bytes = T * kInt32Bytes;  // token ids
   return op;
@@ -515,6 +518,13 @@ std::vector<LayerCost> build_layers(const WorkloadSpec& w, bool causal, bool flo
     set_block(mtp.ops, head_begin, OpBlock::head);
     layers.push_back(std::move(mtp));
   }
+  // Weight gradients are written at training.optimizer.gradient_bytes (DeepSeek-V3
+  // §3.3.3: FP32), in this one place for every op.
+  for (LayerCost& layer : layers)
+    for (OpCost& op : layer.ops) {
+      op.bytes_bwd_weight += op.weight_grad_elems * t.optimizer.gradient_bytes;
+      op.bytes_bwd = op.bytes_bwd_input + op.bytes_bwd_weight;
+    }
   return layers;
 }
 

@@ -22,8 +22,8 @@
 //   sequences·heads·s² matrix it reads and writes in HBM and keeps.
 // - Bytes: forward = inputs read + weights read at the op's precision + output
 //   written in BF16 (FP8 GEMMs emit BF16, DeepSeek-V3 §3.3.1). Backward
-//   B = dY read + weights read + dX written; W = dY read + X read + dW written in
-//   FP32 (gradients in FP32, §3.3.3).
+//   B = dY read + weights read + dX written; W = dY read + X read + dW written at
+//   training.optimizer.gradient_bytes (FP32 in DeepSeek-V3, §3.3.3).
 // - Activations: each op keeps what its own backward needs, counted once
 //   (ops reading the same cached input, e.g. kv_down after q_down, keep
 //   nothing). GEMM inputs are cached at the GEMM precision (FP8 in DeepSeek-V3,
@@ -95,6 +95,7 @@ struct OpCost {
   double activation_bytes = 0;  // kept from forward until this op's backward
   double recompute_flops = 0;   // forward work re-done in the backward pass
   double recompute_bytes = 0;   // HBM traffic of that re-done work
+  double weight_grad_elems = 0; // weight-gradient elements W writes (shared weights too), at gradient_bytes each
   // GEMM shape (dense_gemm, grouped_gemm): [m×k]·[k×n]; for grouped GEMMs m is
   // the total row count over `groups` experts. 0 for other kinds.
   double gemm_m = 0;
