@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <string>
 
@@ -104,7 +105,9 @@ TEST_CASE("a faster network never makes the step slower", "[step]") {
 TEST_CASE("trainsim run is deterministic: byte-identical JSON and trace", "[step][cli]") {
   std::string sets;
   for (const auto& s : small_moe_sets()) sets += " --set " + s;
-  const std::string a_trace = "/tmp/trainsim_det_a.json", b_trace = "/tmp/trainsim_det_b.json";
+  // Per-process names: concurrent test runs (other build trees, ctest -j) must not share them.
+  const std::string stem = (std::filesystem::temp_directory_path() / ("trainsim_det_" + std::to_string(::getpid()))).string();
+  const std::string a_trace = stem + "_a.json", b_trace = stem + "_b.json";
   const auto a = run_cli("run --format json --ramp-points 3 --trace " + a_trace + sets);
   const auto b = run_cli("run --format json --ramp-points 3 --trace " + b_trace + sets);
   REQUIRE(a.find("\"gpu_hours_per_trillion_tokens\"") != std::string::npos);
@@ -112,6 +115,8 @@ TEST_CASE("trainsim run is deterministic: byte-identical JSON and trace", "[step
   const auto ta = read_file(a_trace);
   REQUIRE(ta.size() > 1000);
   REQUIRE(ta == read_file(b_trace));
+  std::filesystem::remove(a_trace);
+  std::filesystem::remove(b_trace);
 }
 
 namespace {
