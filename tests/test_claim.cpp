@@ -182,6 +182,12 @@ TEST_CASE("claim command: byte-identical output for one seed and exit 2 for a ba
   CHECK(j["p5"].get<double>() <= j["p95"].get<double>());
   CHECK(j["no_effect"].size() == 6);  // power idle/busy and four pricing constants of h800-2048.yaml
   CHECK(j["sensitivity"].size() == 13);
+  CHECK(j["nominal_fits_memory"] == true);
+  // A nominal configuration over the GPU's HBM is simulated and flagged (text and JSON).
+  const auto over = test::run_trainsim(small + "--seed 11 --set memory.reserved=100GB", false);
+  REQUIRE(over.status == 0);
+  CHECK(over.output.find("!! DOES NOT FIT IN GPU MEMORY (nominal configuration): rank ") != std::string::npos);
+  CHECK(over.output.find("of 80 GB HBM") != std::string::npos);
   // A different seed draws different samples.
   const auto other = test::run_trainsim(small + "--seed 12 --format json", false);
   CHECK(other.status == 0);

@@ -11,6 +11,7 @@
 
 #include "sim/cli/commands.hpp"
 #include "sim/config/load.hpp"
+#include "sim/parallel/memory.hpp"
 #include "sim/run/process_pool.hpp"
 #include "sim/run/simulate_run.hpp"
 #include "sim/studies/claim.hpp"
@@ -121,7 +122,10 @@ int run(const ClaimOptions& o) {
     for (const auto& r : results) values.push_back(r.at(0));
     return values;
   };
-  const claim::ClaimResult result = claim::run_claim(request, simulate_points);
+  claim::ClaimResult result = claim::run_claim(request, simulate_points);
+  // Flagged, not refused: the samples vary the very constants a memory figure rests on.
+  if (const GpuMemory memory = plan_gpu_memory(cluster, workload); !memory.fits())
+    result.memory_does_not_fit = memory_verdict(memory);
 
   if (o.config.format == "json")
     std::cout << claim::to_json(result).dump(2) << '\n';

@@ -203,6 +203,8 @@ std::string to_text(const ClaimResult& r) {
   std::string s;
   s += fmt::format("trainsim claim: {} on {}\n", q.workload_name, q.cluster_name);
   s += fmt::format("  claim: {} = {} ({})\n", m.name, number(q.claimed_value), m.unit);
+  if (!r.memory_does_not_fit.empty())
+    s += fmt::format("  !! DOES NOT FIT IN GPU MEMORY (nominal configuration): {}\n", r.memory_does_not_fit);
   s += fmt::format("  the claim holds for a sample when simulated {} claimed ({})\n", direction_sign(m.holds_when),
                    m.holds_when == Direction::at_most ? "the claimed cost is achievable"
                                                       : "the claimed rate is achievable");
@@ -250,6 +252,7 @@ nlohmann::ordered_json to_json(const ClaimResult& r) {
       {"samples", q.samples},
       {"seed", q.seed},
       {"nominal", r.nominal},
+      {"nominal_fits_memory", r.memory_does_not_fit.empty()},
       {"p5", r.p5},
       {"p50", r.p50},
       {"p95", r.p95},

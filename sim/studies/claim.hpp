@@ -79,6 +79,9 @@ struct ClaimResult {
   std::vector<std::string> no_effect;      // constants that cannot change the metric (not simulated)
   std::vector<std::string> fixed;          // constants with low == high (nothing to vary)
   std::size_t simulations = 0;
+  // Set by the caller: the nominal configuration's memory verdict when it does not
+  // fit in the GPU's HBM ("rank 0 needs 94.6 GB of 80 GB HBM"); empty when it fits.
+  std::string memory_does_not_fit;
 };
 
 // The points, in evaluation order: nominal, samples, then low and high of each
