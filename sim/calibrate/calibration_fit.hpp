@@ -97,6 +97,9 @@ struct UnmodelledKernel {
 struct CalibrationFit {
   CalibrationInput input;  // provenance: its trace path and size
   std::string recipes_file, laws_file;
+  // What the recipes were expanded for (set by the caller, for the provenance).
+  std::string workload_file;
+  RoutedRows routed_rows;
   CostLawTable fitted;  // the laws with fitted parameters and launch gap
   std::vector<ClassFit> classes;          // law order; classes without points are left out
   std::vector<std::string> classes_without_points;

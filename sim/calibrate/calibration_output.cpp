@@ -105,6 +105,8 @@ nlohmann::ordered_json calibration_json(const CalibrationFit& fit) {
   j["trace_bytes"] = fit.input.trace_bytes;
   j["recipes"] = fit.recipes_file;
   j["laws"] = fit.laws_file;
+  j["workload"] = fit.workload_file;
+  j["routed_rows"] = {{"forward", fit.routed_rows.forward}, {"backward", fit.routed_rows.backward}};
   j["launch_gap_s"] = fit.fitted.launch_gap_s;
   j["gaps"] = fit.gaps;
   ordered_json phases = ordered_json::array();
@@ -194,6 +196,9 @@ void write_calibration_yaml(std::ostream& out, const CalibrationFit& fit) {
   out << "  trace_bytes: " << fit.input.trace_bytes << '\n';
   out << "  recipes: " << quoted(fit.recipes_file) << '\n';
   out << "  laws: " << quoted(fit.laws_file) << '\n';
+  out << "  workload: " << quoted(fit.workload_file) << '\n';
+  out << fmt::format("  routed_rows: {{forward: {:g}, backward: {:g}}}   # 0: the cost model's tokens x top_k\n",
+                     fit.routed_rows.forward, fit.routed_rows.backward);
   out << "  inputs: \"kernel records only (name, class, stream, start, duration per phase and layer)\"\n";
   out << "fit:\n  classes:\n";
   for (const ClassFit& c : fit.classes) {

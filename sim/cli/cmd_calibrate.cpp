@@ -37,6 +37,12 @@ struct CalibrateOptions {
   ConfigOptions output;  // --format only
 };
 
+// A path inside the source tree as relative to it, so that a written file does not name the checkout.
+std::string shown(const std::string& path) {
+  const std::string root = std::string(TRAINSIM_SOURCE_DIR) + "/";
+  return path.rfind(root, 0) == 0 ? path.substr(root.size()) : path;
+}
+
 // The layer the recipes describe: the first MoE layer, else the first dense one.
 const LayerCost& recipe_layer(const ModelCost& cost) {
   for (const LayerKind kind : {LayerKind::moe, LayerKind::dense})
@@ -84,8 +90,14 @@ void register_calibrate(CLI::App& app, Action& action) {
       const ModelCost cost = model_cost(workload);
       const auto planned = calibrate::expand_recipes(recipes, recipe_layer(cost), workload,
                                                      {opts->routed_rows_forward, opts->routed_rows_backward});
-      const calibrate::CalibrationFit fit =
+      calibrate::CalibrationFit fit =
           calibrate::fit_calibration(calibrate::calibration_input(attribution), planned, laws, recipes.file);
+      fit.workload_file = shown(opts->workload_path);
+      fit.input.trace_file = shown(fit.input.trace_file);
+      fit.recipes_file = shown(fit.recipes_file);
+      fit.laws_file = shown(fit.laws_file);
+      fit.fitted.file = shown(fit.fitted.file);
+      fit.routed_rows = {opts->routed_rows_forward, opts->routed_rows_backward};
       if (!opts->write_path.empty()) {
         std::ofstream file(opts->write_path);
         calibrate::write_calibration_yaml(file, fit);
