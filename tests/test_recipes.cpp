@@ -59,17 +59,20 @@ std::string temp_file(const std::string& name, const std::string& text) {
 }
 
 CostLaw gemm_law() {
-  CostLaw law;
-  law.class_name = "gemm_fp8";
-  law.form = LawForm::gemm;
-  law.peak_flops = 1000e12;
-  law.sms = 100;
-  law.tile_m = 128;
-  law.tile_n = 128;
-  law.e_max = 0.7;
-  law.k_half = 300;
-  return law;
+  return CostLaw{.class_name = "gemm_fp8", .form = LawForm::gemm, .peak_flops = 1000e12, .sms = 100,
+                 .tile_m = 128, .tile_n = 128, .e_max = 0.7, .k_half = 300};
 }
+
+// The shipped class table, laws and recipes, expanded for DeepSeek-V3's first MoE layer
+// with the profile's routed rows per GPU.
+struct ShippedRecipes {
+  KernelClassTable classes = load_kernel_classes(kClasses);
+  CostLawTable laws = load_cost_laws(kLaws, classes);
+  RecipeSet recipes = load_recipes(kRecipes, laws);
+  WorkloadSpec workload = load_workload(kWorkload, {});
+  ModelCost cost = model_cost(workload);
+  std::vector<PlannedKernel> planned = expand_recipes(recipes, first_moe_layer(cost), workload, {32512, 32128});
+};
 
 }  // namespace
 
@@ -129,11 +132,7 @@ TEST_CASE("fit_law recovers known parameters from synthetic kernel times exactly
   CHECK(fitted.e_max == Approx(0.7).epsilon(1e-9));
   CHECK(fitted.k_half == Approx(300).epsilon(1e-9));
 
-  CostLaw mem_truth;
-  mem_truth.class_name = "norm";
-  mem_truth.form = LawForm::memory;
-  mem_truth.fixed_s = 4e-6;
-  mem_truth.bandwidth = 2.5e12;
+  const CostLaw mem_truth{.class_name = "norm", .form = LawForm::memory, .fixed_s = 4e-6, .bandwidth = 2.5e12};
   std::vector<FitPoint> mem_points;
   for (const double bytes : {1e6, 8e7, 3e8, 1.2e9}) {
     FitPoint p;
@@ -166,11 +165,8 @@ TEST_CASE("fit_law recovers known parameters from synthetic kernel times exactly
 TEST_CASE("fit_calibration: synthetic kernel records in, known parameters, exact phases and unmodelled time out",
           "[recipes]") {
   const CostLaw truth = gemm_law();
-  CostLaw mem_truth;
-  mem_truth.class_name = "fp8_quantize_cast_transpose";
-  mem_truth.form = LawForm::memory;
-  mem_truth.fixed_s = 3e-6;
-  mem_truth.bandwidth = 2e12;
+  const CostLaw mem_truth{
+      .class_name = "fp8_quantize_cast_transpose", .form = LawForm::memory, .fixed_s = 3e-6, .bandwidth = 2e12};
   CostLawTable laws;
   laws.file = "synthetic";
   laws.sms_total = 100;
@@ -231,12 +227,8 @@ TEST_CASE("fit_calibration: synthetic kernel records in, known parameters, exact
 }
 
 TEST_CASE("recipes: one FP8 linear and one MoE layer of DeepSeek-V3 expand to the hand listing", "[recipes]") {
-  const KernelClassTable classes = load_kernel_classes(kClasses);
-  const CostLawTable laws = load_cost_laws(kLaws, classes);
-  const RecipeSet recipes = load_recipes(kRecipes, laws);
-  const WorkloadSpec workload = load_workload(kWorkload, {});
-  const ModelCost cost = model_cost(workload);
-  const auto planned = expand_recipes(recipes, first_moe_layer(cost), workload, {32512, 32128});
+  const ShippedRecipes shipped;
+  const auto& [classes, laws, recipes, workload, cost, planned] = shipped;
 
   // attn.q_down = [4096 × 7168]·[7168 × 1536] in FP8.
   const auto f = of(planned, "attn(F)", "attn.q_down", OpPass::forward);
@@ -302,17 +294,18 @@ TEST_CASE("recipes and laws: bad files are FILE:LINE:COL errors", "[recipes]") {
     return "no error";
   };
   const std::string head = "name: t\nsource: t\nphases:\n  - phase: x\n    steps:\n";
-  CHECK_THAT(recipe_error(head + "      - {op: a, pass: F, kernels: [{class: nope, bytes: m}]}\n"),
-             Catch::Contains("r.yaml:6:") && Catch::Contains("no cost law for this class"));
-  CHECK_THAT(recipe_error(head + "      - {op: a, pass: F, kernels: [{class: norm, bytes: m, colour: red}]}\n"),
-             Catch::Contains("r.yaml:6:") && Catch::Contains("colour"));
+  // Each kernel line, and what its error must say besides the position (line 6 of the file).
+  const std::vector<std::pair<std::string, std::string>> bad_lines = {
+      {"{class: nope, bytes: m}", "no cost law for this class"},
+      {"{class: norm, bytes: m, colour: red}", "colour"},
+      {"{class: norm, bytes: \"3*q\"}", "unknown name \"q\""},
+      {"{class: norm, m: m}", "memory law"},
+      {"{class: gemm_fp8, m: m, n: n}", "k"},
+  };
+  for (const auto& [kernel, says] : bad_lines)
+    CHECK_THAT(recipe_error(head + "      - {op: a, pass: F, kernels: [" + kernel + "]}\n"),
+               Catch::Contains("r.yaml:6:") && Catch::Contains(says));
   CHECK_THAT(recipe_error(head + "      - {op: a, pass: X, kernels: [{class: norm, bytes: m}]}\n"),
-             Catch::Contains("r.yaml:6:"));
-  CHECK_THAT(recipe_error(head + "      - {op: a, pass: F, kernels: [{class: norm, bytes: \"3*q\"}]}\n"),
-             Catch::Contains("r.yaml:6:") && Catch::Contains("unknown name \"q\""));
-  CHECK_THAT(recipe_error(head + "      - {op: a, pass: F, kernels: [{class: norm, m: m}]}\n"),
-             Catch::Contains("r.yaml:6:") && Catch::Contains("memory law"));
-  CHECK_THAT(recipe_error(head + "      - {op: a, pass: F, kernels: [{class: gemm_fp8, m: m, n: n}]}\n"),
              Catch::Contains("r.yaml:6:"));
 
   // An op the layer lacks: at the op's name, when the recipes are expanded.
@@ -340,12 +333,8 @@ TEST_CASE("calibrate on the shipped DeepSeek-V3 profile: kernel records only, fi
     WARN("no shared reference trace at " << kShippedTrace << "; skipped");
     return;
   }
-  const KernelClassTable classes = load_kernel_classes(kClasses);
-  const CostLawTable laws = load_cost_laws(kLaws, classes);
-  const RecipeSet recipes = load_recipes(kRecipes, laws);
-  const WorkloadSpec workload = load_workload(kWorkload, {});
-  const ModelCost cost = model_cost(workload);
-  const auto planned = expand_recipes(recipes, first_moe_layer(cost), workload, {32512, 32128});
+  const ShippedRecipes shipped;
+  const auto& [classes, laws, recipes, workload, cost, planned] = shipped;
   const TraceAttribution attribution = attribute_kernels(read_kineto_trace(kShippedTrace), classes);
   const CalibrationFit fit = fit_calibration(calibration_input(attribution), planned, laws, kRecipes);
 

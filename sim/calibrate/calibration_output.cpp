@@ -111,14 +111,10 @@ nlohmann::ordered_json calibration_json(const CalibrationFit& fit) {
   j["gaps"] = fit.gaps;
   ordered_json phases = ordered_json::array();
   auto phase_json = [](const PhaseComparison& p) {
-    return ordered_json{{"phase", p.phase},
-                        {"trace_kernels_per_layer", p.trace_kernels},
-                        {"recipe_kernels", p.recipe_kernels},
-                        {"matched_per_layer", p.matched},
-                        {"trace_s", p.trace_s},
-                        {"predicted_s", p.predicted_s},
-                        {"unmodelled_s", p.unmodelled_s},
-                        {"trace_gap_s", p.trace_gap_s},
+    return ordered_json{{"phase", p.phase},          {"trace_kernels_per_layer", p.trace_kernels},
+                        {"recipe_kernels", p.recipe_kernels}, {"matched_per_layer", p.matched},
+                        {"trace_s", p.trace_s},        {"predicted_s", p.predicted_s},
+                        {"unmodelled_s", p.unmodelled_s}, {"trace_gap_s", p.trace_gap_s},
                         {"predicted_gap_s", p.predicted_gap_s}};
   };
   for (const PhaseComparison& p : fit.phases) phases.push_back(phase_json(p));

@@ -9,22 +9,18 @@
 #include "sim/config/units.hpp"
 #include "sim/config/yaml_file.hpp"
 #include "sim/config/yaml_reader.hpp"
+#include "sim/calibrate/yaml_lists.hpp"
 
 namespace trainsim::calibrate {
 namespace {
 
-config::SchemaKey law_keys_schema(std::initializer_list<const char*> keys) {
-  config::SchemaKey schema;
-  for (const char* key : keys) schema.children.push_back({key, {}});
-  return schema;
-}
 const config::SchemaKey& laws_file_schema() {
   static const config::SchemaKey schema =
-      law_keys_schema({"name", "gpu", "source", "sms_total", "launch_gap", "laws", "provenance", "fit"});
+      flat_schema({"name", "gpu", "source", "sms_total", "launch_gap", "laws", "provenance", "fit"});
   return schema;
 }
 const config::SchemaKey& law_entry_schema() {
-  static const config::SchemaKey schema = law_keys_schema(
+  static const config::SchemaKey schema = flat_schema(
       {"class", "law", "peak", "sms", "tile_m", "tile_n", "e_max", "k_half", "fixed", "bandwidth", "efficiency", "about"});
   return schema;
 }
@@ -36,12 +32,8 @@ const config::Range law_unit_fraction{0, false, 1, true};
 }  // namespace
 
 const char* to_string(LawForm f) {
-  switch (f) {
-    case LawForm::gemm: return "gemm";
-    case LawForm::memory: return "memory";
-    case LawForm::attention: return "attention";
-  }
-  return "?";
+  static constexpr const char* names[] = {"gemm", "memory", "attention"};
+  return names[static_cast<int>(f)];
 }
 
 double wave_factor(const CostLaw& law, double m, double n) {
@@ -75,19 +67,12 @@ CostLawTable load_cost_laws(const std::string& file, const KernelClassTable& cla
   const YAML::Node root = config::read_yaml_file(file, "a cost-law table");
   const config::LoadContext ctx{file, "", {}, nullptr, nullptr};
   const config::Section top(ctx, root, "", laws_file_schema(), root.Mark());
-  CostLawTable table;
-  table.file = file;
-  table.name = top.text("name");
-  table.gpu = top.text("gpu");
-  table.source = top.text("source");
+  CostLawTable table{.file = file, .name = top.text("name"), .gpu = top.text("gpu"), .source = top.text("source"), .laws = {}, .marks = {}};
   const int sms_total = top.integer("sms_total", config::Range{1, true, 1024, true});
   table.sms_total = sms_total;
   table.launch_gap_s = top.number_or("launch_gap", units::time_s, law_non_negative, 0);
 
-  const YAML::Node list = root["laws"];
-  if (!list.IsSequence() || list.size() == 0) top.fail_value("laws", "expected a non-empty list of maps");
-  for (std::size_t i = 0; i < list.size(); ++i) {
-    const config::Section s(ctx, list[i], fmt::format("laws[{}]", i), law_entry_schema(), list[i].Mark());
+  for (const auto& [s, s_node] : sections_of_list(ctx, top, root, "laws", law_entry_schema())) {
     CostLaw law;
     law.class_name = s.text("class");
     bool known = false;

@@ -9,44 +9,10 @@
 #include "sim/config/keys.hpp"
 #include "sim/config/yaml_file.hpp"
 #include "sim/config/yaml_reader.hpp"
+#include "sim/calibrate/yaml_lists.hpp"
 
 namespace trainsim::calibrate {
 namespace {
-
-config::SchemaKey recipe_keys_schema(std::initializer_list<const char*> keys) {
-  config::SchemaKey schema;
-  for (const char* key : keys) schema.children.push_back({key, {}});
-  return schema;
-}
-const config::SchemaKey& recipe_file_schema() {
-  static const config::SchemaKey schema = recipe_keys_schema({"name", "source", "phases"});
-  return schema;
-}
-const config::SchemaKey& phase_schema() {
-  static const config::SchemaKey schema = recipe_keys_schema({"phase", "steps"});
-  return schema;
-}
-const config::SchemaKey& step_schema() {
-  static const config::SchemaKey schema = recipe_keys_schema({"op", "pass", "kernels"});
-  return schema;
-}
-const config::SchemaKey& kernel_schema() {
-  static const config::SchemaKey schema = recipe_keys_schema({"class", "m", "n", "k", "bytes", "flops", "count", "about"});
-  return schema;
-}
-
-std::vector<std::pair<config::Section, YAML::Node>> recipe_list_of_maps(const config::LoadContext& ctx,
-                                                                 const config::Section& owner, const YAML::Node& node,
-                                                                 const std::string& key,
-                                                                 const config::SchemaKey& schema) {
-  const YAML::Node list = node[key];
-  if (!list.IsSequence() || list.size() == 0) owner.fail_value(key, "expected a non-empty list of maps");
-  std::vector<std::pair<config::Section, YAML::Node>> items;
-  const std::string path = config::join_path(owner.path(), key);
-  for (std::size_t i = 0; i < list.size(); ++i)
-    items.emplace_back(config::Section(ctx, list[i], fmt::format("{}[{}]", path, i), schema, list[i].Mark()), list[i]);
-  return items;
-}
 
 // Every variable an expression may name, each 1: enough to check the names and the syntax.
 const ShapeVariables& any_variables() {
@@ -69,29 +35,25 @@ std::string checked_expression(const config::Section& s, const char* key) {
 }  // namespace
 
 const char* to_string(OpPass p) {
-  switch (p) {
-    case OpPass::forward: return "F";
-    case OpPass::backward_input: return "B";
-    case OpPass::backward_weight: return "W";
-    case OpPass::recompute: return "R";
-  }
-  return "?";
+  static constexpr const char* names[] = {"F", "B", "W", "R"};
+  return names[static_cast<int>(p)];
 }
 
 RecipeSet load_recipes(const std::string& file, const CostLawTable& laws) {
   const YAML::Node root = config::read_yaml_file(file, "a recipe set");
   const config::LoadContext ctx{file, "", {}, nullptr, nullptr};
-  const config::Section top(ctx, root, "", recipe_file_schema(), root.Mark());
-  RecipeSet set;
-  set.file = file;
-  set.name = top.text("name");
-  set.source = top.text("source");
-  for (const auto& [ps, pnode] : recipe_list_of_maps(ctx, top, root, "phases", phase_schema())) {
+  static const config::SchemaKey file_schema = flat_schema({"name", "source", "phases"}),
+                                 phase_schema = flat_schema({"phase", "steps"}),
+                                 step_schema = flat_schema({"op", "pass", "kernels"}),
+                                 kernel_schema = flat_schema({"class", "m", "n", "k", "bytes", "flops", "count", "about"});
+  const config::Section top(ctx, root, "", file_schema, root.Mark());
+  RecipeSet set{file, top.text("name"), top.text("source"), {}};
+  for (const auto& [ps, pnode] : sections_of_list(ctx, top, root, "phases", phase_schema)) {
     RecipePhase phase;
     phase.name = ps.text("phase");
     for (const RecipePhase& seen : set.phases)
       if (seen.name == phase.name) ps.fail_value("phase", "phase \"" + phase.name + "\" is listed twice");
-    for (const auto& [ss, snode] : recipe_list_of_maps(ctx, ps, pnode, "steps", step_schema())) {
+    for (const auto& [ss, snode] : sections_of_list(ctx, ps, pnode, "steps", step_schema)) {
       RecipeStep step;
       step.op = ss.text("op");
       step.mark = ss.value_mark("op");
@@ -99,7 +61,7 @@ RecipeSet load_recipes(const std::string& file, const CostLawTable& laws) {
                                              {"B", OpPass::backward_input},
                                              {"W", OpPass::backward_weight},
                                              {"R", OpPass::recompute}});
-      for (const auto& [ks, knode] : recipe_list_of_maps(ctx, ss, snode, "kernels", kernel_schema())) {
+      for (const auto& [ks, knode] : sections_of_list(ctx, ss, snode, "kernels", kernel_schema)) {
         RecipeKernel kernel;
         kernel.class_name = ks.text("class");
         kernel.mark = ks.value_mark("class");
