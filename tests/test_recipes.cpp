@@ -404,3 +404,31 @@ TEST_CASE("calibrate on the shipped DeepSeek-V3 profile: kernel records only, fi
   CHECK(g->peak_flops == Approx(gemm->law.peak_flops).epsilon(1e-5));
   fs::remove(out);
 }
+
+TEST_CASE("recipes: the BF16 dense set expands for Llama 3 8B to the hand listing", "[recipes]") {
+  const KernelClassTable classes = load_kernel_classes(kClasses);
+  const CostLawTable laws = load_cost_laws(kLaws, classes);
+  const RecipeSet recipes = load_recipes(kDir + "recipes-bf16-dense.yaml", laws);
+  const WorkloadSpec workload = load_workload(std::string(TRAINSIM_SOURCE_DIR) + "/workloads/llama3-8b.yaml", {});
+  const ModelCost cost = model_cost(workload);
+  const LayerCost* dense = nullptr;
+  for (const LayerCost& l : cost.layers)
+    if (l.kind == LayerKind::dense && dense == nullptr) dense = &l;
+  REQUIRE(dense != nullptr);
+  const auto planned = expand_recipes(recipes, *dense, workload);
+  // 8 + 5 + 7 + 15 kernels; one BF16 GEMM per linear and pass, no casts.
+  CHECK(planned.size() == 35);
+  int gemms = 0;
+  for (const PlannedKernel& k : planned) gemms += k.class_name == "gemm_bf16";
+  CHECK(gemms == 3 * 6);  // q, k, v, o, gate_up, down × F, B, W
+  // attn.k_proj = [8192 × 4096]·[4096 × 1024] (GQA: 8 KV heads of 128).
+  const auto f = of(planned, "attn(F)", "attn.k_proj", OpPass::forward);
+  REQUIRE(f.size() == 1);
+  CHECK((f[0].shape.m == 8192 && f[0].shape.n == 1024 && f[0].shape.k == 4096));
+  const auto w = of(planned, "attn(B)", "attn.k_proj", OpPass::backward_weight);
+  REQUIRE(w.size() == 1);
+  CHECK((w[0].shape.m == 1024 && w[0].shape.n == 4096 && w[0].shape.k == 8192));
+  const auto core = of(planned, "attn(B)", "attn.core", OpPass::backward_input);
+  REQUIRE(core.size() == 3);
+  CHECK(core[0].shape.bytes == 8192.0 * 32 * 128 * 4);  // tokens × heads × d_v × (O + dO in BF16)
+}
