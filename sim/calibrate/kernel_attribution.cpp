@@ -204,7 +204,7 @@ TraceAttribution attribute_kernels(const KinetoTrace& trace, const KernelClassTa
     auto [it, added] = phase_index.emplace(r.name, out.phases.size());
     if (added) out.phases.push_back({r.name, {}, {}, {}, {}, {}});
     PhaseSummary& phase = out.phases[it->second];
-    phase.layers.push_back({static_cast<int>(phase.layers.size()), r.start_ns, r.end_ns(), {}, {}});
+    phase.layers.push_back({static_cast<int>(phase.layers.size()), r.start_ns, r.end_ns(), {}, {}, {}});
     phase_and_layer[l] = {it->second, static_cast<int>(phase.layers.size()) - 1};
     out.layers = std::max(out.layers, static_cast<int>(phase.layers.size()));
   }
@@ -243,6 +243,9 @@ TraceAttribution attribute_kernels(const KinetoTrace& trace, const KernelClassTa
     }
     const auto [p, layer] = phase_and_layer[*leaf];
     (compute ? compute_of : comm_of)[p][static_cast<std::size_t>(layer)].push_back(&kernel);
+    if (compute)
+      out.phases[p].layers[static_cast<std::size_t>(layer)].compute_kernels.push_back(
+          {kernel.name, class_name(k), kernel.stream, kernel.start_ns, kernel.duration_ns});
     ClassTime& ct = (compute ? compute_classes : comm_classes)[p][class_name(k)];
     ct.name = class_name(k);
     ++ct.count;
@@ -263,6 +266,11 @@ TraceAttribution attribute_kernels(const KinetoTrace& trace, const KernelClassTa
       phase.layers[l].compute.gap_median_ns = totals_of(compute_of[p][l]).gap_median_ns;
       phase.layers[l].communication.gap_median_ns = totals_of(comm_of[p][l]).gap_median_ns;
     }
+    for (PhaseInstance& instance : phase.layers)
+      std::stable_sort(instance.compute_kernels.begin(), instance.compute_kernels.end(),
+                       [](const KernelRecord& a, const KernelRecord& b) {
+                         return std::tie(a.start_ns, a.stream) < std::tie(b.start_ns, b.stream);
+                       });
     phase.compute.gap_median_ns = median_of(std::move(compute_gaps));
     phase.communication.gap_median_ns = median_of(std::move(comm_gaps));
     phase.compute_classes = largest_first(compute_classes[p]);

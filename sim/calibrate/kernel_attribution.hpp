@@ -33,10 +33,20 @@ struct ClassTime {
   std::int64_t kernel_ns = 0;
 };
 
+// One kernel of a phase instance, as the fit of cost laws reads it (sim/calibrate/calibration_fit).
+struct KernelRecord {
+  std::string name;
+  std::string class_name;  // a class of the table, or "unclassified"
+  std::int64_t stream = 0;
+  std::int64_t start_ns = 0;
+  std::int64_t duration_ns = 0;
+};
+
 struct PhaseInstance {
   int layer = 0;  // 0-based: the n-th range of this name in time order
   std::int64_t cpu_start_ns = 0, cpu_end_ns = 0;  // the annotation range
   KernelTotals compute, communication;
+  std::vector<KernelRecord> compute_kernels;  // the kernels on compute streams, by start time (then stream)
 };
 
 struct PhaseSummary {

@@ -7,45 +7,27 @@
 #include "sim/config/keys.hpp"
 #include "sim/config/yaml_file.hpp"
 #include "sim/config/yaml_reader.hpp"
+#include "sim/calibrate/yaml_lists.hpp"
 
 namespace trainsim::calibrate {
 namespace {
 
-// A map whose keys all take values (a list or a scalar): no nested sections.
-config::SchemaKey keys_schema(std::initializer_list<const char*> keys) {
-  config::SchemaKey schema;
-  for (const char* key : keys) schema.children.push_back({key, {}});
-  return schema;
-}
 const config::SchemaKey& kernel_class_file_schema() {
   // classes: a list of {name, kind, about}; libraries: a list of {library, patterns: [{match, class}]}
-  static const config::SchemaKey schema = keys_schema({"name", "source", "classes", "libraries"});
+  static const config::SchemaKey schema = flat_schema({"name", "source", "classes", "libraries"});
   return schema;
 }
 const config::SchemaKey& kernel_class_entry_schema() {
-  static const config::SchemaKey schema = keys_schema({"name", "kind", "about"});
+  static const config::SchemaKey schema = flat_schema({"name", "kind", "about"});
   return schema;
 }
 const config::SchemaKey& library_entry_schema() {
-  static const config::SchemaKey schema = keys_schema({"library", "patterns"});
+  static const config::SchemaKey schema = flat_schema({"library", "patterns"});
   return schema;
 }
 const config::SchemaKey& pattern_entry_schema() {
-  static const config::SchemaKey schema = keys_schema({"match", "class"});
+  static const config::SchemaKey schema = flat_schema({"match", "class"});
   return schema;
-}
-
-// The list under `key` of `owner`, each element a map read as a Section named `path[i]`.
-std::vector<config::Section> list_of_maps(const config::LoadContext& ctx, const config::Section& owner,
-                                          const YAML::Node& node, const std::string& key,
-                                          const config::SchemaKey& schema) {
-  const YAML::Node list = node[key];
-  if (!list.IsSequence() || list.size() == 0) owner.fail_value(key, "expected a non-empty list of maps");
-  std::vector<config::Section> items;
-  const std::string path = config::join_path(owner.path(), key);
-  for (std::size_t i = 0; i < list.size(); ++i)
-    items.emplace_back(ctx, list[i], fmt::format("{}[{}]", path, i), schema, list[i].Mark());
-  return items;
 }
 
 bool is_class_name(const std::string& name) {
@@ -67,7 +49,7 @@ KernelClassTable load_kernel_classes(const std::string& file) {
   table.file = file;
 
   std::vector<std::string> class_names;
-  for (const config::Section& c : list_of_maps(ctx, top, root, "classes", kernel_class_entry_schema())) {
+  for (const auto& [c, c_node] : sections_of_list(ctx, top, root, "classes", kernel_class_entry_schema())) {
     KernelClass k;
     k.name = c.text("name");
     if (!is_class_name(k.name)) c.fail_value("name", "a class name is lower-case letters, digits and _");
@@ -80,12 +62,9 @@ KernelClassTable load_kernel_classes(const std::string& file) {
     table.classes.push_back(std::move(k));
   }
 
-  const YAML::Node libraries = root["libraries"];
-  const auto library_sections = list_of_maps(ctx, top, root, "libraries", library_entry_schema());
-  for (std::size_t l = 0; l < library_sections.size(); ++l) {
-    const config::Section& lib = library_sections[l];
+  for (const auto& [lib, lib_node] : sections_of_list(ctx, top, root, "libraries", library_entry_schema())) {
     const std::string library = lib.text("library");
-    for (const config::Section& p : list_of_maps(ctx, lib, libraries[l], "patterns", pattern_entry_schema())) {
+    for (const auto& [p, p_node] : sections_of_list(ctx, lib, lib_node, "patterns", pattern_entry_schema())) {
       KernelPattern pattern;
       pattern.library = library;
       pattern.written = p.text("match");

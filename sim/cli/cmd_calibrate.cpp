@@ -1,44 +1,112 @@
 // trainsim calibrate: read a PyTorch profiler (Kineto) trace, classify its GPU
 // kernels by the kernel-class table and attribute them to the trace's phases
-// (sim/calibrate). Fitting cost laws and writing a calibration file come later
-// (issue 13); this prints what the trace holds, per phase, class and stream.
+// (sim/calibrate). With --fit or --write, expand the recipes for one MoE (else
+// dense) layer of the workload, match them to the trace's kernels and fit the
+// cost law of each kernel class (kernel records only); --write FILE writes the
+// calibration file. The step model does not read it yet.
+#include <fstream>
 #include <iostream>
 #include <memory>
 
 #include "sim/calibrate/attribution_output.hpp"
+#include "sim/calibrate/calibration_fit.hpp"
+#include "sim/calibrate/cost_laws.hpp"
 #include "sim/calibrate/kernel_attribution.hpp"
 #include "sim/calibrate/kernel_classes.hpp"
 #include "sim/calibrate/kineto_trace.hpp"
+#include "sim/calibrate/recipes.hpp"
 #include "sim/cli/commands.hpp"
+#include "sim/config/load.hpp"
+#include "sim/model/cost_model.hpp"
 
 namespace trainsim::cli {
 
 namespace {
 
+const std::string kCalibrationDir = std::string(TRAINSIM_SOURCE_DIR) + "/topologies/calibration/";
+
 struct CalibrateOptions {
   std::string trace_path;
-  std::string classes_path = std::string(TRAINSIM_SOURCE_DIR) + "/topologies/calibration/kernel-classes.yaml";
+  std::string classes_path = kCalibrationDir + "kernel-classes.yaml";
+  std::string recipes_path = kCalibrationDir + "recipes-fp8-moe.yaml";
+  std::string laws_path = kCalibrationDir + "laws-h800.yaml";
+  std::string workload_path = std::string(TRAINSIM_SOURCE_DIR) + "/workloads/deepseek-v3.yaml";
+  double routed_rows_forward = 0, routed_rows_backward = 0;
+  bool fit = false;
+  std::string write_path;
   ConfigOptions output;  // --format only
 };
+
+// A path inside the source tree as relative to it, so that a written file does not name the checkout.
+std::string shown(const std::string& path) {
+  const std::string root = std::string(TRAINSIM_SOURCE_DIR) + "/";
+  return path.rfind(root, 0) == 0 ? path.substr(root.size()) : path;
+}
+
+// The layer the recipes describe: the first MoE layer, else the first dense one.
+const LayerCost& recipe_layer(const ModelCost& cost) {
+  for (const LayerKind kind : {LayerKind::moe, LayerKind::dense})
+    for (const LayerCost& layer : cost.layers)
+      if (layer.kind == kind) return layer;
+  throw std::logic_error("a model without transformer layers");
+}
 
 }  // namespace
 
 void register_calibrate(CLI::App& app, Action& action) {
   auto opts = std::make_shared<CalibrateOptions>();
   auto* cmd = app.add_subcommand(
-      "calibrate", "Read a Kineto trace: classify its GPU kernels and attribute them to phases (no fit yet)");
+      "calibrate",
+      "Read a Kineto trace: classify its GPU kernels, attribute them to phases; --fit / --write: fit cost laws per kernel class");
   cmd->add_option("trace", opts->trace_path, "PyTorch profiler / Chrome trace JSON (Kineto)")->required();
   cmd->add_option("--classes", opts->classes_path, "Kernel-class table (default topologies/calibration/kernel-classes.yaml)");
+  cmd->add_option("--recipes", opts->recipes_path, "Recipe set (default topologies/calibration/recipes-fp8-moe.yaml)");
+  cmd->add_option("--laws", opts->laws_path, "Cost laws to fit (default topologies/calibration/laws-h800.yaml)");
+  cmd->add_option("--workload", opts->workload_path, "Workload whose layer the recipes expand (default workloads/deepseek-v3.yaml)");
+  cmd->add_option("--routed-rows-forward", opts->routed_rows_forward,
+                  "Routed-expert GEMM rows per GPU in F/R (default: the cost model's tokens x top_k)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--routed-rows-backward", opts->routed_rows_backward,
+                  "Routed-expert GEMM rows per GPU in B/W (default: the cost model's tokens x top_k)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_flag("--fit", opts->fit, "Fit the cost laws and print the fit instead of the attribution");
+  cmd->add_option("--write", opts->write_path, "Fit the cost laws and write the calibration file (YAML) here");
   add_format_option(*cmd, opts->output, {"text", "json"});
   cmd->callback([&action, opts] {
     action = [opts]() -> int {
       const calibrate::KernelClassTable table = calibrate::load_kernel_classes(opts->classes_path);
       const calibrate::KinetoTrace trace = calibrate::read_kineto_trace(opts->trace_path);
       const calibrate::TraceAttribution attribution = calibrate::attribute_kernels(trace, table);
+      if (!opts->fit && opts->write_path.empty()) {
+        if (opts->output.format == "json")
+          std::cout << calibrate::attribution_json(attribution).dump(2) << '\n';
+        else
+          calibrate::write_attribution_text(std::cout, attribution);
+        return 0;
+      }
+      const calibrate::CostLawTable laws = calibrate::load_cost_laws(opts->laws_path, table);
+      const calibrate::RecipeSet recipes = calibrate::load_recipes(opts->recipes_path, laws);
+      const WorkloadSpec workload = load_workload(opts->workload_path, {});
+      const ModelCost cost = model_cost(workload);
+      const auto planned = calibrate::expand_recipes(recipes, recipe_layer(cost), workload,
+                                                     {opts->routed_rows_forward, opts->routed_rows_backward});
+      calibrate::CalibrationFit fit =
+          calibrate::fit_calibration(calibrate::calibration_input(attribution), planned, laws, recipes.file);
+      fit.workload_file = shown(opts->workload_path);
+      fit.input.trace_file = shown(fit.input.trace_file);
+      fit.recipes_file = shown(fit.recipes_file);
+      fit.laws_file = shown(fit.laws_file);
+      fit.fitted.file = shown(fit.fitted.file);
+      fit.routed_rows = {opts->routed_rows_forward, opts->routed_rows_backward};
+      if (!opts->write_path.empty()) {
+        std::ofstream file(opts->write_path);
+        calibrate::write_calibration_yaml(file, fit);
+        if (!file) throw InputError({opts->write_path, 0, 0}, "cannot write the calibration file");
+      }
       if (opts->output.format == "json")
-        std::cout << calibrate::attribution_json(attribution).dump(2) << '\n';
+        std::cout << calibrate::calibration_json(fit).dump(2) << '\n';
       else
-        calibrate::write_attribution_text(std::cout, attribution);
+        calibrate::write_calibration_text(std::cout, fit);
       return 0;
     };
   });

@@ -1,0 +1,306 @@
+#include "sim/calibrate/calibration_fit.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <system_error>
+
+namespace trainsim::calibrate {
+namespace {
+
+double median_of(std::vector<double> values) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  const std::size_t n = values.size();
+  return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+}
+
+// Least squares y = a + b·x; nullopt when the xs do not differ.
+std::optional<std::pair<double, double>> line_fit(const std::vector<double>& x, const std::vector<double>& y) {
+  const double n = static_cast<double>(x.size());
+  double sx = 0, sy = 0, sxx = 0, sxy = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    sx += x[i], sy += y[i], sxx += x[i] * x[i], sxy += x[i] * y[i];
+  }
+  const double det = n * sxx - sx * sx;
+  if (x.size() < 2 || std::abs(det) <= 1e-12 * std::max(1.0, n * sxx)) return std::nullopt;
+  const double b = (n * sxy - sx * sy) / det;
+  return std::pair{(sy - b * sx) / n, b};
+}
+
+double mean_of(const std::vector<double>& v) {
+  double s = 0;
+  for (double x : v) s += x;
+  return v.empty() ? 0 : s / static_cast<double>(v.size());
+}
+
+// A shape's identity within a class, for leaving it out.
+std::string shape_key(const FitPoint& p) {
+  return fmt::format("{:.6g}|{:.6g}|{:.6g}|{:.6g}|{:.6g}", p.shape.m, p.shape.n, p.shape.k, p.shape.bytes, p.shape.flops);
+}
+
+std::vector<FittedParameter> parameters_of(const CostLaw& law) {
+  switch (law.form) {
+    case LawForm::gemm: return {{"e_max", law.e_max, law.e_max, law.e_max}, {"k_half", law.k_half, law.k_half, law.k_half}};
+    case LawForm::memory:
+      return {{"fixed_s", law.fixed_s, law.fixed_s, law.fixed_s},
+              {"bandwidth_Bps", law.bandwidth, law.bandwidth, law.bandwidth}};
+    case LawForm::attention: return {{"efficiency", law.efficiency, law.efficiency, law.efficiency}};
+  }
+  return {};
+}
+
+// Longest common subsequence of two class-name sequences: the matched index pairs.
+std::vector<std::pair<std::size_t, std::size_t>> match_in_order(const std::vector<std::string>& recipe,
+                                                                const std::vector<std::string>& trace) {
+  const std::size_t R = recipe.size(), T = trace.size();
+  std::vector<std::vector<int>> best(R + 1, std::vector<int>(T + 1, 0));  // best[i][j]: of recipe[i..], trace[j..]
+  for (std::size_t i = R; i-- > 0;)
+    for (std::size_t j = T; j-- > 0;)
+      best[i][j] = recipe[i] == trace[j] ? best[i + 1][j + 1] + 1 : std::max(best[i + 1][j], best[i][j + 1]);
+  std::vector<std::pair<std::size_t, std::size_t>> pairs;
+  for (std::size_t i = 0, j = 0; i < R && j < T;) {
+    if (recipe[i] == trace[j]) {
+      pairs.emplace_back(i, j);
+      ++i, ++j;
+    } else if (best[i + 1][j] >= best[i][j + 1]) {
+      ++i;
+    } else {
+      ++j;
+    }
+  }
+  return pairs;
+}
+
+}  // namespace
+
+CalibrationInput calibration_input(const TraceAttribution& attribution) {
+  CalibrationInput input;
+  input.trace_file = attribution.trace_file;
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(attribution.trace_file, ec);
+  input.trace_bytes = ec ? 0 : size;
+  for (const PhaseSummary& phase : attribution.phases) {
+    PhaseKernels p{phase.name, {}};
+    for (const PhaseInstance& instance : phase.layers) p.layers.push_back(instance.compute_kernels);
+    input.phases.push_back(std::move(p));
+  }
+  return input;
+}
+
+CostLaw fit_law(const CostLaw& prior, const std::vector<FitPoint>& points, std::string* note) {
+  CostLaw law = prior;
+  auto say = [&](const std::string& text) {
+    if (note != nullptr) *note = text;
+  };
+  if (points.empty()) return law;
+  switch (law.form) {
+    case LawForm::gemm: {
+      std::vector<double> x, y;
+      for (const FitPoint& p : points) {
+        const double achieved = p.shape.flops / (law.peak_flops * wave_factor(law, p.shape.m, p.shape.n) * p.measured_s);
+        x.push_back(1 / p.shape.k);
+        y.push_back(1 / achieved);
+      }
+      const auto line = line_fit(x, y);
+      if (line && line->first > 0 && line->second >= 0) {
+        law.e_max = 1 / line->first;
+        law.k_half = line->second / line->first;
+      } else {
+        law.e_max = 1 / mean_of(y);
+        law.k_half = 0;
+        say(line ? "the line through 1/K has a negative slope or intercept: k_half held at 0" : "one K only: k_half held at 0");
+      }
+      break;
+    }
+    case LawForm::memory: {
+      std::vector<double> x, y;
+      for (const FitPoint& p : points) x.push_back(p.shape.bytes), y.push_back(p.measured_s);
+      const auto line = line_fit(x, y);
+      double sxy = 0, sxx = 0;
+      for (std::size_t i = 0; i < x.size(); ++i) sxy += x[i] * y[i], sxx += x[i] * x[i];
+      if (line && line->first >= 0 && line->second > 0) {
+        law.fixed_s = line->first;
+        law.bandwidth = 1 / line->second;
+      } else if (sxy > 0) {
+        law.fixed_s = 0;
+        law.bandwidth = sxx / sxy;
+        say(line ? "a negative fixed cost or bandwidth: fitted through the origin" : "one size only: fixed cost held at 0");
+      } else {
+        law.fixed_s = mean_of(y);
+        law.bandwidth = 1e18;
+        say("no bytes: a fixed cost only");
+      }
+      break;
+    }
+    case LawForm::attention: {
+      double sft = 0, sff = 0;
+      for (const FitPoint& p : points) sft += p.shape.flops * p.measured_s, sff += p.shape.flops * p.shape.flops;
+      if (sft > 0) law.efficiency = sff / (sft * law.peak_flops);
+      break;
+    }
+  }
+  return law;
+}
+
+std::optional<double> CalibrationFit::loo_median_abs() const {
+  std::vector<double> errors;
+  for (const ClassFit& c : classes)
+    for (const LeaveOneOut& l : c.leave_one_out) errors.push_back(std::abs(l.error()));
+  if (errors.empty()) return std::nullopt;
+  return median_of(errors);
+}
+
+CalibrationFit fit_calibration(const CalibrationInput& input, const std::vector<PlannedKernel>& planned,
+                               const CostLawTable& laws, const std::string& recipes_file) {
+  CalibrationFit fit;
+  fit.input = input;
+  fit.recipes_file = recipes_file;
+  fit.laws_file = laws.file;
+  fit.fitted = laws;
+
+  std::map<std::string, const PhaseKernels*> trace_phase;
+  for (const PhaseKernels& p : input.phases) trace_phase[p.phase] = &p;
+
+  // Match each phase's recipe kernels to each layer's trace kernels.
+  std::vector<std::string> phase_order;
+  std::map<std::string, std::vector<std::size_t>> planned_of;  // phase → indices into planned
+  for (std::size_t i = 0; i < planned.size(); ++i) {
+    if (planned_of.find(planned[i].phase) == planned_of.end()) phase_order.push_back(planned[i].phase);
+    planned_of[planned[i].phase].push_back(i);
+  }
+  std::vector<std::vector<double>> measured(planned.size());  // per planned kernel, per layer matched
+  std::vector<double> gaps;
+  std::map<std::tuple<std::string, std::string, std::string>, std::pair<double, double>> unmodelled;  // count, s
+  for (const std::string& phase : phase_order) {
+    const std::vector<std::size_t>& indices = planned_of[phase];
+    PhaseComparison cmp;
+    cmp.phase = phase;
+    cmp.recipe_kernels = static_cast<int>(indices.size());
+    const auto it = trace_phase.find(phase);
+    if (it != trace_phase.end()) {
+      const PhaseKernels& trace = *it->second;
+      cmp.trace_layers = static_cast<int>(trace.layers.size());
+      std::vector<std::string> recipe_classes;
+      for (std::size_t i : indices) recipe_classes.push_back(planned[i].class_name);
+      for (const std::vector<KernelRecord>& layer : trace.layers) {
+        std::vector<std::string> trace_classes;
+        std::map<std::int64_t, std::int64_t> stream_end;
+        for (const KernelRecord& k : layer) {
+          trace_classes.push_back(k.class_name);
+          cmp.trace_s += static_cast<double>(k.duration_ns) * 1e-9;
+          const auto end = stream_end.find(k.stream);
+          if (end != stream_end.end() && k.start_ns > end->second) {
+            gaps.push_back(static_cast<double>(k.start_ns - end->second) * 1e-9);
+            cmp.trace_gap_s += static_cast<double>(k.start_ns - end->second) * 1e-9;
+          }
+          stream_end[k.stream] = std::max(end != stream_end.end() ? end->second : 0, k.start_ns + k.duration_ns);
+        }
+        std::vector<bool> used(layer.size(), false);
+        for (const auto& [r, t] : match_in_order(recipe_classes, trace_classes)) {
+          measured[indices[r]].push_back(static_cast<double>(layer[t].duration_ns) * 1e-9);
+          used[t] = true;
+          cmp.matched += 1;
+        }
+        for (std::size_t t = 0; t < layer.size(); ++t) {
+          if (used[t]) continue;
+          auto& [count, seconds] = unmodelled[{phase, layer[t].name, layer[t].class_name}];
+          count += 1;
+          seconds += static_cast<double>(layer[t].duration_ns) * 1e-9;
+          cmp.unmodelled_s += static_cast<double>(layer[t].duration_ns) * 1e-9;
+        }
+        cmp.trace_kernels += static_cast<double>(layer.size());
+      }
+      const double layers = std::max(1, cmp.trace_layers);
+      cmp.trace_kernels /= layers, cmp.matched /= layers, cmp.trace_s /= layers, cmp.unmodelled_s /= layers;
+      cmp.trace_gap_s /= layers;
+    }
+    fit.phases.push_back(cmp);
+  }
+  for (const auto& [key, value] : unmodelled) {
+    const auto it = trace_phase.find(std::get<0>(key));
+    const double layers = std::max<double>(1, static_cast<double>(it->second->layers.size()));
+    fit.unmodelled.push_back({std::get<0>(key), std::get<1>(key), std::get<2>(key), value.first / layers, value.second / layers});
+  }
+  std::stable_sort(fit.unmodelled.begin(), fit.unmodelled.end(),
+                   [](const UnmodelledKernel& a, const UnmodelledKernel& b) { return a.seconds_per_layer > b.seconds_per_layer; });
+
+  for (std::size_t i = 0; i < planned.size(); ++i) {
+    if (measured[i].empty()) {
+      fit.recipe_unmatched.push_back(planned[i]);
+      continue;
+    }
+    const PlannedKernel& p = planned[i];
+    fit.points.push_back({p.phase, p.op, p.pass, p.class_name, p.shape, mean_of(measured[i]),
+                          static_cast<int>(measured[i].size())});
+  }
+
+  // Per class: fit, residuals, leave one shape out.
+  for (CostLaw& law : fit.fitted.laws) {
+    std::vector<FitPoint> points;
+    for (const FitPoint& p : fit.points)
+      if (p.class_name == law.class_name) points.push_back(p);
+    if (points.empty()) {
+      fit.classes_without_points.push_back(law.class_name);
+      continue;
+    }
+    ClassFit cf;
+    law = fit_law(law, points, &cf.note);
+    cf.law = law;
+    cf.points = static_cast<int>(points.size());
+    cf.parameters = parameters_of(law);
+    double sq = 0;
+    int timed = 0;  // points with a measured time above 0 (a 0 µs memset has no relative residual)
+    for (const FitPoint& p : points) {
+      if (p.measured_s <= 0) continue;
+      const double r = (kernel_seconds(law, p.shape) - p.measured_s) / p.measured_s;
+      sq += r * r;
+      ++timed;
+    }
+    cf.rms_residual = timed > 0 ? std::sqrt(sq / timed) : 0;
+    std::vector<std::string> keys;
+    for (const FitPoint& p : points)
+      if (std::find(keys.begin(), keys.end(), shape_key(p)) == keys.end()) keys.push_back(shape_key(p));
+    cf.shapes = static_cast<int>(keys.size());
+    const std::size_t needed = law.form == LawForm::attention ? 2 : 3;  // parameters + 1
+    if (keys.size() >= needed) {
+      for (const std::string& key : keys) {
+        std::vector<FitPoint> rest, left;
+        for (const FitPoint& p : points) (shape_key(p) == key ? left : rest).push_back(p);
+        const CostLaw refit = fit_law(cf.law, rest);
+        LeaveOneOut loo;
+        loo.label = fmt::format("{} {} {}", left.front().phase, left.front().op, to_string(left.front().pass));
+        for (const FitPoint& p : left) loo.measured_s += p.measured_s, loo.predicted_s += kernel_seconds(refit, p.shape);
+        if (loo.measured_s > 0) cf.leave_one_out.push_back(loo);
+        const std::vector<FittedParameter> values = parameters_of(refit);
+        for (std::size_t v = 0; v < values.size(); ++v) {
+          cf.parameters[v].low = std::min(cf.parameters[v].low, values[v].value);
+          cf.parameters[v].high = std::max(cf.parameters[v].high, values[v].value);
+        }
+      }
+      std::vector<double> errors;
+      for (const LeaveOneOut& l : cf.leave_one_out) errors.push_back(std::abs(l.error()));
+      if (!errors.empty()) cf.loo_median_abs = median_of(errors);
+    }
+    fit.classes.push_back(cf);
+  }
+  fit.gaps = static_cast<int>(gaps.size());
+  fit.fitted.launch_gap_s = median_of(gaps);
+
+  // Predicted phase times with the fitted laws.
+  for (PhaseComparison& cmp : fit.phases) {
+    for (const PlannedKernel& p : planned) {
+      if (p.phase != cmp.phase) continue;
+      const CostLaw* law = fit.fitted.find(p.class_name);
+      cmp.predicted_s += kernel_seconds(*law, p.shape);
+    }
+    cmp.predicted_gap_s = fit.fitted.launch_gap_s * std::max(0, cmp.recipe_kernels - 1);
+  }
+  return fit;
+}
+
+}  // namespace trainsim::calibrate

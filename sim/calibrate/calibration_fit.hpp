@@ -1,0 +1,126 @@
+#pragma once
+// The fit of cost laws to a trace (issue 13): the recipe kernels of each phase
+// (expand_recipes) are matched in order to the trace's kernels of that phase
+// (a longest common subsequence of class names, per layer), each matched recipe
+// kernel becomes a point (its shape, its mean measured time over the layers), and
+// each class's law parameters are fitted by least squares:
+// - gemm: achieved efficiency e = flops / (peak · wave · t); 1/e = 1/e_max + (k_half/e_max)·(1/K)
+//   is linear in 1/K;
+// - memory: t = fixed + bytes / bandwidth, linear in bytes;
+// - attention: t = flops / (peak · efficiency), through the origin.
+// The launch gap is the median idle gap between consecutive kernels of a stream
+// within the recipe's phases. Trace kernels that no recipe kernel matched are
+// unmodelled work, reported per phase and name, never dropped. Each class is
+// checked by leaving one shape out: refit without it, predict it.
+//
+// Only kernel records enter the fit (CalibrationInput): no step time, throughput,
+// MFU or GPU-hours figure can.
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "sim/calibrate/cost_laws.hpp"
+#include "sim/calibrate/kernel_attribution.hpp"
+#include "sim/calibrate/recipes.hpp"
+
+namespace trainsim::calibrate {
+
+// The kernels of one phase, per layer instance, on compute streams, by start time.
+struct PhaseKernels {
+  std::string phase;
+  std::vector<std::vector<KernelRecord>> layers;
+};
+
+struct CalibrationInput {
+  std::string trace_file;
+  std::uintmax_t trace_bytes = 0;
+  std::vector<PhaseKernels> phases;
+};
+
+// The kernel records of an attribution: the one thing the fit reads of a trace.
+[[nodiscard]] CalibrationInput calibration_input(const TraceAttribution& attribution);
+
+// One matched recipe kernel.
+struct FitPoint {
+  std::string phase, op;
+  OpPass pass = OpPass::forward;
+  std::string class_name;
+  KernelShape shape;
+  double measured_s = 0;  // mean over the layers it matched in
+  int layers_matched = 0;
+};
+
+// A fitted parameter and its range: the lowest and highest value over the
+// leave-one-shape-out refits (= value when the class has too few shapes).
+struct FittedParameter {
+  std::string name;
+  double value = 0, low = 0, high = 0;
+};
+
+struct LeaveOneOut {
+  std::string label;  // the left-out shape: "phase op pass"
+  double measured_s = 0, predicted_s = 0;
+  [[nodiscard]] double error() const { return (predicted_s - measured_s) / measured_s; }
+};
+
+struct ClassFit {
+  CostLaw law;  // the fitted law
+  int points = 0, shapes = 0;
+  std::vector<FittedParameter> parameters;
+  double rms_residual = 0;  // relative, over the points
+  std::vector<LeaveOneOut> leave_one_out;  // empty: too few shapes
+  std::optional<double> loo_median_abs;    // median |error|
+  std::string note;                        // where the fit was constrained
+};
+
+struct PhaseComparison {
+  std::string phase;
+  int trace_layers = 0;
+  double trace_kernels = 0;    // mean kernel count per layer
+  int recipe_kernels = 0;
+  double matched = 0;          // mean matched kernels per layer
+  double trace_s = 0;          // mean kernel time per layer
+  double predicted_s = 0;      // Σ kernel_seconds of the phase's recipe kernels
+  double unmodelled_s = 0;     // mean per layer of the trace kernels no recipe kernel matched
+  double trace_gap_s = 0;      // mean per layer of the idle gaps between kernels of a stream
+  double predicted_gap_s = 0;  // launch gap × (recipe kernels − 1)
+};
+
+struct UnmodelledKernel {
+  std::string phase, name, class_name;
+  double count_per_layer = 0, seconds_per_layer = 0;
+};
+
+struct CalibrationFit {
+  CalibrationInput input;  // provenance: its trace path and size
+  std::string recipes_file, laws_file;
+  // What the recipes were expanded for (set by the caller, for the provenance).
+  std::string workload_file;
+  RoutedRows routed_rows;
+  CostLawTable fitted;  // the laws with fitted parameters and launch gap
+  std::vector<ClassFit> classes;          // law order; classes without points are left out
+  std::vector<std::string> classes_without_points;
+  std::vector<FitPoint> points;
+  std::vector<PhaseComparison> phases;    // recipe order
+  std::vector<UnmodelledKernel> unmodelled;  // largest first
+  std::vector<PlannedKernel> recipe_unmatched;  // recipe kernels no trace kernel matched in any layer
+  int gaps = 0;                          // gaps the launch gap is the median of
+  [[nodiscard]] std::optional<double> loo_median_abs() const;  // over every class's errors
+};
+
+// Fits one law to points of its class (exported for the tests).
+[[nodiscard]] CostLaw fit_law(const CostLaw& prior, const std::vector<FitPoint>& points, std::string* note = nullptr);
+
+[[nodiscard]] CalibrationFit fit_calibration(const CalibrationInput& input, const std::vector<PlannedKernel>& planned,
+                                             const CostLawTable& laws, const std::string& recipes_file);
+
+void write_calibration_text(std::ostream& out, const CalibrationFit& fit);
+[[nodiscard]] nlohmann::ordered_json calibration_json(const CalibrationFit& fit);
+// The calibration file (YAML): the laws file's format with the fitted parameters,
+// plus provenance, residuals, leave-one-out errors and unmodelled time.
+void write_calibration_yaml(std::ostream& out, const CalibrationFit& fit);
+
+}  // namespace trainsim::calibrate

@@ -1,0 +1,227 @@
+// calibrate --write: the fit as text, JSON and the calibration file (YAML).
+#include <fmt/format.h>
+
+#include <cmath>
+
+#include "sim/calibrate/calibration_fit.hpp"
+
+namespace trainsim::calibrate {
+namespace {
+
+double us(double s) { return s * 1e6; }
+
+std::string percent(double relative) { return fmt::format("{:+.1f} %", 100 * relative); }
+
+// The layer pair: every phase of the recipe.
+PhaseComparison pair_total(const CalibrationFit& fit) {
+  PhaseComparison total;
+  total.phase = "layer pair (all phases)";
+  for (const PhaseComparison& p : fit.phases) {
+    total.trace_kernels += p.trace_kernels;
+    total.recipe_kernels += p.recipe_kernels;
+    total.matched += p.matched;
+    total.trace_s += p.trace_s;
+    total.predicted_s += p.predicted_s;
+    total.unmodelled_s += p.unmodelled_s;
+    total.trace_gap_s += p.trace_gap_s;
+    total.predicted_gap_s += p.predicted_gap_s;
+  }
+  return total;
+}
+
+std::string parameter_text(const FittedParameter& p) {
+  return fmt::format("{} {:.4g} [{:.4g}, {:.4g}]", p.name, p.value, p.low, p.high);
+}
+
+// A YAML scalar in double quotes.
+std::string quoted(const std::string& s) {
+  std::string out = "\"";
+  for (const char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+void write_calibration_text(std::ostream& out, const CalibrationFit& fit) {
+  out << fmt::format("calibration fit: {} ({} bytes)\n  recipes {}\n  laws {}\n", fit.input.trace_file,
+                     fit.input.trace_bytes, fit.recipes_file, fit.laws_file);
+  out << fmt::format("  {} recipe kernels matched a trace kernel; {} recipe kernels matched none; launch gap {:.2f} us "
+                     "(median of {} gaps)\n\n",
+                     fit.points.size(), fit.recipe_unmatched.size(), us(fit.fitted.launch_gap_s), fit.gaps);
+  out << "Per phase, mean per layer (kernel time on compute streams; predicted = the recipe's kernels under the "
+         "fitted laws):\n";
+  out << fmt::format("  {:<24} {:>8} {:>8} {:>11} {:>11} {:>8} {:>11} {:>10} {:>10}\n", "phase", "kernels", "recipe",
+                     "trace us", "predicted", "error", "unmodelled", "gaps us", "pred gaps");
+  auto row = [&](const PhaseComparison& p) {
+    out << fmt::format("  {:<24} {:>8.1f} {:>8} {:>11.1f} {:>11.1f} {:>8} {:>11.1f} {:>10.1f} {:>10.1f}\n", p.phase,
+                       p.trace_kernels, p.recipe_kernels, us(p.trace_s), us(p.predicted_s),
+                       p.trace_s > 0 ? percent(p.predicted_s / p.trace_s - 1) : "-", us(p.unmodelled_s),
+                       us(p.trace_gap_s), us(p.predicted_gap_s));
+  };
+  for (const PhaseComparison& p : fit.phases) row(p);
+  row(pair_total(fit));
+  out << "\nPer class (fitted law; parameters as value [low, high] over the leave-one-shape-out refits):\n";
+  for (const ClassFit& c : fit.classes) {
+    std::string params;
+    for (const FittedParameter& p : c.parameters) params += (params.empty() ? "" : ", ") + parameter_text(p);
+    out << fmt::format("  {:<28} {:<9} {:>3} kernels {:>3} shapes  rms residual {:>6.1f} %  {}\n", c.law.class_name,
+                       to_string(c.law.form), c.points, c.shapes, 100 * c.rms_residual, params);
+    if (!c.note.empty()) out << "      note: " << c.note << '\n';
+  }
+  if (!fit.classes_without_points.empty())
+    out << fmt::format("  no trace kernel for: {} (their laws keep the file's values)\n",
+                       fmt::join(fit.classes_without_points, ", "));
+  out << "\nLeave one shape out (refit without it, predict it):\n";
+  for (const ClassFit& c : fit.classes) {
+    if (c.leave_one_out.empty()) {
+      out << fmt::format("  {:<28} too few shapes ({}) to leave one out\n", c.law.class_name, c.shapes);
+      continue;
+    }
+    out << fmt::format("  {:<28} median |error| {:.1f} %\n", c.law.class_name, 100 * *c.loo_median_abs);
+    for (const LeaveOneOut& l : c.leave_one_out)
+      out << fmt::format("      {:<40} measured {:>9.1f} us  predicted {:>9.1f} us  {}\n", l.label, us(l.measured_s),
+                         us(l.predicted_s), percent(l.error()));
+  }
+  if (const auto m = fit.loo_median_abs()) out << fmt::format("  all classes: median |error| {:.1f} %\n", 100 * *m);
+  out << "\nUnmodelled trace kernels (no recipe kernel matched them), mean per layer:\n";
+  for (const UnmodelledKernel& u : fit.unmodelled)
+    out << fmt::format("  {:<10} {:<28} {:>5.2f} x {:>9.1f} us  {}\n", u.phase, u.class_name, u.count_per_layer,
+                       us(u.seconds_per_layer), u.name.substr(0, 70));
+  if (fit.unmodelled.empty()) out << "  none\n";
+  if (!fit.recipe_unmatched.empty()) {
+    out << "\nRecipe kernels that matched no trace kernel:\n";
+    for (const PlannedKernel& p : fit.recipe_unmatched)
+      out << fmt::format("  {:<10} {} {} {}\n", p.phase, p.op, to_string(p.pass), p.class_name);
+  }
+}
+
+nlohmann::ordered_json calibration_json(const CalibrationFit& fit) {
+  using nlohmann::ordered_json;
+  ordered_json j;
+  j["trace"] = fit.input.trace_file;
+  j["trace_bytes"] = fit.input.trace_bytes;
+  j["recipes"] = fit.recipes_file;
+  j["laws"] = fit.laws_file;
+  j["workload"] = fit.workload_file;
+  j["routed_rows"] = {{"forward", fit.routed_rows.forward}, {"backward", fit.routed_rows.backward}};
+  j["launch_gap_s"] = fit.fitted.launch_gap_s;
+  j["gaps"] = fit.gaps;
+  ordered_json phases = ordered_json::array();
+  auto phase_json = [](const PhaseComparison& p) {
+    return ordered_json{{"phase", p.phase},          {"trace_kernels_per_layer", p.trace_kernels},
+                        {"recipe_kernels", p.recipe_kernels}, {"matched_per_layer", p.matched},
+                        {"trace_s", p.trace_s},        {"predicted_s", p.predicted_s},
+                        {"unmodelled_s", p.unmodelled_s}, {"trace_gap_s", p.trace_gap_s},
+                        {"predicted_gap_s", p.predicted_gap_s}};
+  };
+  for (const PhaseComparison& p : fit.phases) phases.push_back(phase_json(p));
+  phases.push_back(phase_json(pair_total(fit)));
+  j["phases"] = phases;
+  ordered_json classes = ordered_json::array();
+  for (const ClassFit& c : fit.classes) {
+    ordered_json cj{{"class", c.law.class_name}, {"law", to_string(c.law.form)}, {"kernels", c.points},
+                    {"shapes", c.shapes},        {"rms_residual", c.rms_residual}};
+    for (const FittedParameter& p : c.parameters) cj[p.name] = {{"value", p.value}, {"low", p.low}, {"high", p.high}};
+    ordered_json loo = ordered_json::array();
+    for (const LeaveOneOut& l : c.leave_one_out)
+      loo.push_back({{"shape", l.label}, {"measured_s", l.measured_s}, {"predicted_s", l.predicted_s}, {"error", l.error()}});
+    cj["leave_one_out"] = loo;
+    cj["leave_one_out_median_abs"] = c.loo_median_abs ? ordered_json(*c.loo_median_abs) : ordered_json(nullptr);
+    if (!c.note.empty()) cj["note"] = c.note;
+    classes.push_back(cj);
+  }
+  j["classes"] = classes;
+  j["classes_without_points"] = fit.classes_without_points;
+  const auto median = fit.loo_median_abs();
+  j["leave_one_out_median_abs"] = median ? ordered_json(*median) : ordered_json(nullptr);
+  ordered_json unmodelled = ordered_json::array();
+  for (const UnmodelledKernel& u : fit.unmodelled)
+    unmodelled.push_back({{"phase", u.phase}, {"class", u.class_name}, {"name", u.name},
+                          {"count_per_layer", u.count_per_layer}, {"seconds_per_layer", u.seconds_per_layer}});
+  j["unmodelled"] = unmodelled;
+  ordered_json unmatched = ordered_json::array();
+  for (const PlannedKernel& p : fit.recipe_unmatched)
+    unmatched.push_back({{"phase", p.phase}, {"op", p.op}, {"pass", to_string(p.pass)}, {"class", p.class_name}});
+  j["recipe_kernels_unmatched"] = unmatched;
+  return j;
+}
+
+void write_calibration_yaml(std::ostream& out, const CalibrationFit& fit) {
+  const CostLawTable& t = fit.fitted;
+  out << "# Written by `trainsim calibrate TRACE --write FILE` (issue 13): the cost laws of " << t.file
+      << "\n# with parameters fitted to the kernels of one profiler trace. Only kernel records entered the fit.\n"
+      << "# Parameter ranges {low, high} are the extremes over the leave-one-shape-out refits.\n";
+  out << "name: " << quoted(t.name + " calibrated") << '\n';
+  out << "gpu: " << quoted(t.gpu) << '\n';
+  out << "source: " << quoted("fit of " + t.file + " to " + fit.input.trace_file) << '\n';
+  out << "sms_total: " << t.sms_total << '\n';
+  out << fmt::format("launch_gap: {:.4g}us   # median of {} idle gaps between kernels of a stream\n",
+                     us(t.launch_gap_s), fit.gaps);
+  out << "laws:\n";
+  for (const CostLaw& law : t.laws) {
+    const ClassFit* cf = nullptr;
+    for (const ClassFit& c : fit.classes)
+      if (c.law.class_name == law.class_name) cf = &c;
+    out << "  - {class: " << law.class_name << ", law: " << to_string(law.form);
+    switch (law.form) {
+      case LawForm::gemm:
+        out << fmt::format(", peak: {:.6g}TFLOPS, sms: {}, tile_m: {:g}, tile_n: {:g}, e_max: {:.6g}, k_half: {:.6g}",
+                           law.peak_flops * t.sms_total / law.sms / 1e12, law.sms, law.tile_m, law.tile_n, law.e_max,
+                           law.k_half);
+        break;
+      case LawForm::memory:
+        out << fmt::format(", fixed: {:.6g}us, bandwidth: {:.6g}GB/s", us(law.fixed_s), law.bandwidth / 1e9);
+        break;
+      case LawForm::attention:
+        out << fmt::format(", peak: {:.6g}TFLOPS, sms: {}, efficiency: {:.6g}", law.peak_flops * t.sms_total / law.sms / 1e12,
+                           law.sms, law.efficiency);
+        break;
+    }
+    out << "}";
+    if (cf == nullptr)
+      out << "   # no kernel of this class in the trace: the laws file's values";
+    else
+      out << fmt::format("   # {} kernels, {} shapes, rms residual {:.1f} %", cf->points, cf->shapes, 100 * cf->rms_residual);
+    out << '\n';
+  }
+  out << "provenance:\n";
+  out << "  trace: " << quoted(fit.input.trace_file) << '\n';
+  out << "  trace_bytes: " << fit.input.trace_bytes << '\n';
+  out << "  recipes: " << quoted(fit.recipes_file) << '\n';
+  out << "  laws: " << quoted(fit.laws_file) << '\n';
+  out << "  workload: " << quoted(fit.workload_file) << '\n';
+  out << fmt::format("  routed_rows: {{forward: {:g}, backward: {:g}}}   # 0: the cost model's tokens x top_k\n",
+                     fit.routed_rows.forward, fit.routed_rows.backward);
+  out << "  inputs: \"kernel records only (name, class, stream, start, duration per phase and layer)\"\n";
+  out << "fit:\n  classes:\n";
+  for (const ClassFit& c : fit.classes) {
+    out << "    - class: " << c.law.class_name << '\n';
+    out << fmt::format("      kernels: {}\n      shapes: {}\n      rms_residual: {:.4g}\n", c.points, c.shapes,
+                       c.rms_residual);
+    for (const FittedParameter& p : c.parameters)
+      out << fmt::format("      {}: {{value: {:.6g}, low: {:.6g}, high: {:.6g}}}\n", p.name, p.value, p.low, p.high);
+    if (c.loo_median_abs) {
+      out << fmt::format("      leave_one_out_median_abs: {:.4g}\n      leave_one_out:\n", *c.loo_median_abs);
+      for (const LeaveOneOut& l : c.leave_one_out)
+        out << fmt::format("        - {{shape: {}, measured_us: {:.2f}, predicted_us: {:.2f}, error: {:.4f}}}\n",
+                           quoted(l.label), us(l.measured_s), us(l.predicted_s), l.error());
+    }
+    if (!c.note.empty()) out << "      note: " << quoted(c.note) << '\n';
+  }
+  out << "  phases:   # mean per layer, us\n";
+  auto phase_line = [&](const PhaseComparison& p) {
+    out << fmt::format("    - {{phase: {}, trace: {:.1f}, predicted: {:.1f}, unmodelled: {:.1f}}}\n", quoted(p.phase),
+                       us(p.trace_s), us(p.predicted_s), us(p.unmodelled_s));
+  };
+  for (const PhaseComparison& p : fit.phases) phase_line(p);
+  phase_line(pair_total(fit));
+  out << "  unmodelled:   # trace kernels no recipe kernel matched, mean per layer\n";
+  for (const UnmodelledKernel& u : fit.unmodelled)
+    out << fmt::format("    - {{phase: {}, class: {}, count: {:.2f}, us: {:.2f}, name: {}}}\n", quoted(u.phase),
+                       u.class_name, u.count_per_layer, us(u.seconds_per_layer), quoted(u.name.substr(0, 80)));
+}
+
+}  // namespace trainsim::calibrate
