@@ -161,7 +161,7 @@ GpuMemory gpu_memory(const WorkloadSpec& w, double hbm_bytes, const PipelineSche
 
 GpuMemory plan_gpu_memory(const ClusterSpec& cluster, const WorkloadSpec& workload) {
   step::StepBuild b(cluster, workload, Fidelity::symmetric);
-  step::plan_step(b, workload.training.global_batch);
+  step::plan_partition(b, workload.training.global_batch);
   return gpu_memory(workload, cluster.gpu.hbm_bytes, b.schedule, b.cost, b.stage_layers);
 }
 

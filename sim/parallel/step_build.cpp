@@ -24,7 +24,7 @@ StagesOfRank stages_of_rank(const PipelineSchedule& s) {
 
 }  // namespace
 
-void plan_step(StepBuild& b, int global_batch_sequences) {
+void plan_partition(StepBuild& b, int global_batch_sequences) {
   const ClusterSpec& c = b.cluster;
   const WorkloadSpec& w = b.workload;
   b.microbatches = global_batch_sequences / (b.p.dp * w.training.micro_batch);
@@ -40,6 +40,12 @@ void plan_step(StepBuild& b, int global_batch_sequences) {
   // Balanced per rank, not per stage: a rank that runs two stages (DualPipe's
   // first and last, with the embedding and the head) carries both.
   b.stage_layers = partition_layers(layer_seconds, b.schedule.num_stages, stages_of_rank(b.schedule));
+}
+
+void plan_step(StepBuild& b, int global_batch_sequences) {
+  const ClusterSpec& c = b.cluster;
+  const WorkloadSpec& w = b.workload;
+  plan_partition(b, global_batch_sequences);
   // A context-parallel rank holds seq_len/cp tokens of each sequence.
   b.activation_bytes = static_cast<double>(w.training.micro_batch) * w.training.seq_len * w.model.hidden *
                        element_bytes(Precision::bf16) / b.p.cp;

@@ -83,6 +83,9 @@ struct StepBuild {
 // Plans the step for `global_batch_sequences`: throws InputError for what the
 // batch or parallelism does not allow. Leaves the emission state empty.
 void plan_step(StepBuild& b, int global_batch_sequences);
+// The first part of plan_step: micro-batches, schedule, cost model, layer plans
+// and stage partition (no routing: what the memory model needs, cheaply).
+void plan_partition(StepBuild& b, int global_batch_sequences);
 
 // Bytes of one ring-attention KV block on one TP rank: K and V of seq_len/cp
 // tokens of a micro-batch for the rank's heads, in BF16. GQA/MHA: 2 x
