@@ -97,6 +97,13 @@ TEST_CASE("cost command: rental cost is GPU-hours times the price on the small c
   REQUIRE(dearer.status == 0);
   CHECK(nlohmann::json::parse(dearer.output)["rental"]["run_usd"].get<double>() ==
         2 * j["rental"]["run_usd"].get<double>());
+  // Memory: the small case fits; one over the HBM is flagged (JSON and text), not refused.
+  CHECK(j["fits_memory"] == true);
+  const auto over = test::run_trainsim(small + " --set memory.reserved=100GB", false);
+  REQUIRE(over.status == 0);
+  CHECK(nlohmann::json::parse(over.output)["fits_memory"] == false);
+  const auto text = test::run_trainsim(small.substr(0, small.size() - 14) + " --set memory.reserved=100GB", false);
+  CHECK(text.output.find("!! DOES NOT FIT IN GPU MEMORY: rank ") != std::string::npos);
 }
 
 // The memory guard lives in the run pipeline, so cost refuses like run does.

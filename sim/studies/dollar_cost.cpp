@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "sim/parallel/memory.hpp"
+
 namespace trainsim {
 
 RunCost run_cost(const StepResult& r, const ClusterSpec& cluster) {
@@ -15,6 +17,7 @@ RunCost run_cost(const StepResult& r, const ClusterSpec& cluster) {
             .total_days = r.total_days,
             .gpu_hour_usd = p.gpu_hour_usd,
             .rental_usd = r.total_gpu_hours * p.gpu_hour_usd};
+  if (!r.memory.ranks.empty() && !r.memory.fits()) c.memory_does_not_fit = memory_verdict(r.memory);
 
   // energy_mwh already includes the PUE (facility energy).
   c.energy_mwh = r.energy_mwh;
@@ -44,6 +47,7 @@ std::string to_text(const RunCost& c) {
   std::string s;
   s += fmt::format("trainsim cost: {} on {} ({} GPUs), {:.4g}T tokens: {:.0f} GPU-hours, {:.1f} days\n\n",
                    c.workload_name, c.cluster_name, c.num_gpus, c.total_tokens / 1e12, c.total_gpu_hours, c.total_days);
+  if (!c.memory_does_not_fit.empty()) s += fmt::format("  !! DOES NOT FIT IN GPU MEMORY: {}\n\n", c.memory_does_not_fit);
   s += "  rental\n";
   s += fmt::format("    price                          {:>14.2f} $ per GPU-hour\n", c.gpu_hour_usd);
   s += fmt::format("    run                            {:>14.3f} M$\n\n", c.rental_usd / 1e6);
@@ -79,7 +83,8 @@ nlohmann::ordered_json to_json(const RunCost& c) {
                               {"num_gpus", c.num_gpus},
                               {"total_tokens", c.total_tokens},
                               {"total_gpu_hours", c.total_gpu_hours},
-                              {"total_days", c.total_days}};
+                              {"total_days", c.total_days},
+                              {"fits_memory", c.memory_does_not_fit.empty()}};
   j["rental"] = {{"gpu_hour_usd", c.gpu_hour_usd}, {"run_usd", c.rental_usd}};
   j["energy"] = {{"energy_mwh", c.energy_mwh},
                  {"pue", c.pue},
