@@ -3,7 +3,8 @@
 // (sim/calibrate). With --fit or --write, expand the recipes for one MoE (else
 // dense) layer of the workload, match them to the trace's kernels and fit the
 // cost law of each kernel class (kernel records only); --write FILE writes the
-// calibration file. The step model does not read it yet.
+// calibration file, which a cluster's gpu.calibration puts into the step model
+// (sim/calibrate/step_calibration.hpp).
 #include <fstream>
 #include <iostream>
 #include <memory>

@@ -39,6 +39,10 @@ const KeyTable& cluster_keys() {
           number("gpu.efficiency.attention_fwd", fraction, Range::fraction(), "flash attention forward, of the peak"),
           number("gpu.efficiency.attention_bwd", fraction, Range::fraction(), "flash attention backward, of the peak"),
           number("gpu.efficiency.hbm", fraction, Range::fraction(), "memory-bound ops, of hbm_bandwidth"),
+          optional(text("gpu.calibration",
+                        "calibration file (cost laws per kernel class, `trainsim calibrate --write`), relative to "
+                        "this file; with a workload's training.recipes it replaces the efficiencies above"),
+                   "none"),
           integer("nodes", Range::at_least(1), "number of nodes; nodes x node.gpus GPUs in all"),
           section("node", "one node: GPUs on one NVSwitch"),
           integer("node.gpus", Range::at_least(1), "GPUs per node"),

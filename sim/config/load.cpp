@@ -73,6 +73,8 @@ ClusterSpec load_cluster(const std::string& path, const std::vector<Override>& o
   c.gpu.efficiency.attention_fwd = eff.number("attention_fwd");
   c.gpu.efficiency.attention_bwd = eff.number("attention_bwd");
   c.gpu.efficiency.hbm = eff.number("hbm");
+  if (gpu.has("calibration") && gpu.text("calibration") != "none")
+    c.gpu.calibration = gpu.text("calibration");  // read by sim/calibrate/step_calibration
 
   c.nodes = top.integer("nodes");
   const Section node = top.section("node");
@@ -238,6 +240,8 @@ WorkloadSpec load_workload(const std::string& path, const std::vector<Override>&
     o.moment_bytes = opt.integer("moment_bytes");
     o.parameter_bytes = opt.integer("parameter_bytes");
   }
+  if (tr.has("recipes") && tr.text("recipes") != "none")
+    t.recipes = tr.text("recipes");  // read by sim/calibrate/step_calibration
 
   // ---- parallelism
   const Section par = top.section("parallelism");

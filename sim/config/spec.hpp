@@ -51,6 +51,7 @@ struct GpuSpec {
   double power_busy_w = 0;
   double launch_overhead_s = 0; // per kernel
   EfficiencySpec efficiency;
+  std::string calibration;      // gpu.calibration as written (relative to the cluster file); "" = op_time's model
 };
 
 struct NodeSpec {
@@ -186,6 +187,7 @@ struct TrainingSpec {
   bool causal = true;           // FLOP convention of the attention products
   RecomputeSpec recompute;
   OptimizerSpec optimizer;
+  std::string recipes;          // training.recipes as written; "" = none (sim/calibrate/step_calibration.hpp)
 };
 
 struct ParallelismSpec {

@@ -112,6 +112,10 @@ const KeyTable& workload_keys() {
           optional(integer("training.optimizer.parameter_bytes", one_up,
                            "bytes per working weight: written by the optimizer, all-gathered by ZeRO"),
                    "2"),
+          optional(text("training.recipes",
+                        "recipe set (the kernels of each op-pass): a name beside the cluster's gpu.calibration, "
+                        "or a path relative to this file; used with a calibration"),
+                   "none"),
           section("parallelism", "how the model is split over the GPUs; tp x cp x pp x dp = GPUs"),
           integer("parallelism.tp", one_up, "tensor-parallel degree; at most node.gpus"),
           integer("parallelism.pp", one_up, "pipeline stages; at most model.layers"),

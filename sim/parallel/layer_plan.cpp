@@ -2,7 +2,9 @@
 #include "sim/parallel/layer_plan.hpp"
 
 #include <algorithm>
+#include <optional>
 
+#include "sim/calibrate/step_calibration.hpp"
 #include "sim/model/op_time.hpp"
 
 namespace trainsim::step {
@@ -31,11 +33,32 @@ OpCost context_share(const OpCost& op, const WorkloadSpec& w) {
   return local;
 }
 
-void add_op(BlockCost& block, const OpCost& whole, const ClusterSpec& c, const WorkloadSpec& w, int tp_shards) {
+calibrate::OpPass op_pass(Pass pass) {
+  switch (pass) {
+    case Pass::forward: return calibrate::OpPass::forward;
+    case Pass::backward_input: return calibrate::OpPass::backward_input;
+    case Pass::backward_weight: return calibrate::OpPass::backward_weight;
+    case Pass::recompute: return calibrate::OpPass::recompute;
+  }
+  return calibrate::OpPass::forward;
+}
+
+// `calibrated`: the op-passes the recipes time (step_calibration.hpp), for the whole
+// op on one GPU; the others keep op_time. A tensor- or context-parallel rank takes
+// 1/shards of a calibrated time (assumption: no shape effect of the split).
+void add_op(BlockCost& block, const OpCost& whole, const ClusterSpec& c, const WorkloadSpec& w, int tp_shards,
+            const calibrate::CalibratedOpPasses* calibrated) {
   const OpCost op = context_share(whole, w);
   const int shards = tp_shards_of(op, w.parallelism, tp_shards);
   const double shared = compute_sm_share(c, w);
-  auto seconds = [&](Pass pass, double sm_share) { return op_seconds(op, pass, c, sm_share, shards); };
+  auto seconds = [&](Pass pass, double sm_share) {
+    if (calibrated != nullptr) {
+      const auto it = calibrated->find({op.name, op_pass(pass)});
+      if (it != calibrated->end())
+        return (sm_share == 1 ? it->second.all_sms : it->second.sm_shared) / (shards * w.parallelism.cp);
+    }
+    return op_seconds(op, pass, c, sm_share, shards);
+  };
   block.f += seconds(Pass::forward, 1);
   block.b += seconds(Pass::backward_input, 1) + seconds(Pass::recompute, 1);
   block.w += seconds(Pass::backward_weight, 1);
@@ -74,7 +97,8 @@ bool in_mlp_block(OpBlock block) {
   return false;
 }
 
-LayerPlan plan_layer(const LayerCost& layer, const ClusterSpec& c, const WorkloadSpec& w) {
+LayerPlan plan_layer(const LayerCost& layer, const ClusterSpec& c, const WorkloadSpec& w,
+                     const calibrate::StepCalibration* calibration) {
   LayerPlan plan;
   plan.name = layer.name;
   const int shards = w.parallelism.tp;
@@ -84,25 +108,32 @@ LayerPlan plan_layer(const LayerCost& layer, const ClusterSpec& c, const Workloa
   plan.category = layer.kind == LayerKind::mtp ? Category::mtp
                   : transformer               ? Category::attention
                                               : Category::embedding_head;
-  for (const OpCost& op : layer.ops) {
+  LayerCost local_layer = layer;  // the ops as one GPU runs them
+  for (OpCost& op : local_layer.ops) {
+    if (op.block != OpBlock::routed_experts) continue;
+    // The cost model is unsharded: its routed-expert ops read every expert's
+    // weights. Under expert parallelism a GPU holds 1/ep of them (and, with
+    // balanced routing, computes its micro-batch's share of the FLOPs), so only
+    // the weight traffic shrinks.
+    const double foreign = op.params * (1.0 - 1.0 / w.parallelism.ep);
+    op.bytes_fwd -= foreign * element_bytes(op.precision);
+    op.bytes_bwd_input -= foreign * element_bytes(op.precision);
+    op.bytes_bwd_weight -= foreign * w.training.optimizer.gradient_bytes;  // the foreign weight gradients
+    op.bytes_bwd = op.bytes_bwd_input + op.bytes_bwd_weight;
+  }
+  std::optional<calibrate::CalibratedOpPasses> calibrated;
+  if (calibration != nullptr && transformer)
+    calibrated = calibrate::calibrated_op_passes(*calibration, local_layer, w, compute_sm_share(c, w));
+  const calibrate::CalibratedOpPasses* timed = calibrated ? &*calibrated : nullptr;
+  for (const OpCost& op : local_layer.ops) {
     if (op.block == OpBlock::routed_experts) {
       plan.moe = true;
-      // The cost model is unsharded: its routed-expert ops read every expert's
-      // weights. Under expert parallelism a GPU holds 1/ep of them (and, with
-      // balanced routing, computes its micro-batch's share of the FLOPs), so only
-      // the weight traffic shrinks.
-      OpCost local = op;
-      const double foreign = op.params * (1.0 - 1.0 / w.parallelism.ep);
-      local.bytes_fwd -= foreign * element_bytes(op.precision);
-      local.bytes_bwd_input -= foreign * element_bytes(op.precision);
-      local.bytes_bwd_weight -= foreign * w.training.optimizer.gradient_bytes;  // the foreign weight gradients
-      local.bytes_bwd = local.bytes_bwd_input + local.bytes_bwd_weight;
-      add_op(plan.mlp, local, c, w, shards);
-      add_op(plan.routed, local, c, w, shards);
+      add_op(plan.mlp, op, c, w, shards, timed);
+      add_op(plan.routed, op, c, w, shards, timed);
       continue;
     }
-    add_op(transformer && in_mlp_block(op.block) ? plan.mlp : plan.attn, op, c, w, shards);
-    if (transformer && op.kind == OpKind::attention_core) add_op(plan.core, op, c, w, shards);
+    add_op(transformer && in_mlp_block(op.block) ? plan.mlp : plan.attn, op, c, w, shards, timed);
+    if (transformer && op.kind == OpKind::attention_core) add_op(plan.core, op, c, w, shards, timed);
   }
   return plan;
 }

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "sim/calibrate/step_calibration.hpp"
 #include "sim/config/spec.hpp"
 #include "sim/model/cost_model.hpp"
 #include "sim/parallel/step_program.hpp"
@@ -59,6 +60,9 @@ struct LayerPlan {
 // The shards `tp` ranks split the op into: tp, or 1 for a replicated op.
 [[nodiscard]] int tp_shards_of(const OpCost& op, const ParallelismSpec& p, int tp);
 
-[[nodiscard]] LayerPlan plan_layer(const LayerCost& layer, const ClusterSpec& c, const WorkloadSpec& w);
+// With a calibration (sim/calibrate/step_calibration.hpp), the op-passes its recipes
+// list take their recipe kernels' seconds; without one, op_time's.
+[[nodiscard]] LayerPlan plan_layer(const LayerCost& layer, const ClusterSpec& c, const WorkloadSpec& w,
+                                   const calibrate::StepCalibration* calibration = nullptr);
 
 }  // namespace trainsim::step

@@ -32,7 +32,8 @@ void plan_partition(StepBuild& b, int global_batch_sequences) {
   if (w.model.moe && b.p.tp != 1)
     throw InputError(w.mark_of("parallelism.tp"), "MoE workloads with tp > 1 are not supported yet");
   b.cost = model_cost(w);
-  for (const LayerCost& l : b.cost.layers) b.layers.push_back(plan_layer(l, c, w));
+  const auto calibration = calibrate::load_step_calibration(c, w);
+  for (const LayerCost& l : b.cost.layers) b.layers.push_back(plan_layer(l, c, w, calibration ? &*calibration : nullptr));
   if (b.schedule.num_stages > static_cast<int>(b.layers.size()))
     throw InputError(w.mark_of("parallelism.pp"), "more pipeline stages than layers");
   std::vector<double> layer_seconds;

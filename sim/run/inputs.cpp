@@ -1,5 +1,6 @@
 #include "sim/run/inputs.hpp"
 
+#include "sim/calibrate/step_calibration.hpp"
 #include "sim/parallel/data_parallel.hpp"
 #include "sim/parallel/moe_routing_registry.hpp"
 #include "sim/parallel/schedule.hpp"
@@ -25,6 +26,7 @@ Inputs load_inputs(const std::string& cluster_path, const std::string& workload_
                    const std::vector<Override>& overrides) {
   Inputs in{load_checked_cluster(cluster_path, overrides), load_checked_workload(workload_path, overrides)};
   check_workload_fits_cluster(in.workload, in.cluster);
+  (void)calibrate::load_step_calibration(in.cluster, in.workload);  // its files' errors at check time
   return in;
 }
 
