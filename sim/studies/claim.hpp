@@ -80,7 +80,7 @@ struct ClaimResult {
   std::vector<std::string> fixed;          // constants with low == high (nothing to vary)
   std::size_t simulations = 0;
   // Set by the caller: the nominal configuration's memory verdict when it does not
-  // fit in the GPU's HBM ("rank 0 needs 94.6 GB of 80 GB HBM"); empty when it fits.
+  // fit in the GPU's HBM ("rank 0 needs 86.8 GB of 80 GB HBM"); empty when it fits.
   std::string memory_does_not_fit;
 };
 

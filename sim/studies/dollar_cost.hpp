@@ -36,7 +36,7 @@ struct RunCost {
   double owned_per_gpu_hour_usd = 0;     // capex + power per owned GPU-hour
   double owned_run_usd = 0;              // owned_per_gpu_hour_usd × total_gpu_hours
   // The run's per-GPU memory verdict when its largest rank exceeds the HBM
-  // ("rank 0 needs 94.6 GB of 80 GB HBM"); empty when it fits.
+  // ("rank 0 needs 86.8 GB of 80 GB HBM"); empty when it fits.
   std::string memory_does_not_fit{};
 };
 
