@@ -13,6 +13,8 @@
 #include <vector>
 #include "tests/support.hpp"
 
+namespace test_bad_inputs {
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -92,3 +94,5 @@ TEST_CASE("Every bad input exits 2 with its exact one-line error", "[config][cli
   INFO(failures.size() << " of " << files.size() << " cases failed");
   CHECK(failures.empty());
 }
+
+}  // namespace test_bad_inputs

@@ -19,6 +19,8 @@
 #include "sim/config/error.hpp"
 #include "tests/support.hpp"
 
+namespace test_calibrate {
+
 using namespace trainsim;
 using namespace trainsim::calibrate;
 namespace fs = std::filesystem;
@@ -353,3 +355,5 @@ TEST_CASE("calibrate: first pattern in file order wins; names no pattern matches
   CHECK(name_of("some_new_kernel") == "unclassified");
   CHECK(name_of("some_new_kernel") == "unclassified");  // remembered
 }
+
+}  // namespace test_calibrate

@@ -11,6 +11,8 @@
 #include "sim/studies/claim.hpp"
 #include "tests/support.hpp"
 
+namespace test_claim {
+
 using namespace trainsim;
 using namespace trainsim::claim;
 
@@ -205,3 +207,5 @@ TEST_CASE("claim command: full fidelity above --max-memory is refused before any
   CHECK(r.output.find("--fidelity full: a full-fidelity step of 2048 GPUs needs about") == 0);
   CHECK(std::count(r.output.begin(), r.output.end(), '\n') == 1);
 }
+
+}  // namespace test_claim

@@ -13,6 +13,8 @@
 #include "sim/parallel/moe_routing.hpp"
 #include "sim/parallel/moe_routing_registry.hpp"
 
+namespace test_collectives {
+
 using namespace trainsim;
 using namespace trainsim::parallel;
 
@@ -430,3 +432,5 @@ TEST_CASE("model.moe.routing: unknown kinds and a misplaced zipf_exponent are lo
   w.model.moe.reset();  // dense model: nothing to check
   CHECK(message() == "no error");
 }
+
+}  // namespace test_collectives

@@ -16,6 +16,8 @@
 #include "sim/run/process_pool.hpp"
 #include "tests/support.hpp"
 
+namespace test_comm_sms {
+
 using namespace trainsim;
 
 namespace {
@@ -230,3 +232,5 @@ TEST_CASE("comm SMs: under 1F1B, where little communication overlaps compute, co
   // now 0.8966 s against 0.8959 s (+0.07 %).
   CHECK((with - without) / without < 0.01);
 }
+
+}  // namespace test_comm_sms

@@ -13,6 +13,8 @@
 #include "sim/config/yaml_reader.hpp"
 #include "sim/parallel/schedule.hpp"
 
+namespace test_config {
+
 using namespace trainsim;
 
 namespace {
@@ -394,3 +396,5 @@ TEST_CASE("Overrides: values of the wrong kind are refused with the key named", 
   for (const auto& r : refusals) CHECK(load_error(r.cluster, r.set) == "--set " + r.set + ": " + r.message);
   CHECK(load_error(true, "pricing.pue={value: 1.2, low: 1.1, high: 1.5}").empty());
 }
+
+}  // namespace test_config

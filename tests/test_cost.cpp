@@ -8,6 +8,8 @@
 #include "sim/studies/dollar_cost.hpp"
 #include "tests/support.hpp"
 
+namespace test_cost {
+
 using namespace trainsim;
 
 namespace {
@@ -137,3 +139,5 @@ TEST_CASE("run options: the same help line in every command that takes them", "[
     if (flag == "--jobs" || flag == "--max-memory") CHECK(help_line("validate", flag) == expected);
   }
 }
+
+}  // namespace test_cost

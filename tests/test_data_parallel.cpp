@@ -15,6 +15,8 @@
 #include "sim/parallel/step_program.hpp"
 #include "tests/support.hpp"
 
+namespace test_data_parallel {
+
 using namespace trainsim;
 
 namespace {
@@ -184,3 +186,5 @@ TEST_CASE("data parallel: the FP8 scale group comes from training.precision.fp8_
   const Case c = load_default_case(small_dualpipe_sets({"training.precision.fp8_scale_group=64"}));
   CHECK(dispatch_bytes_per_token_per_copy(c.workload) == 7168 + 112 * 4);
 }
+
+}  // namespace test_data_parallel

@@ -6,6 +6,8 @@
 #include <string>
 #include "tests/support.hpp"
 
+namespace test_inspect {
+
 namespace {
 
 // Runs `trainsim <args>` from the source tree (so the default files resolve), stdout only.
@@ -59,3 +61,5 @@ TEST_CASE("inspect text output collapses identical layers", "[inspect][cli]") {
 TEST_CASE("inspect rejects a bad override with status 2", "[inspect][cli]") {
   CHECK(run_trainsim("inspect --set model.no_such_key=1").status == 2);
 }
+
+}  // namespace test_inspect

@@ -22,6 +22,8 @@
 #include "sim/run/process_pool.hpp"
 #include "tests/support.hpp"
 
+namespace test_interleaved {
+
 using namespace trainsim;
 
 namespace {
@@ -337,3 +339,5 @@ TEST_CASE("trainsim run prints the schedule's phases in JSON and text", "[step][
   REQUIRE(text.status == 0);
   CHECK_THAT(text.output, Catch::Contains("schedule phases per pipeline rank"));
 }
+
+}  // namespace test_interleaved

@@ -24,6 +24,8 @@
 #include "sim/parallel/step_program.hpp"
 #include "tests/support.hpp"
 
+namespace test_invariants {
+
 using namespace trainsim;
 
 namespace {
@@ -363,3 +365,5 @@ TEST_CASE("invariant: doubling every bandwidth (NVLink, NIC, HBM) never makes a 
     REQUIRE(fast <= base);
   }
 }
+
+}  // namespace test_invariants

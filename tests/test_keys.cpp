@@ -12,6 +12,8 @@
 #include "sim/config/yaml_reader.hpp"
 #include "tests/support.hpp"
 
+namespace test_keys {
+
 using namespace trainsim;
 
 namespace {
@@ -98,3 +100,5 @@ TEST_CASE("keys: a read with a unit, range or default other than the declaration
                   std::logic_error);
   CHECK_THROWS_AS(top.number("gpu"), std::logic_error);  // a section is not a number
 }
+
+}  // namespace test_keys

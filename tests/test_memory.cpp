@@ -9,6 +9,8 @@
 #include "sim/parallel/schedule.hpp"
 #include "support.hpp"
 
+namespace test_memory {
+
 using namespace trainsim;
 
 namespace {
@@ -266,3 +268,5 @@ TEST_CASE("Memory: a sweep simulates a point that does not fit and flags its row
   REQUIRE(rows[1]["memory"]["largest"]["total"].get<double>() > 80e9);
   REQUIRE(rows[1]["memory"]["largest"]["chunks_in_flight"] == 32);
 }
+
+}  // namespace test_memory

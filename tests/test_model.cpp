@@ -6,6 +6,8 @@
 #include "sim/config/load.hpp"
 #include "sim/model/cost_model.hpp"
 
+namespace test_model {
+
 using namespace trainsim;
 
 namespace {
@@ -343,3 +345,5 @@ TEST_CASE("workloads/deepseek-v3.yaml costs the same as the spec built here", "[
   CHECK(from_yaml.flops_per_token_total == in_code.flops_per_token_total);
   CHECK(from_yaml.layers.back().activation_bytes() == in_code.layers.back().activation_bytes());
 }
+
+}  // namespace test_model

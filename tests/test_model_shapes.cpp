@@ -13,6 +13,8 @@
 #include "sim/run/process_pool.hpp"
 #include "tests/support.hpp"
 
+namespace test_model_shapes {
+
 using namespace trainsim;
 
 namespace {
@@ -312,3 +314,5 @@ TEST_CASE("weight gradients are written at training.optimizer.gradient_bytes, fo
   CHECK(up32.bytes_fwd == up16.bytes_fwd);
   CHECK(up32.bytes_bwd_input == up16.bytes_bwd_input);
 }
+
+}  // namespace test_model_shapes

@@ -18,6 +18,8 @@
 #include "sim/parallel/representatives.hpp"
 #include "tests/support.hpp"
 
+namespace test_moe_limits {
+
 using namespace trainsim;
 using namespace trainsim::parallel;
 
@@ -294,3 +296,5 @@ TEST_CASE("DeepSeek-V2 on a 128-GPU cut: both fidelities agree, M = 3 devices ex
   CHECK(symmetric["breakdown"]["exposed_ep"].get<double>() < unlimited["breakdown"]["exposed_ep"].get<double>());
   CHECK(symmetric["step_time_s"].get<double>() < unlimited["step_time_s"].get<double>());
 }
+
+}  // namespace test_moe_limits

@@ -18,6 +18,8 @@
 #include "sim/parallel/moe_routing_registry.hpp"
 #include "tests/support.hpp"
 
+namespace test_net {
+
 using namespace trainsim;
 
 namespace {
@@ -214,3 +216,5 @@ TEST_CASE("trainsim net --list names every registered collective and routing kin
   }
   for (const auto* kind : parallel::moe_routing_kinds()) CHECK(r.output.find(kind->description) != std::string::npos);
 }
+
+}  // namespace test_net

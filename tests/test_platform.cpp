@@ -7,6 +7,8 @@
 #include "sim/parallel/collectives.hpp"
 #include "tests/support.hpp"
 
+namespace test_platform {
+
 using namespace trainsim;
 
 TEST_CASE("platform: point-to-point = size / bandwidth + latency (NVLink and InfiniBand)", "[platform][simgrid]") {
@@ -50,3 +52,5 @@ TEST_CASE("platform: the engine is created once per process", "[platform][simgri
   REQUIRE(engine::Simulator::exists());
   REQUIRE_THROWS_AS(engine::Simulator::create(trainsim::test::h800_like_cluster(1, "fat-tree")), std::logic_error);
 }
+
+}  // namespace test_platform

@@ -24,6 +24,8 @@
 #include "sim/model/cost_model.hpp"
 #include "tests/support.hpp"
 
+namespace test_recipes {
+
 using namespace trainsim;
 using namespace trainsim::calibrate;
 namespace fs = std::filesystem;
@@ -432,3 +434,5 @@ TEST_CASE("recipes: the BF16 dense set expands for Llama 3 8B to the hand listin
   REQUIRE(core.size() == 3);
   CHECK(core[0].shape.bytes == 8192.0 * 32 * 128 * 4);  // tokens × heads × d_v × (O + dO in BF16)
 }
+
+}  // namespace test_recipes

@@ -27,6 +27,8 @@
 #include "sim/parallel/schedule_timing.hpp"
 #include "tests/support.hpp"
 
+namespace test_schedule {
+
 using namespace trainsim;
 
 namespace {
@@ -358,3 +360,5 @@ TEST_CASE("trainsim schedule --list describes every registered schedule", "[sche
   REQUIRE(missing.status == 2);
   REQUIRE(missing.output.find("--schedule is required") != std::string::npos);
 }
+
+}  // namespace test_schedule

@@ -21,6 +21,8 @@
 #include "sim/parallel/step_program.hpp"
 #include "tests/support.hpp"
 
+namespace test_seq_context {
+
 using namespace trainsim;
 using step::in_mlp_block, step::LayerPlan;
 
@@ -297,3 +299,5 @@ TEST_CASE("seq/context: context parallelism with expert parallelism is refused w
   CHECK(r.status == 2);
   CHECK_THAT(r.output, Catch::Contains("--set workload.parallelism.cp=2: parallelism.cp: context parallelism"));
 }
+
+}  // namespace test_seq_context

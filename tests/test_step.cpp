@@ -21,6 +21,8 @@
 #include "sim/report/step_result.hpp"
 #include "tests/support.hpp"
 
+namespace test_step {
+
 using namespace trainsim;
 
 namespace {
@@ -260,3 +262,5 @@ TEST_CASE("process pool: results in job order whatever the width; errors and cra
   CHECK(run_isolated_all({[] { return std::vector<double>{1.5, 2}; }}, 2) == std::vector<std::vector<double>>{{1.5, 2}});
   CHECK_THROWS_AS(run_isolated([]() -> std::vector<double> { throw InputError({}, "x"); }), InputError);
 }
+
+}  // namespace test_step

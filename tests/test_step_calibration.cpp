@@ -14,6 +14,8 @@
 #include "sim/parallel/layer_plan.hpp"
 #include "tests/support.hpp"
 
+namespace test_step_calibration {
+
 namespace {
 
 using namespace trainsim;
@@ -203,3 +205,5 @@ TEST_CASE("a missing or bad calibration path is FILE:LINE:COL, exit 2", "[step_c
   CHECK(no_recipes.status == 2);
   CHECK_THAT(no_recipes.output, Catch::Contains("recipe set \"topologies/calibration/recipes-none.yaml\" is not a file"));
 }
+
+}  // namespace test_step_calibration

@@ -16,6 +16,8 @@
 #include "sim/parallel/step_build.hpp"
 #include "tests/support.hpp"
 
+namespace test_step_parts {
+
 using namespace trainsim;
 using step::partition_layers;
 using Split = std::vector<std::vector<int>>;
@@ -321,3 +323,5 @@ TEST_CASE("representatives: symmetric keeps the transfers that touch a simulated
   CHECK(kept[2].bytes == 50);
   CHECK(step::keep_transfers(step::choose_representatives(c, p, Fidelity::full, {}), all).size() == all.size());
 }
+
+}  // namespace test_step_parts

@@ -17,6 +17,8 @@
 
 #include "tests/support.hpp"
 
+namespace test_studies {
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -157,3 +159,5 @@ TEST_CASE("plot.py draws a heatmap whose error point is shown, not dropped", "[s
   CHECK(magic == "\x89PNG");
   fs::remove_all(dir);
 }
+
+}  // namespace test_studies

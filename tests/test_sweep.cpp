@@ -11,6 +11,8 @@
 #include "sim/studies/sweep.hpp"
 #include "tests/support.hpp"
 
+namespace test_sweep {
+
 using namespace trainsim;
 using sweep::Row;
 
@@ -315,3 +317,5 @@ TEST_CASE("sweep emitted jobs carry the run options") {
   REQUIRE(lines.size() == 2);
   CHECK(lines[0].find(" --fidelity 'full' --ramp-points '0' --max-memory '17179869184B' ") != std::string::npos);
 }
+
+}  // namespace test_sweep

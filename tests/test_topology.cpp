@@ -17,6 +17,8 @@
 #include "sim/topology/topology_output.hpp"
 #include "tests/support.hpp"
 
+namespace test_topology {
+
 using namespace trainsim;
 
 namespace {
@@ -550,3 +552,5 @@ TEST_CASE("topology: an unknown fabric or a broken fabric rule is a located inpu
     CHECK(list.output.find(kind->description) != std::string::npos);
   }
 }
+
+}  // namespace test_topology

@@ -4,6 +4,8 @@
 
 #include "sim/config/units.hpp"
 
+namespace test_units {
+
 using namespace trainsim::units;
 
 namespace {
@@ -138,3 +140,5 @@ TEST_CASE("Peak TFLOP/s and integer counts", "[config][units]") {
   CHECK(error_of(integer_count, "1e3") == "expected an integer, got \"1e3\"");
   CHECK(error_of(integer_count, "") == "expected an integer, got \"\"");
 }
+
+}  // namespace test_units

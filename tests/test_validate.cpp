@@ -14,6 +14,8 @@
 #include "sim/studies/validation.hpp"
 #include "tests/support.hpp"
 
+namespace test_validate {
+
 using namespace trainsim;
 namespace fs = std::filesystem;
 
@@ -246,3 +248,5 @@ TEST_CASE("validate: trainsim validate runs every shipped case", "[validate][ci]
   CHECK(days);
   CHECK(j["simulations"] == 1);  // the two DeepSeek-V3 predictions share one simulation
 }
+
+}  // namespace test_validate

@@ -16,6 +16,8 @@
 #include "sim/parallel/step_program.hpp"
 #include "tests/support.hpp"
 
+namespace test_zero_stages {
+
 using namespace trainsim;
 
 namespace {
@@ -258,3 +260,5 @@ TEST_CASE("zero 3 under DualPipe (two ranks per stage) is refused at parallelism
   CHECK(r.status == 2);
   CHECK_THAT(r.output, Catch::Contains("--set parallelism.zero=3: parallelism.zero: ZeRO-3"));
 }
+
+}  // namespace test_zero_stages
