@@ -151,8 +151,9 @@ TEST_CASE("calibrated MoE layer: F/B/W block seconds are the hand sum of its rec
 
 TEST_CASE("without a calibration, or without recipes, the layer plan is op_time's", "[step_calibration]") {
   const WorkloadSpec w = deepseek();
-  const ClusterSpec h100 = load_cluster(kRoot + "topologies/h100-2048.yaml", {});
-  CHECK_FALSE(calibrate::load_step_calibration(h100, w).has_value());  // no H100 calibration yet
+  const ClusterSpec h100 =
+      load_cluster(kRoot + "topologies/h100-2048.yaml", parse_overrides({"cluster.gpu.calibration=none"}));
+  CHECK_FALSE(calibrate::load_step_calibration(h100, w).has_value());  // calibration switched off
   const ModelCost cost = model_cost(w);
   const LayerCost& layer = first_moe_layer(cost);
   const step::LayerPlan plan = step::plan_layer(layer, h100, w);

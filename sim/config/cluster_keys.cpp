@@ -21,7 +21,10 @@ const KeyTable& cluster_keys() {
           text("gpu.name", "GPU model name, shown in reports"),
           section("gpu.peak_tflops", "dense Tensor-core peaks"),
           number("gpu.peak_tflops.bf16", compute_rate, Range::positive(), "dense BF16 peak; a plain number is TFLOP/s"),
-          number("gpu.peak_tflops.fp8", compute_rate, Range::positive(), "dense FP8 peak; a plain number is TFLOP/s"),
+          optional(number("gpu.peak_tflops.fp8", compute_rate, Range::non_negative(),
+                          "dense FP8 peak; a plain number is TFLOP/s; absent (0): the GPU has no FP8 tensor cores "
+                          "(A100) and a workload with an FP8 gemm or attention precision is refused"),
+                   "0"),
           integer("gpu.sms", Range::at_least(1), "streaming multiprocessors per GPU"),
           number("gpu.hbm", memory, Range::positive(), "HBM capacity per GPU"),
           number("gpu.hbm_bandwidth", bandwidth, Range::positive(), "HBM bandwidth per GPU"),

@@ -329,6 +329,12 @@ void check_workload_fits_cluster(const WorkloadSpec& w, const ClusterSpec& c) {
                                                 " node(s) an EP group of " + str(p.ep) + " GPUs spans (" +
                                                 str(c.node.gpus) + " GPUs per node)");
   }
+  // No FP8 tensor cores (A100: gpu.peak_tflops.fp8 absent): FP8 GEMMs or attention cannot run.
+  for (const auto& [key, precision] : {std::pair{"training.precision.gemm", w.training.gemm},
+                                       std::pair{"training.precision.attention", w.training.attention}})
+    if (precision == Precision::fp8 && c.gpu.peak_flops_fp8 <= 0)
+      fail(key, "fp8 needs FP8 tensor cores, but the " + c.gpu.name + " of cluster " + c.name +
+                    " has none (gpu.peak_tflops.fp8 is absent); use bf16");
   if (p.comm_sms >= c.gpu.sms)
     fail("parallelism.comm_sms", str(p.comm_sms) + " communication SMs leave none of the " + str(c.gpu.sms) +
                                      " SMs for compute");
