@@ -39,6 +39,8 @@ namespace trainsim::calibrate {
 //  3. `fit.model_error_default: {low, high}`, for classes without held-out shapes (an
 //     assumption, which the file says in a comment);
 //  4. none of these: low = high = 1, the class is not varied.
+// One multiplier scales every kernel of the class: its shapes' errors are taken as fully
+// correlated within the class, independent between classes (assumption).
 struct ModelFormError {
   std::string class_name;
   double low = 1, high = 1;
