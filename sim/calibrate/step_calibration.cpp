@@ -1,10 +1,20 @@
 // The calibration the step model uses (see step_calibration.hpp).
 #include "sim/calibrate/step_calibration.hpp"
 
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
+#include <set>
 
 #include "sim/calibrate/kernel_classes.hpp"
+#include "sim/calibrate/yaml_lists.hpp"
 #include "sim/config/error.hpp"
+#include "sim/config/suggest.hpp"
+#include "sim/config/units.hpp"
+#include "sim/config/yaml_file.hpp"
+#include "sim/config/yaml_reader.hpp"
 
 namespace trainsim::calibrate {
 namespace {
@@ -23,10 +33,157 @@ std::string existing(const fs::path& path, const SourceMark& mark, const std::st
 
 bool recomputed(const OpCost& op) { return op.recompute_flops > 0 || op.recompute_bytes > 0; }
 
+// ---- model-form error: the `fit` section of a calibration file, which `calibrate --write`
+// fills; only the keys read here are checked (the rest is the fit's report).
+
+SourceMark mark_of(const std::string& file, const YAML::Node& node) {
+  return {file, node.Mark().line + 1, node.Mark().column + 1};
+}
+
+const YAML::Node& sequence_or_absent(const std::string& file, const YAML::Node& node, const std::string& what) {
+  if (node.IsDefined() && !node.IsNull() && !node.IsSequence())
+    throw InputError(mark_of(file, node), what + ": expected a list");
+  return node;
+}
+
+// {low, high} with 0 < low <= 1 <= high: a range of multipliers around the fitted law.
+std::pair<double, double> multiplier_range(const std::string& file, const YAML::Node& owner, const std::string& path,
+                                           const std::string& key) {
+  const config::LoadContext ctx{file, "", {}, nullptr, nullptr};
+  const config::Section s(ctx, owner[key], config::join_path(path, key), flat_schema({"low", "high"}),
+                          owner[key].Mark());
+  const config::Range positive{0, false};
+  const double low = s.number("low", units::plain_number, positive);
+  const double high = s.number("high", units::plain_number, positive);
+  if (low > 1) s.fail_value("low", "must be at most 1 (the fitted law), got " + s.text("low"));
+  if (high < 1) s.fail_value("high", "must be at least 1 (the fitted law), got " + s.text("high"));
+  return {low, high};
+}
+
+// Rule 2 of ModelFormError: the factors measured/predicted of the held-out shapes.
+void range_from_held_out(ModelFormError& e, std::vector<double> factors, const std::string& file_name) {
+  e.shapes = static_cast<int>(factors.size());
+  const bool by_percentile = e.shapes >= kPercentileShapes;
+  e.low = by_percentile ? linear_percentile(factors, 10) : *std::min_element(factors.begin(), factors.end());
+  e.high = by_percentile ? linear_percentile(factors, 90) : *std::max_element(factors.begin(), factors.end());
+  e.low = std::min(e.low, 1.0);
+  e.high = std::max(e.high, 1.0);
+  e.source = fmt::format("leave one shape out in {}, {} shapes: {} of measured/predicted", file_name, e.shapes,
+                         by_percentile ? "10th/90th percentiles" : "min/max");
+}
+
 }  // namespace
 
+double linear_percentile(std::vector<double> values, double p) {
+  if (values.empty()) throw std::invalid_argument("percentile of no values");
+  std::sort(values.begin(), values.end());
+  const double position = (static_cast<double>(values.size()) - 1) * std::clamp(p, 0.0, 100.0) / 100;
+  const auto below = static_cast<std::size_t>(std::floor(position));
+  const std::size_t above = std::min(below + 1, values.size() - 1);
+  return values[below] + (position - static_cast<double>(below)) * (values[above] - values[below]);
+}
+
+std::vector<ModelFormError> load_model_form_errors(const std::string& file, const CostLawTable& laws) {
+  const YAML::Node root = config::read_yaml_file(file, "a calibration");
+  const std::string file_name = fs::path(file).filename().string();
+  std::map<std::string, ModelFormError> found;  // class → rule 1 or 2
+  std::optional<std::pair<double, double>> fallback;
+  const YAML::Node fit = root.IsMap() ? root["fit"] : YAML::Node();
+  if (fit.IsDefined() && !fit.IsNull()) {
+    if (!fit.IsMap()) throw InputError(mark_of(file, fit), "fit: expected a map");
+    if (fit["model_error_default"].IsDefined()) fallback = multiplier_range(file, fit, "fit", "model_error_default");
+    const YAML::Node classes = sequence_or_absent(file, fit["classes"], "fit.classes");
+    for (std::size_t i = 0; classes.IsDefined() && i < classes.size(); ++i) {
+      const YAML::Node entry = classes[i];
+      const std::string path = fmt::format("fit.classes[{}]", i);
+      if (!entry.IsMap()) throw InputError(mark_of(file, entry), path + ": expected a map");
+      const YAML::Node name = entry["class"];
+      if (!name.IsDefined() || !name.IsScalar())
+        throw InputError(mark_of(file, entry), path + ".class: expected a class name");
+      ModelFormError e{name.Scalar(), 1, 1, 0, ""};
+      if (laws.find(e.class_name) == nullptr)
+        throw InputError(mark_of(file, name), path + ".class: \"" + e.class_name + "\" has no law in this file");
+      if (found.count(e.class_name) != 0)
+        throw InputError(mark_of(file, name), path + ".class: \"" + e.class_name + "\" is listed twice");
+      if (entry["model_error"].IsDefined()) {
+        std::tie(e.low, e.high) = multiplier_range(file, entry, path, "model_error");
+        e.source = "model_error in " + file_name;
+        found[e.class_name] = e;
+        continue;
+      }
+      const YAML::Node held_out = sequence_or_absent(file, entry["leave_one_out"], path + ".leave_one_out");
+      std::vector<double> factors;
+      for (std::size_t j = 0; held_out.IsDefined() && j < held_out.size(); ++j) {
+        const YAML::Node error = held_out[j].IsMap() ? held_out[j]["error"] : YAML::Node();
+        const std::string where = fmt::format("{}.leave_one_out[{}].error", path, j);
+        if (!error.IsDefined() || !error.IsScalar())
+          throw InputError(mark_of(file, held_out[j]), where + ": expected a relative error");
+        try {
+          const double v = units::plain_number(error.Scalar());
+          config::Range{-1, false}.check(v, error.Scalar());  // predicted/measured - 1 > -1
+          factors.push_back(1 / (1 + v));
+        } catch (const std::invalid_argument& ex) {
+          throw InputError(mark_of(file, error), where + ": " + config::printable(ex.what()));
+        }
+      }
+      if (factors.empty()) continue;
+      range_from_held_out(e, factors, file_name);
+      found[e.class_name] = e;
+    }
+  }
+  std::vector<ModelFormError> out;
+  for (const CostLaw& law : laws.laws) {
+    if (const auto it = found.find(law.class_name); it != found.end()) {
+      out.push_back(it->second);
+    } else if (fallback) {
+      out.push_back({law.class_name, fallback->first, fallback->second, 0,
+                     "fit.model_error_default in " + file_name + " (no held-out shape; an assumption)"});
+    } else {
+      out.push_back({law.class_name, 1, 1, 0, "no held-out shape and no model_error in " + file_name + ": not varied"});
+    }
+  }
+  return out;
+}
+
+double StepCalibration::multiplier(const std::string& class_name) const {
+  for (const CalibrationMultiplier& m : multipliers)
+    if (m.class_name == class_name) return m.value;
+  return 1;
+}
+
+std::vector<ModelFormConstant> model_form_constants(const StepCalibration& calibration) {
+  std::set<std::string> used;
+  for (const RecipePhase& phase : calibration.recipes.phases)
+    for (const RecipeStep& step : phase.steps)
+      for (const RecipeKernel& k : step.kernels) used.insert(k.class_name);
+  std::vector<ModelFormConstant> out;
+  for (const ModelFormError& e : calibration.model_errors) {
+    if (used.count(e.class_name) == 0) continue;
+    ModelFormConstant& c = out.emplace_back();
+    c.constant.path = "cluster.gpu.calibration." + e.class_name;
+    c.constant.value = 1;
+    c.constant.low = e.low;
+    c.constant.high = e.high;
+    c.source = e.source;
+    for (const CalibrationMultiplier& m : calibration.multipliers)
+      if (m.class_name == e.class_name) {
+        c.constant.value = m.value;
+        c.constant.low = m.low;
+        c.constant.high = m.high;
+        c.source = (m.ranged ? "set by " : "fixed by ") + m.origin;
+      }
+  }
+  return out;
+}
+
 std::optional<StepCalibration> load_step_calibration(const ClusterSpec& cluster, const WorkloadSpec& workload) {
-  if (cluster.gpu.calibration.empty() || workload.training.recipes.empty()) return std::nullopt;
+  if (cluster.gpu.calibration.empty() || workload.training.recipes.empty()) {
+    if (!cluster.calibration_multipliers.empty())
+      throw InputError({cluster.calibration_multipliers.front().origin, 0, 0},
+                       "a kernel-class multiplier needs a calibration: gpu.calibration in the cluster and "
+                       "training.recipes in the workload");
+    return std::nullopt;
+  }
   const SourceMark cal_mark = mark_in(cluster.marks, cluster.source_file, "gpu.calibration");
   const fs::path calibration = fs::path(cluster.source_file).parent_path() / cluster.gpu.calibration;
   const std::string cal_file = existing(calibration, cal_mark, "calibration file");
@@ -41,6 +198,15 @@ std::optional<StepCalibration> load_step_calibration(const ClusterSpec& cluster,
   StepCalibration out;
   out.laws = load_cost_laws(cal_file, load_kernel_classes(classes_file));
   out.recipes = load_recipes(recipes_file, out.laws);
+  out.model_errors = load_model_form_errors(cal_file, out.laws);
+  for (const CalibrationMultiplier& m : cluster.calibration_multipliers) {
+    if (out.laws.find(m.class_name) != nullptr) continue;
+    std::vector<std::string> names;
+    for (const CostLaw& law : out.laws.laws) names.push_back(law.class_name);
+    throw InputError({m.origin, 0, 0}, "gpu.calibration." + m.class_name + ": no class \"" + m.class_name +
+                                           "\" in " + cal_file + config::suggestion(m.class_name, names));
+  }
+  out.multipliers = cluster.calibration_multipliers;
   return out;
 }
 
@@ -65,8 +231,9 @@ CalibratedOpPasses calibrated_op_passes(const StepCalibration& calibration, cons
   const double gap = calibration.laws.launch_gap_s;
   for (const PlannedKernel& k : expand_recipes(own, layer, workload)) {
     CalibratedPass& p = out[{k.op, k.pass}];
-    p.all_sms += calibrated_kernel_seconds(calibration.laws, k, 1) + gap;
-    p.sm_shared += calibrated_kernel_seconds(calibration.laws, k, sm_share) + gap;
+    const double multiplier = calibration.multiplier(k.class_name);
+    p.all_sms += multiplier * calibrated_kernel_seconds(calibration.laws, k, 1) + gap;
+    p.sm_shared += multiplier * calibrated_kernel_seconds(calibration.laws, k, sm_share) + gap;
     ++p.kernels;
   }
   return out;

@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "sim/calibrate/cost_laws.hpp"
 #include "sim/calibrate/recipes.hpp"
@@ -25,18 +26,63 @@
 
 namespace trainsim::calibrate {
 
+// Model-form error of one kernel class (issue 13 point 5): a multiplier on the class's
+// law time, 1 for the fitted law, with a range that claim samples beside the files'
+// constants. The range comes from the first of these that the calibration file has:
+//  1. `model_error: {low, high}` in the class's entry of `fit.classes` (a file written
+//     from published benchmarks may give it so);
+//  2. the class's `leave_one_out` errors e = predicted/measured - 1 of each held-out
+//     shape: each gives f = 1 / (1 + e) = measured/predicted, the factor that would have
+//     turned the prediction into the measurement; low/high = the 10th/90th percentiles
+//     of f (linear interpolation) with at least kPercentileShapes shapes, else the
+//     smallest and largest f; widened where needed to contain 1 (the fitted law);
+//  3. `fit.model_error_default: {low, high}`, for classes without held-out shapes (an
+//     assumption, which the file says in a comment);
+//  4. none of these: low = high = 1, the class is not varied.
+// One multiplier scales every kernel of the class: its shapes' errors are taken as fully
+// correlated within the class, independent between classes (assumption).
+struct ModelFormError {
+  std::string class_name;
+  double low = 1, high = 1;
+  int shapes = 0;      // held-out shapes behind the range (rule 2), else 0
+  std::string source;  // which rule, in words, for claim's output
+};
+inline constexpr int kPercentileShapes = 10;
+
+// Percentile p in [0, 100] with linear interpolation between order statistics
+// (position (n - 1) p / 100; numpy's default). `values` must not be empty.
+[[nodiscard]] double linear_percentile(std::vector<double> values, double p);
+
+// One entry per law of `laws`, in law order. Bad entries are FILE:LINE:COL errors.
+[[nodiscard]] std::vector<ModelFormError> load_model_form_errors(const std::string& calibration_file,
+                                                                 const CostLawTable& laws);
+
 struct StepCalibration {
   CostLawTable laws;
   RecipeSet recipes;
+  std::vector<ModelFormError> model_errors;           // one per law, in law order
+  std::vector<CalibrationMultiplier> multipliers;     // the cluster's --set gpu.calibration.CLASS
+  // The multiplier on `class_name`'s law time in the step model: its --set value, else 1.
+  [[nodiscard]] double multiplier(const std::string& class_name) const;
 };
 
 // The files a cluster and a workload name: the calibration relative to the cluster
 // file; the recipes by name beside the calibration (NAME.yaml) or, written as a path
 // (with a '/' or ending .yaml), relative to the workload file; the kernel classes the
 // laws are checked against are kernel-classes.yaml beside the calibration.
-// nullopt unless both keys are given. A missing file is an InputError at its key.
+// nullopt unless both keys are given. A missing file is an InputError at its key; so
+// is a --set gpu.calibration.CLASS without both keys or with a class the laws lack.
 [[nodiscard]] std::optional<StepCalibration> load_step_calibration(const ClusterSpec& cluster,
                                                                    const WorkloadSpec& workload);
+
+// The model-form errors as uncertain constants `cluster.gpu.calibration.CLASS` for the
+// classes the recipes use, in law order: value 1 and the derived range, or the --set
+// multiplier (a plain number fixes it, {value, low, high} replaces the range).
+struct ModelFormConstant {
+  UncertainConstant constant;
+  std::string source;
+};
+[[nodiscard]] std::vector<ModelFormConstant> model_form_constants(const StepCalibration& calibration);
 
 // Seconds of one op-pass from its recipe kernels, on all SMs and beside a communication kernel.
 struct CalibratedPass {
@@ -51,7 +97,8 @@ using CalibratedOpPasses = std::map<std::pair<std::string, OpPass>, CalibratedPa
 
 // Every op-pass of `layer` that the recipes list (steps naming ops the layer lacks are
 // skipped; recompute kernels only for ops the workload recomputes), summed over the
-// recipe's steps, with compute kernels getting `sm_share` of the SMs beside communication.
+// recipe's steps, with compute kernels getting `sm_share` of the SMs beside communication;
+// each kernel's law time times its class's multiplier (the launch gap is not multiplied).
 [[nodiscard]] CalibratedOpPasses calibrated_op_passes(const StepCalibration& calibration, const LayerCost& layer,
                                                       const WorkloadSpec& workload, double sm_share);
 

@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include "sim/calibrate/step_calibration.hpp"
 #include "sim/cli/commands.hpp"
 #include "sim/parallel/schedule.hpp"
 #include "sim/report/step_result.hpp"
@@ -23,6 +24,8 @@ int run_check(const CheckOptions& o) {
   (void)workload_schedule(workload, workload.training.global_batch);  // the rules `run` applies
   const GpuMemory memory = checked_gpu_memory(in, o.allow_oversubscribed_memory);
   const ParallelismSpec& p = workload.parallelism;
+  const auto calibration = calibrate::load_step_calibration(cluster, workload);
+  const std::size_t model_form = calibration ? calibrate::model_form_constants(*calibration).size() : 0;
   std::cout << "cluster:  " << cluster.name << " (" << cluster.source_file << "): " << cluster.num_gpus() << " GPUs = "
             << cluster.nodes << " nodes x " << cluster.node.gpus << " " << cluster.gpu.name << ", "
             << cluster.network.fabric << "\n"
@@ -33,8 +36,9 @@ int run_check(const CheckOptions& o) {
             << (p.cp > 1 ? ", cp " + std::to_string(p.cp) : "") << (p.sequence_parallel ? ", sequence parallel" : "")
             << "\n"
             << "micro-batches per step: " << workload.micro_batches_per_step() << "\n"
-            << "uncertain constants: " << cluster.uncertain.size() + workload.uncertain.size() << " ("
-            << cluster.uncertain.size() << " cluster, " << workload.uncertain.size() << " workload)\n"
+            << "uncertain constants: " << cluster.uncertain.size() + workload.uncertain.size() + model_form << " ("
+            << cluster.uncertain.size() << " cluster, " << workload.uncertain.size() << " workload, " << model_form
+            << " calibration model-form error)\n"
             << memory_text(memory) << "ok\n";
   return 0;
 }

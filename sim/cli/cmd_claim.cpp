@@ -9,6 +9,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "sim/calibrate/step_calibration.hpp"
 #include "sim/cli/commands.hpp"
 #include "sim/config/load.hpp"
 #include "sim/parallel/memory.hpp"
@@ -29,6 +30,7 @@ struct ClaimOptions {
   std::uint64_t seed = 1;
   std::string plot_path;
   std::string csv_path;
+  bool no_model_error = false;
 };
 
 // One uncertain constant and how to write a value of it in --set form. The unit
@@ -100,6 +102,14 @@ int run(const ClaimOptions& o) {
   for (const auto& c : workload.uncertain) knobs.push_back(probe(c, false, o, user));
 
   claim::ClaimRequest request;
+  // The calibration's model-form error per kernel class: a plain multiplier, set back
+  // as --set gpu.calibration.CLASS={value, low, high}.
+  request.model_form_left_out = o.no_model_error;
+  if (const auto calibration = calibrate::load_step_calibration(cluster, workload); calibration && !o.no_model_error)
+    for (const auto& m : calibrate::model_form_constants(*calibration)) {
+      knobs.push_back({m.constant, true, ""});
+      request.model_form_sources[m.constant.path] = m.source;
+    }
   for (const auto& k : knobs) request.constants.push_back(k.constant);
   request.metric = metric;
   request.claimed_value = o.value;
@@ -170,8 +180,9 @@ void register_claim(CLI::App& app, Action& action) {
   auto* cmd = app.add_subcommand(
       "claim",
       "Check a published figure against a Monte Carlo over the uncertain constants ({value, low, high}) "
-      "of both files; distribution, P(claim holds), sensitivity. Cost: 1 + samples + 2 x (constants that can move "
-      "the metric) step simulations; the default case takes a few minutes on 2 cores with the default 32 samples");
+      "of both files and the calibration's model-form error per kernel class; distribution, P(claim holds), "
+      "sensitivity. Cost: 1 + samples + 2 x (constants that can move the metric) step simulations; the default "
+      "case takes a few minutes on 2 cores with the default 32 samples");
   add_config_options(*cmd, opts.config, {"text", "json"});
   add_run_options(*cmd, opts.run, fidelity_option | jobs_option | max_memory_option);
   std::string metric_help = "Metric to check:";
@@ -182,6 +193,9 @@ void register_claim(CLI::App& app, Action& action) {
   cmd->add_option("--seed", opts.seed, "Seed of the sampler (default 1); same seed, same output");
   cmd->add_option("--plot", opts.plot_path, "Draw a tornado chart and a histogram of the samples (PNG)");
   cmd->add_option("--csv", opts.csv_path, "Write every sample (constant values and metric) as CSV");
+  cmd->add_flag("--no-model-error", opts.no_model_error,
+                "Leave out the calibration's model-form error (a multiplier per kernel class whose range comes from "
+                "the calibration's held-out shapes): only the files' constants vary");
   cmd->callback([&action] { action = [] { return run(opts); }; });
 }
 

@@ -44,7 +44,9 @@ ClusterSpec load_cluster(const std::string& path, const std::vector<Override>& o
   c.source_file = path;
   LoadContext ctx{path, "cluster.", {}, &c.marks, &c.uncertain, &config::cluster_keys()};
   YAML::Node root = config::read_yaml_file(path, "a cluster description");
-  config::apply_overrides(root, overrides, true, ctx);
+  std::vector<Override> file_overrides = overrides;
+  c.calibration_multipliers = config::take_calibration_multipliers(file_overrides);
+  config::apply_overrides(root, file_overrides, true, ctx);
   const Section top(ctx, root, "", config::cluster_schema(), root.Mark());
 
   c.name = top.text("name");

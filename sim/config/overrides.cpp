@@ -3,10 +3,12 @@
 // into the file's YAML tree (before the file is read).
 #include "sim/config/overrides.hpp"
 
+#include <cstring>
 #include <sstream>
 #include <stdexcept>
 
 #include "sim/config/suggest.hpp"
+#include "sim/config/units.hpp"
 
 namespace trainsim {
 
@@ -28,7 +30,45 @@ std::string trim(const std::string& s) {
   return s.substr(b, s.find_last_not_of(" \t") - b + 1);
 }
 
+constexpr const char* kMultiplierPrefix = "gpu.calibration.";
+
+bool is_calibration_multiplier(const Override& ov) {
+  return ov.cluster && ov.path.rfind(kMultiplierPrefix, 0) == 0;
+}
+
 }  // namespace
+
+std::vector<CalibrationMultiplier> take_calibration_multipliers(std::vector<Override>& overrides) {
+  std::vector<CalibrationMultiplier> out;
+  for (const Override& ov : overrides) {
+    if (!is_calibration_multiplier(ov)) continue;
+    CalibrationMultiplier m;
+    m.class_name = ov.path.substr(std::strlen(kMultiplierPrefix));
+    m.origin = ov.origin;
+    YAML::Node root(YAML::NodeType::Map);
+    try {
+      root[m.class_name] = YAML::Load(ov.value);
+    } catch (const YAML::Exception& e) {
+      throw InputError({ov.origin, 0, 0}, "malformed value: " + printable(e.msg));
+    }
+    // Read as any number of a file is, {value, low, high} included; errors name the argument.
+    std::vector<UncertainConstant> ranged;
+    LoadContext ctx{ov.origin, "cluster.", {{"gpu.calibration", ov.origin}}, nullptr, &ranged, nullptr};
+    SchemaKey schema;
+    schema.children.push_back({m.class_name, {}});
+    const Section section(ctx, root, "gpu.calibration", schema, YAML::Mark());
+    m.value = m.low = m.high = section.number(m.class_name, units::plain_number, Range{0, false});
+    if (!ranged.empty()) {
+      m.ranged = true;
+      m.low = ranged.front().low;
+      m.high = ranged.front().high;
+    }
+    std::erase_if(out, [&](const CalibrationMultiplier& seen) { return seen.class_name == m.class_name; });
+    out.push_back(m);
+  }
+  std::erase_if(overrides, is_calibration_multiplier);
+  return out;
+}
 
 // Inserts each override of this file into the tree. Paths were checked
 // against the schema by parse_overrides; sections missing in the file are created.
@@ -111,6 +151,12 @@ std::vector<Override> parse_overrides(const std::vector<std::string>& set_args) 
       names.insert(names.begin(), {"cluster", "workload"});
       throw InputError(where, "unknown key \"" + printable(parts[0]) + "\"" +
                                   config::suggestion(parts[0], names));
+    }
+    // gpu.calibration.CLASS: a class of the calibration file (take_calibration_multipliers).
+    if (ov.cluster && parts.size() == 3 && parts[0] == "gpu" && parts[1] == "calibration") {
+      ov.path = parts[0] + "." + parts[1] + "." + parts[2];
+      out.push_back(ov);
+      continue;
     }
     // The path must exist in the schema: a value can be set, a section replaced.
     const SchemaKey* node = ov.cluster ? &cluster : &workload;

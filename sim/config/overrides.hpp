@@ -14,4 +14,9 @@ namespace trainsim::config {
 // is checked against its key's kind, unit and range (ctx.keys).
 void apply_overrides(YAML::Node& root, const std::vector<Override>& overrides, bool cluster, LoadContext& ctx);
 
+// Takes the `gpu.calibration.CLASS` overrides out of `overrides` (a calibration names its
+// classes, so the key table cannot list them) and reads each value: a positive number or
+// {value, low, high}. A later override of one class replaces an earlier one.
+[[nodiscard]] std::vector<CalibrationMultiplier> take_calibration_multipliers(std::vector<Override>& overrides);
+
 }  // namespace trainsim::config

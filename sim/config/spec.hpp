@@ -85,6 +85,16 @@ struct PricingSpec {
   double amortization_years = 0;
 };
 
+// `--set gpu.calibration.CLASS=V` (or `{value: V, low: L, high: H}`): a model-form
+// multiplier on one kernel class's law time (sim/calibrate/step_calibration.hpp, which
+// checks the class against the calibration and derives the default range).
+struct CalibrationMultiplier {
+  std::string class_name;
+  double value = 1, low = 1, high = 1;
+  bool ranged = false;  // written as {value, low, high}; a plain number fixes the multiplier
+  std::string origin;   // the --set argument, for errors
+};
+
 struct ClusterSpec {
   std::string source_file;
   std::string name;
@@ -95,6 +105,7 @@ struct ClusterSpec {
   PricingSpec pricing;
   std::vector<UncertainConstant> uncertain;
   std::map<std::string, SourceMark> marks;  // dotted key path → where it was written
+  std::vector<CalibrationMultiplier> calibration_multipliers;  // --set only, in argument order
 
   [[nodiscard]] int num_gpus() const { return nodes * node.gpus; }
   [[nodiscard]] double peak_flops(Precision p) const {

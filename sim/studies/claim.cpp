@@ -7,6 +7,7 @@
 #include <numeric>
 #include <stdexcept>
 
+#include "sim/calibrate/step_calibration.hpp"
 #include "sim/config/error.hpp"
 
 namespace trainsim::claim {
@@ -72,14 +73,7 @@ double triangular_quantile(double u, double low, double mode, double high) {
   return high - std::sqrt((1 - u) * width * (high - mode));
 }
 
-double percentile(std::vector<double> values, double p) {
-  if (values.empty()) throw std::invalid_argument("percentile of no values");
-  std::sort(values.begin(), values.end());
-  const double position = (static_cast<double>(values.size()) - 1) * std::clamp(p, 0.0, 100.0) / 100;
-  const auto below = static_cast<std::size_t>(std::floor(position));
-  const std::size_t above = std::min(below + 1, values.size() - 1);
-  return values[below] + (position - static_cast<double>(below)) * (values[above] - values[below]);
-}
+double percentile(std::vector<double> values, double p) { return calibrate::linear_percentile(std::move(values), p); }
 
 bool claim_holds(const MetricInfo& metric, double simulated, double claimed) {
   return metric.holds_when == Direction::at_most ? simulated <= claimed : simulated >= claimed;
@@ -105,9 +99,13 @@ std::vector<Point> sample_points(const ClaimRequest& request) {
   for (const auto& c : cs) nominal.push_back(c.value);
   std::vector<Point> points{nominal};
   std::mt19937_64 rng(request.seed);
+  std::mt19937_64 model_form_rng(request.seed + model_form_seed_offset);
   for (int i = 0; i < request.samples; ++i) {
     Point p;
-    for (const auto& c : cs) p.push_back(triangular_quantile(unit_uniform(rng), c.low, c.value, c.high));
+    for (const auto& c : cs) {
+      auto& from = request.model_form_sources.count(c.path) != 0 ? model_form_rng : rng;
+      p.push_back(triangular_quantile(unit_uniform(from), c.low, c.value, c.high));
+    }
     points.push_back(std::move(p));
   }
   for (std::size_t k : swept_constants(request)) {
@@ -175,7 +173,14 @@ std::string closing_note(const ClaimResult& r) {
                               number(r.p95));
   s += fmt::format("The claim holds (simulated {} claimed) in {:.1f} % of samples (± {:.1f} %). ",
                    direction_sign(m.holds_when), 100 * r.p_holds, 100 * r.p_holds_stderr);
-  if (q.claimed_value > r.max || q.claimed_value < r.min)
+  std::size_t varied_classes = 0;
+  for (const auto& c : q.constants) varied_classes += q.model_form_sources.count(c.path) != 0 && varies(c) ? 1 : 0;
+  if ((q.claimed_value > r.max || q.claimed_value < r.min) && !q.model_form_sources.empty())
+    s += fmt::format("The claimed value lies outside every sampled outcome ({} .. {}), the calibration's model-form "
+                     "error included ({} of {} kernel classes have a range): within the constants' stated ranges and "
+                     "the kernel laws' held-out errors the model disagrees with the claim. ",
+                     number(r.min), number(r.max), varied_classes, q.model_form_sources.size());
+  else if (q.claimed_value > r.max || q.claimed_value < r.min)
     s += fmt::format("The claimed value lies outside every sampled outcome ({} .. {}): within their stated ranges "
                      "these constants do not explain the difference. ",
                      number(r.min), number(r.max));
@@ -195,6 +200,18 @@ std::string closing_note(const ClaimResult& r) {
   return s;
 }
 
+// The calibration model-form errors with the source of each range.
+std::string model_form_text(const ClaimRequest& q) {
+  if (q.model_form_left_out) return "  calibration model-form error: left out (--no-model-error)\n";
+  if (q.model_form_sources.empty()) return "  calibration model-form error: none (no gpu.calibration with recipes)\n";
+  std::string s =
+      "  calibration model-form error (a multiplier on one kernel class's law time; the range's source):\n";
+  for (const auto& c : q.constants)
+    if (const auto it = q.model_form_sources.find(c.path); it != q.model_form_sources.end())
+      s += fmt::format("    {:<44} {:>7.4f} .. {:<7.4f} {}\n", c.path, c.low, c.high, it->second);
+  return s;
+}
+
 }  // namespace
 
 std::string to_text(const ClaimResult& r) {
@@ -208,9 +225,11 @@ std::string to_text(const ClaimResult& r) {
   s += fmt::format("  the claim holds for a sample when simulated {} claimed ({})\n", direction_sign(m.holds_when),
                    m.holds_when == Direction::at_most ? "the claimed cost is achievable"
                                                       : "the claimed rate is achievable");
-  s += fmt::format("  sampling: {} uncertain constants, each triangular(low, mode = value, high), independent; "
-                   "{} samples, seed {}\n\n",
-                   q.constants.size(), q.samples, q.seed);
+  s += fmt::format("  sampling: {} uncertain constants ({} from the files, {} calibration model-form error), each "
+                   "triangular(low, mode = value, high), independent; {} samples, seed {}\n",
+                   q.constants.size(), q.constants.size() - q.model_form_sources.size(), q.model_form_sources.size(),
+                   q.samples, q.seed);
+  s += model_form_text(q) + "\n";
   s += fmt::format("  distribution of {}\n", m.name);
   s += fmt::format("    nominal (all at value) {:>14}   {} the claim\n", number(r.nominal),
                    relative(r.nominal, q.claimed_value));
@@ -261,6 +280,12 @@ nlohmann::ordered_json to_json(const ClaimResult& r) {
       {"max", r.max},
       {"p_holds", r.p_holds},
       {"p_holds_stderr", r.p_holds_stderr}};
+  auto model_form = nlohmann::ordered_json::array();
+  for (const auto& c : q.constants)
+    if (const auto it = q.model_form_sources.find(c.path); it != q.model_form_sources.end())
+      model_form.push_back({{"path", c.path}, {"value", c.value}, {"low", c.low}, {"high", c.high}, {"source", it->second}});
+  j["calibration_model_form_error"] = model_form;
+  j["model_form_left_out"] = q.model_form_left_out;
   auto sens = nlohmann::ordered_json::array();
   for (const auto& w : r.sensitivity)
     sens.push_back({{"path", w.path}, {"low", w.low}, {"high", w.high}, {"metric_at_low", w.metric_at_low},

@@ -8,6 +8,7 @@
 // and the CLI runs each point as a simulation in a child process.
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
@@ -49,7 +50,12 @@ struct MetricInfo {
 
 // ------------------------------------------------------------------ the study
 struct ClaimRequest {
-  std::vector<UncertainConstant> constants;  // cluster's then workload's, in file order
+  // The cluster's then the workload's, in file order, then the calibration model-form errors.
+  std::vector<UncertainConstant> constants;
+  // Of `constants`, the calibration model-form errors (a multiplier on one kernel class's
+  // law time, sim/calibrate/step_calibration.hpp): path → how its range was found.
+  std::map<std::string, std::string> model_form_sources;
+  bool model_form_left_out = false;  // --no-model-error
   MetricInfo metric;
   double claimed_value = 0;
   int samples = 32;
@@ -86,7 +92,11 @@ struct ClaimResult {
 
 // The points, in evaluation order: nominal, samples, then low and high of each
 // constant that affects the metric. Samples draw one number per constant, in
-// constant order, sample after sample: the same seed gives the same points.
+// constant order, sample after sample: the same seed gives the same points. The
+// file constants draw from a generator seeded with `seed`, the model-form errors from
+// a second one (seed + model_form_seed_offset), so that leaving the model-form errors
+// out keeps every file constant's draws.
+inline constexpr std::uint64_t model_form_seed_offset = 0x9E3779B97F4A7C15ULL;
 [[nodiscard]] std::vector<Point> sample_points(const ClaimRequest& request);
 [[nodiscard]] bool claim_holds(const MetricInfo& metric, double simulated, double claimed);
 [[nodiscard]] ClaimResult run_claim(const ClaimRequest& request, const Evaluate& evaluate);
