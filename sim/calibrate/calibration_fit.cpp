@@ -1,5 +1,7 @@
 #include "sim/calibrate/calibration_fit.hpp"
 
+#include "sim/calibrate/file_digest.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -84,6 +86,7 @@ CalibrationInput calibration_input(const TraceAttribution& attribution) {
   std::error_code ec;
   const auto size = std::filesystem::file_size(attribution.trace_file, ec);
   input.trace_bytes = ec ? 0 : size;
+  input.trace_sha256 = file_sha256(attribution.trace_file).value_or("");
   for (const PhaseSummary& phase : attribution.phases) {
     PhaseKernels p{phase.name, {}};
     for (const PhaseInstance& instance : phase.layers) p.layers.push_back(instance.compute_kernels);
@@ -174,6 +177,7 @@ CalibrationFit fit_calibration(const CalibrationInput& input, const std::vector<
     planned_of[planned[i].phase].push_back(i);
   }
   std::vector<std::vector<double>> measured(planned.size());  // per planned kernel, per layer matched
+  std::vector<std::string> matched_name(planned.size());
   std::vector<double> gaps;
   std::map<std::tuple<std::string, std::string, std::string>, std::pair<double, double>> unmodelled;  // count, s
   for (const std::string& phase : phase_order) {
@@ -203,6 +207,7 @@ CalibrationFit fit_calibration(const CalibrationInput& input, const std::vector<
         std::vector<bool> used(layer.size(), false);
         for (const auto& [r, t] : match_in_order(recipe_classes, trace_classes)) {
           measured[indices[r]].push_back(static_cast<double>(layer[t].duration_ns) * 1e-9);
+          if (matched_name[indices[r]].empty()) matched_name[indices[r]] = layer[t].name;
           used[t] = true;
           cmp.matched += 1;
         }
@@ -236,7 +241,7 @@ CalibrationFit fit_calibration(const CalibrationInput& input, const std::vector<
     }
     const PlannedKernel& p = planned[i];
     fit.points.push_back({p.phase, p.op, p.pass, p.class_name, p.shape, mean_of(measured[i]),
-                          static_cast<int>(measured[i].size())});
+                          static_cast<int>(measured[i].size()), matched_name[i]});
   }
 
   // Per class: fit, residuals, leave one shape out.

@@ -37,6 +37,7 @@ struct PhaseKernels {
 struct CalibrationInput {
   std::string trace_file;
   std::uintmax_t trace_bytes = 0;
+  std::string trace_sha256;  // hex; empty when the file could not be read again
   std::vector<PhaseKernels> phases;
 };
 
@@ -51,6 +52,7 @@ struct FitPoint {
   KernelShape shape;
   double measured_s = 0;  // mean over the layers it matched in
   int layers_matched = 0;
+  std::string kernel_name;  // the trace kernel it matched in the first layer
 };
 
 // A fitted parameter and its range: the lowest and highest value over the

@@ -46,8 +46,8 @@ std::string quoted(const std::string& s) {
 }  // namespace
 
 void write_calibration_text(std::ostream& out, const CalibrationFit& fit) {
-  out << fmt::format("calibration fit: {} ({} bytes)\n  recipes {}\n  laws {}\n", fit.input.trace_file,
-                     fit.input.trace_bytes, fit.recipes_file, fit.laws_file);
+  out << fmt::format("calibration fit: {} ({} bytes, sha256 {})\n  recipes {}\n  laws {}\n", fit.input.trace_file,
+                     fit.input.trace_bytes, fit.input.trace_sha256, fit.recipes_file, fit.laws_file);
   out << fmt::format("  {} recipe kernels matched a trace kernel; {} recipe kernels matched none; launch gap {:.2f} us "
                      "(median of {} gaps)\n\n",
                      fit.points.size(), fit.recipe_unmatched.size(), us(fit.fitted.launch_gap_s), fit.gaps);
@@ -74,6 +74,17 @@ void write_calibration_text(std::ostream& out, const CalibrationFit& fit) {
   if (!fit.classes_without_points.empty())
     out << fmt::format("  no trace kernel for: {} (their laws keep the file's values)\n",
                        fmt::join(fit.classes_without_points, ", "));
+  out << "\nPer recipe kernel (matched; measured = mean over the layers it matched in):\n";
+  for (const FitPoint& p : fit.points) {
+    const CostLaw* law = fit.fitted.find(p.class_name);
+    const double predicted = law != nullptr ? kernel_seconds(*law, p.shape) : 0;
+    const std::string shape = p.shape.flops > 0 && p.shape.m <= 0 ? fmt::format("{:.4g} flop", p.shape.flops)
+                              : p.shape.m > 0 ? fmt::format("{:g}x{:g}x{:g}", p.shape.m, p.shape.n, p.shape.k)
+                                              : fmt::format("{:.4g} B", p.shape.bytes);
+    out << fmt::format("  {:<8} {:<22} {} {:<28} {:>20} measured {:>8.1f} us  model {:>8.1f} us  {:>8}  {}\n", p.phase,
+                       p.op, to_string(p.pass), p.class_name, shape, us(p.measured_s), us(predicted),
+                       p.measured_s > 0 ? percent(predicted / p.measured_s - 1) : "-", p.kernel_name.substr(0, 60));
+  }
   out << "\nLeave one shape out (refit without it, predict it):\n";
   for (const ClassFit& c : fit.classes) {
     if (c.leave_one_out.empty()) {
@@ -103,6 +114,7 @@ nlohmann::ordered_json calibration_json(const CalibrationFit& fit) {
   ordered_json j;
   j["trace"] = fit.input.trace_file;
   j["trace_bytes"] = fit.input.trace_bytes;
+  j["trace_sha256"] = fit.input.trace_sha256;
   j["recipes"] = fit.recipes_file;
   j["laws"] = fit.laws_file;
   j["workload"] = fit.workload_file;
@@ -190,6 +202,7 @@ void write_calibration_yaml(std::ostream& out, const CalibrationFit& fit) {
   out << "provenance:\n";
   out << "  trace: " << quoted(fit.input.trace_file) << '\n';
   out << "  trace_bytes: " << fit.input.trace_bytes << '\n';
+  out << "  trace_sha256: " << quoted(fit.input.trace_sha256) << '\n';
   out << "  recipes: " << quoted(fit.recipes_file) << '\n';
   out << "  laws: " << quoted(fit.laws_file) << '\n';
   out << "  workload: " << quoted(fit.workload_file) << '\n';
