@@ -53,6 +53,10 @@ struct FitPoint {
   double measured_s = 0;  // mean over the layers it matched in
   int layers_matched = 0;
   std::string kernel_name;  // the trace kernel it matched in the first layer
+  // Ran on SMs it shared with a kernel of another compute stream (in most layers it
+  // matched in): its time is not its solo time, so no class law is fitted to it; the
+  // two-stream overlap law (StreamOverlap) predicts the group it ran in.
+  bool shared_sms = false;
 };
 
 // A fitted parameter and its range: the lowest and highest value over the
@@ -78,6 +82,25 @@ struct ClassFit {
   std::string note;                        // where the fit was constrained
 };
 
+// Kernels of one phase on several compute streams at once, sharing the SMs. Law:
+// the group's wall time = S/s + alpha·(S − S/s), with S the sum of the kernels' solo
+// times (their classes' laws) and s the streams; alpha 0 is perfect overlap, 1 none.
+// alpha is fitted per layer from the trace's union of the group's kernel intervals
+// (value: from the mean over layers; low/high: the per-layer extremes). Which kernels
+// overlap varies between layers, so the kernels' own durations stretch by a second
+// fitted factor (Σ durations / S), which only the phase's kernel-sum row uses.
+struct StreamOverlap {
+  std::string phase;
+  int streams = 0;
+  int kernels = 0;                 // recipe kernels in the group
+  double solo_sum_s = 0;           // S: Σ the group's solo law times
+  double trace_wall_s = 0;         // mean per layer: the union of the group's kernel intervals
+  double trace_kernel_s = 0;       // mean per layer: Σ the group's kernel durations
+  FittedParameter alpha{"alpha", 0, 0, 0};
+  FittedParameter stretch{"stretch", 1, 1, 1};
+  [[nodiscard]] double wall_s() const;  // predicted wall time of the group
+};
+
 struct PhaseComparison {
   std::string phase;
   int trace_layers = 0;
@@ -89,6 +112,9 @@ struct PhaseComparison {
   double unmodelled_s = 0;     // mean per layer of the trace kernels no recipe kernel matched
   double trace_gap_s = 0;      // mean per layer of the idle gaps between kernels of a stream
   double predicted_gap_s = 0;  // launch gap × (recipe kernels − 1)
+  // Per layer (mean): the union of the phase's compute-kernel intervals, and its prediction
+  // (solo kernels' sum + the stream-overlap group's wall). Equal to the sums when no kernel overlaps.
+  double trace_wall_s = 0, predicted_wall_s = 0;
 };
 
 struct UnmodelledKernel {
@@ -107,6 +133,7 @@ struct CalibrationFit {
   std::vector<std::string> classes_without_points;
   std::vector<FitPoint> points;
   std::vector<PhaseComparison> phases;    // recipe order
+  std::vector<StreamOverlap> overlaps;    // phases whose kernels shared the SMs over streams
   std::vector<UnmodelledKernel> unmodelled;  // largest first
   std::vector<PlannedKernel> recipe_unmatched;  // recipe kernels no trace kernel matched in any layer
   int gaps = 0;                          // gaps the launch gap is the median of

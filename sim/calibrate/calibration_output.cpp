@@ -29,6 +29,13 @@ PhaseComparison pair_total(const CalibrationFit& fit) {
   return total;
 }
 
+// A phase's measured and predicted wall time (union of its kernel intervals).
+std::pair<double, double> fit_phase_wall(const CalibrationFit& fit, const std::string& phase) {
+  for (const PhaseComparison& p : fit.phases)
+    if (p.phase == phase) return {p.trace_wall_s, p.predicted_wall_s};
+  return {0, 0};
+}
+
 std::string parameter_text(const FittedParameter& p) {
   return fmt::format("{} {:.4g} [{:.4g}, {:.4g}]", p.name, p.value, p.low, p.high);
 }
@@ -63,6 +70,18 @@ void write_calibration_text(std::ostream& out, const CalibrationFit& fit) {
   };
   for (const PhaseComparison& p : fit.phases) row(p);
   row(pair_total(fit));
+  for (const StreamOverlap& o : fit.overlaps)
+    out << fmt::format("  {:<24} {:>8} {:>8} {:>11.1f} {:>11.1f} {:>8}   (union of the phase's kernel intervals)\n",
+                       o.phase + " wall", "", "", us(fit_phase_wall(fit, o.phase).first),
+                       us(fit_phase_wall(fit, o.phase).second),
+                       percent(fit_phase_wall(fit, o.phase).second / fit_phase_wall(fit, o.phase).first - 1));
+  for (const StreamOverlap& o : fit.overlaps)
+    out << fmt::format("  {:<24} {:>8} {:>8} {:>11.1f} {:>11.1f} {:>8}   ({} kernels on {} streams sharing the SMs: "
+                       "wall = S/s + alpha(S - S/s), S = {:.1f} us solo, alpha {:.3f} [{:.3f}, {:.3f}], kernel stretch "
+                       "{:.3f} [{:.3f}, {:.3f}] over the layers)\n",
+                       o.phase + " overlap", o.kernels, "", us(o.trace_wall_s), us(o.wall_s()),
+                       percent(o.wall_s() / o.trace_wall_s - 1), o.kernels, o.streams, us(o.solo_sum_s), o.alpha.value,
+                       o.alpha.low, o.alpha.high, o.stretch.value, o.stretch.low, o.stretch.high);
   out << "\nPer class (fitted law; parameters as value [low, high] over the leave-one-shape-out refits):\n";
   for (const ClassFit& c : fit.classes) {
     std::string params;
@@ -83,7 +102,8 @@ void write_calibration_text(std::ostream& out, const CalibrationFit& fit) {
                                               : fmt::format("{:.4g} B", p.shape.bytes);
     out << fmt::format("  {:<8} {:<22} {} {:<28} {:>20} measured {:>8.1f} us  model {:>8.1f} us  {:>8}  {}\n", p.phase,
                        p.op, to_string(p.pass), p.class_name, shape, us(p.measured_s), us(predicted),
-                       p.measured_s > 0 ? percent(predicted / p.measured_s - 1) : "-", p.kernel_name.substr(0, 60));
+                       p.measured_s > 0 ? percent(predicted / p.measured_s - 1) : "-",
+                       (p.shared_sms ? "[shared SMs] " : "") + p.kernel_name.substr(0, 60));
   }
   out << "\nLeave one shape out (refit without it, predict it):\n";
   for (const ClassFit& c : fit.classes) {
@@ -127,11 +147,24 @@ nlohmann::ordered_json calibration_json(const CalibrationFit& fit) {
                         {"recipe_kernels", p.recipe_kernels}, {"matched_per_layer", p.matched},
                         {"trace_s", p.trace_s},        {"predicted_s", p.predicted_s},
                         {"unmodelled_s", p.unmodelled_s}, {"trace_gap_s", p.trace_gap_s},
-                        {"predicted_gap_s", p.predicted_gap_s}};
+                        {"predicted_gap_s", p.predicted_gap_s}, {"trace_wall_s", p.trace_wall_s},
+                        {"predicted_wall_s", p.predicted_wall_s}};
   };
   for (const PhaseComparison& p : fit.phases) phases.push_back(phase_json(p));
   phases.push_back(phase_json(pair_total(fit)));
   j["phases"] = phases;
+  ordered_json overlaps = ordered_json::array();
+  for (const StreamOverlap& o : fit.overlaps)
+    overlaps.push_back({{"phase", o.phase},
+                        {"streams", o.streams},
+                        {"kernels", o.kernels},
+                        {"solo_sum_s", o.solo_sum_s},
+                        {"trace_wall_s", o.trace_wall_s},
+                        {"predicted_wall_s", o.wall_s()},
+                        {"trace_kernel_s", o.trace_kernel_s},
+                        {"alpha", {{"value", o.alpha.value}, {"low", o.alpha.low}, {"high", o.alpha.high}}},
+                        {"stretch", {{"value", o.stretch.value}, {"low", o.stretch.low}, {"high", o.stretch.high}}}});
+  j["stream_overlaps"] = overlaps;
   ordered_json classes = ordered_json::array();
   for (const ClassFit& c : fit.classes) {
     ordered_json cj{{"class", c.law.class_name}, {"law", to_string(c.law.form)}, {"kernels", c.points},
@@ -231,6 +264,16 @@ void write_calibration_yaml(std::ostream& out, const CalibrationFit& fit) {
   };
   for (const PhaseComparison& p : fit.phases) phase_line(p);
   phase_line(pair_total(fit));
+  out << "  stream_overlaps:   # kernels sharing the SMs over compute streams: wall = S/s + alpha (S - S/s), us per layer\n";
+  for (const StreamOverlap& o : fit.overlaps) {
+    const auto [phase_trace, phase_predicted] = fit_phase_wall(fit, o.phase);
+    out << fmt::format("    - {{phase: {}, streams: {}, kernels: {}, solo_sum: {:.1f}, trace_wall: {:.1f}, predicted_wall: {:.1f}, "
+                       "phase_trace_wall: {:.1f}, phase_predicted_wall: {:.1f}, alpha: {{value: {:.4g}, low: {:.4g}, high: {:.4g}}}, "
+                       "stretch: {{value: {:.4g}, low: {:.4g}, high: {:.4g}}}}}\n",
+                       quoted(o.phase), o.streams, o.kernels, us(o.solo_sum_s), us(o.trace_wall_s), us(o.wall_s()),
+                       us(phase_trace), us(phase_predicted), o.alpha.value, o.alpha.low, o.alpha.high, o.stretch.value,
+                       o.stretch.low, o.stretch.high);
+  }
   out << "  unmodelled:   # trace kernels no recipe kernel matched, mean per layer\n";
   for (const UnmodelledKernel& u : fit.unmodelled)
     out << fmt::format("    - {{phase: {}, class: {}, count: {:.2f}, us: {:.2f}, name: {}}}\n", quoted(u.phase),
