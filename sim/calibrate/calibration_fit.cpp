@@ -117,6 +117,39 @@ std::vector<std::pair<std::size_t, std::size_t>> match_in_order(const std::vecto
   return pairs;
 }
 
+// Refit without layer l of every phase (the phases with more than one layer), predict layer l.
+std::vector<HeldOutLayer> leave_one_layer_out(const CalibrationInput& input, const std::vector<PlannedKernel>& planned,
+                                              const CostLawTable& laws, const std::string& recipes_file) {
+  std::size_t layers = 0;
+  for (const PhaseKernels& p : input.phases) layers = std::max(layers, p.layers.size());
+  std::vector<HeldOutLayer> out;
+  for (std::size_t held = 0; held < layers; ++held) {
+    CalibrationInput rest = input;
+    for (PhaseKernels& p : rest.phases)
+      if (p.layers.size() > 1 && held < p.layers.size()) p.layers.erase(p.layers.begin() + static_cast<std::ptrdiff_t>(held));
+    const CalibrationFit refit = fit_calibration(rest, planned, laws, recipes_file, false);
+    HeldOutLayer pair{"layer pair (all phases)", static_cast<int>(held), 0, 0, 0, 0};
+    for (const PhaseComparison& predicted : refit.phases) {
+      const auto phase = std::find_if(input.phases.begin(), input.phases.end(),
+                                      [&](const PhaseKernels& p) { return p.phase == predicted.phase; });
+      if (phase == input.phases.end() || phase->layers.size() < 2 || held >= phase->layers.size()) continue;
+      HeldOutLayer h{predicted.phase, static_cast<int>(held), 0, predicted.predicted_s, 0, predicted.predicted_wall_s};
+      std::vector<std::pair<std::int64_t, std::int64_t>> spans;
+      for (const KernelRecord& k : phase->layers[held]) {
+        h.measured_s += static_cast<double>(k.duration_ns) * 1e-9;
+        spans.emplace_back(k.start_ns, k.start_ns + k.duration_ns);
+      }
+      h.measured_wall_s = union_seconds(spans);
+      if (h.measured_s <= 0) continue;
+      pair.measured_s += h.measured_s, pair.predicted_s += h.predicted_s;
+      pair.measured_wall_s += h.measured_wall_s, pair.predicted_wall_s += h.predicted_wall_s;
+      out.push_back(h);
+    }
+    if (pair.measured_s > 0) out.push_back(pair);
+  }
+  return out;
+}
+
 }  // namespace
 
 CalibrationInput calibration_input(const TraceAttribution& attribution) {
@@ -203,7 +236,7 @@ std::optional<double> CalibrationFit::loo_median_abs() const {
 }
 
 CalibrationFit fit_calibration(const CalibrationInput& input, const std::vector<PlannedKernel>& planned,
-                               const CostLawTable& laws, const std::string& recipes_file) {
+                               const CostLawTable& laws, const std::string& recipes_file, bool leave_layers_out) {
   CalibrationFit fit;
   fit.input = input;
   fit.recipes_file = recipes_file;
@@ -410,6 +443,7 @@ CalibrationFit fit_calibration(const CalibrationInput& input, const std::vector<
     cmp.predicted_wall_s = solo_unshared + (group != nullptr ? group->wall_s() : 0);
     cmp.predicted_gap_s = fit.fitted.launch_gap_s * std::max(0, cmp.recipe_kernels - 1);
   }
+  if (leave_layers_out) fit.leave_one_layer_out = leave_one_layer_out(input, planned, laws, recipes_file);
   return fit;
 }
 

@@ -117,6 +117,17 @@ struct PhaseComparison {
   double trace_wall_s = 0, predicted_wall_s = 0;
 };
 
+// Leave one layer out: the fit without one layer instance of every phase predicts that
+// layer's phase times (kernel sum, and wall: the union of its kernel intervals).
+struct HeldOutLayer {
+  std::string phase;  // a phase, or "layer pair (all phases)"
+  int layer = 0;      // 0-based, as the trace's ranges come in time order
+  double measured_s = 0, predicted_s = 0;
+  double measured_wall_s = 0, predicted_wall_s = 0;
+  [[nodiscard]] double error() const { return (predicted_s - measured_s) / measured_s; }
+  [[nodiscard]] double wall_error() const { return (predicted_wall_s - measured_wall_s) / measured_wall_s; }
+};
+
 struct UnmodelledKernel {
   std::string phase, name, class_name;
   double count_per_layer = 0, seconds_per_layer = 0;
@@ -136,6 +147,7 @@ struct CalibrationFit {
   std::vector<StreamOverlap> overlaps;    // phases whose kernels shared the SMs over streams
   std::vector<UnmodelledKernel> unmodelled;  // largest first
   std::vector<PlannedKernel> recipe_unmatched;  // recipe kernels no trace kernel matched in any layer
+  std::vector<HeldOutLayer> leave_one_layer_out;  // per held-out layer, per phase (recipe order), then the pair
   int gaps = 0;                          // gaps the launch gap is the median of
   [[nodiscard]] std::optional<double> loo_median_abs() const;  // over every class's errors
 };
@@ -144,7 +156,8 @@ struct CalibrationFit {
 [[nodiscard]] CostLaw fit_law(const CostLaw& prior, const std::vector<FitPoint>& points, std::string* note = nullptr);
 
 [[nodiscard]] CalibrationFit fit_calibration(const CalibrationInput& input, const std::vector<PlannedKernel>& planned,
-                                             const CostLawTable& laws, const std::string& recipes_file);
+                                             const CostLawTable& laws, const std::string& recipes_file,
+                                             bool leave_layers_out = true);
 
 void write_calibration_text(std::ostream& out, const CalibrationFit& fit);
 [[nodiscard]] nlohmann::ordered_json calibration_json(const CalibrationFit& fit);

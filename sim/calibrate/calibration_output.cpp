@@ -1,7 +1,9 @@
 // calibrate --write: the fit as text, JSON and the calibration file (YAML).
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
+#include <tuple>
 
 #include "sim/calibrate/calibration_fit.hpp"
 
@@ -34,6 +36,18 @@ std::pair<double, double> fit_phase_wall(const CalibrationFit& fit, const std::s
   for (const PhaseComparison& p : fit.phases)
     if (p.phase == phase) return {p.trace_wall_s, p.predicted_wall_s};
   return {0, 0};
+}
+
+// Per phase (first-seen order): the largest |error| over the held-out layers, kernel sum and wall.
+std::vector<std::tuple<std::string, double, double>> layer_out_summary(const CalibrationFit& fit) {
+  std::vector<std::tuple<std::string, double, double>> rows;
+  for (const HeldOutLayer& h : fit.leave_one_layer_out) {
+    auto row = std::find_if(rows.begin(), rows.end(), [&](const auto& r) { return std::get<0>(r) == h.phase; });
+    if (row == rows.end()) row = rows.insert(rows.end(), {h.phase, 0.0, 0.0});
+    std::get<1>(*row) = std::max(std::get<1>(*row), std::abs(h.error()));
+    std::get<2>(*row) = std::max(std::get<2>(*row), std::abs(h.wall_error()));
+  }
+  return rows;
 }
 
 std::string parameter_text(const FittedParameter& p) {
@@ -117,6 +131,14 @@ void write_calibration_text(std::ostream& out, const CalibrationFit& fit) {
                          us(l.predicted_s), percent(l.error()));
   }
   if (const auto m = fit.loo_median_abs()) out << fmt::format("  all classes: median |error| {:.1f} %\n", 100 * *m);
+  out << "\nLeave one layer out (refit without that layer of every phase, predict its phase times):\n";
+  for (const HeldOutLayer& h : fit.leave_one_layer_out)
+    out << fmt::format("  layer {}  {:<24} kernels {:>9.1f} us  predicted {:>9.1f} us  {:>8}   wall {:>9.1f} us  predicted {:>9.1f} us  {:>8}\n",
+                       h.layer, h.phase, us(h.measured_s), us(h.predicted_s), percent(h.error()), us(h.measured_wall_s),
+                       us(h.predicted_wall_s), percent(h.wall_error()));
+  for (const auto& [phase, worst, worst_wall] : layer_out_summary(fit))
+    out << fmt::format("  {:<32} max |error| kernels {:.1f} %, wall {:.1f} %\n", phase, 100 * worst, 100 * worst_wall);
+  if (fit.leave_one_layer_out.empty()) out << "  one layer only\n";
   out << "\nUnmodelled trace kernels (no recipe kernel matched them), mean per layer:\n";
   for (const UnmodelledKernel& u : fit.unmodelled)
     out << fmt::format("  {:<10} {:<28} {:>5.2f} x {:>9.1f} us  {}\n", u.phase, u.class_name, u.count_per_layer,
@@ -165,6 +187,17 @@ nlohmann::ordered_json calibration_json(const CalibrationFit& fit) {
                         {"alpha", {{"value", o.alpha.value}, {"low", o.alpha.low}, {"high", o.alpha.high}}},
                         {"stretch", {{"value", o.stretch.value}, {"low", o.stretch.low}, {"high", o.stretch.high}}}});
   j["stream_overlaps"] = overlaps;
+  ordered_json layer_out = ordered_json::array();
+  for (const HeldOutLayer& h : fit.leave_one_layer_out)
+    layer_out.push_back({{"phase", h.phase},
+                         {"layer", h.layer},
+                         {"measured_s", h.measured_s},
+                         {"predicted_s", h.predicted_s},
+                         {"error", h.error()},
+                         {"measured_wall_s", h.measured_wall_s},
+                         {"predicted_wall_s", h.predicted_wall_s},
+                         {"wall_error", h.wall_error()}});
+  j["leave_one_layer_out"] = layer_out;
   ordered_json classes = ordered_json::array();
   for (const ClassFit& c : fit.classes) {
     ordered_json cj{{"class", c.law.class_name}, {"law", to_string(c.law.form)}, {"kernels", c.points},
@@ -274,6 +307,15 @@ void write_calibration_yaml(std::ostream& out, const CalibrationFit& fit) {
                        us(phase_trace), us(phase_predicted), o.alpha.value, o.alpha.low, o.alpha.high, o.stretch.value,
                        o.stretch.low, o.stretch.high);
   }
+  out << "  leave_one_layer_out:   # refit without one layer of every phase, predict its phase times (us)\n";
+  for (const HeldOutLayer& h : fit.leave_one_layer_out)
+    out << fmt::format("    - {{phase: {}, layer: {}, measured: {:.1f}, predicted: {:.1f}, error: {:.4f}, measured_wall: {:.1f}, "
+                       "predicted_wall: {:.1f}, wall_error: {:.4f}}}\n",
+                       quoted(h.phase), h.layer, us(h.measured_s), us(h.predicted_s), h.error(), us(h.measured_wall_s),
+                       us(h.predicted_wall_s), h.wall_error());
+  out << "  leave_one_layer_out_max_abs:   # per phase, over the held-out layers\n";
+  for (const auto& [phase, worst, worst_wall] : layer_out_summary(fit))
+    out << fmt::format("    - {{phase: {}, error: {:.4f}, wall_error: {:.4f}}}\n", quoted(phase), worst, worst_wall);
   out << "  unmodelled:   # trace kernels no recipe kernel matched, mean per layer\n";
   for (const UnmodelledKernel& u : fit.unmodelled)
     out << fmt::format("    - {{phase: {}, class: {}, count: {:.2f}, us: {:.2f}, name: {}}}\n", quoted(u.phase),
