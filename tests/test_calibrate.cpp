@@ -249,6 +249,8 @@ TEST_CASE("calibrate: the shipped DeepSeek-V3 profile against the manual kernel-
   CHECK(class_named(a, "fp8_quantize_cast_transpose").count == 72 + 4);
   CHECK(class_named(a, "norm_finalize").count == 16);
   CHECK(class_named(a, "norm").count == 32 + 16);
+  CHECK(class_named(a, "moe_routing_map").count == 4 + 4);
+  CHECK(class_named(a, "moe_permute").count == 8 + 8);
   // The FP8 cast on the comm SMs (stream 27, combine(B)): 270 µs.
   const auto& fp8 = class_named(a, "fp8_quantize_cast_transpose");
   CHECK(static_cast<double>(fp8.kernel_ns - fp8.compute_stream_ns) / 1000.0 / 4 == Approx(270).epsilon(0.01));

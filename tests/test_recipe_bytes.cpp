@@ -87,4 +87,23 @@ TEST_CASE("recipe bytes: casts, cast-backs and cast-transposes of the tensors th
         std::vector<double>{132.0 * 7168 * 8 + 7168 * 4});
 }
 
+TEST_CASE("recipe bytes: router copies and memsets as the trace's bytes args; the MoE reduce", "[recipes][bytes]") {
+  const Expanded e;
+  // Memcpy DtoD of 131072 and 4194304 bytes (the trace's bytes args; read + written), the direct copy of
+  // tokens x top_k int64; the second copy keeps the router op's bytes (its tensor is not known).
+  const std::vector<double> copies = e.bytes("attn(F)", "moe.router", OpPass::forward, "copy");
+  REQUIRE(copies.size() == 4);
+  CHECK(copies[0] == 2.0 * 131072);
+  CHECK(copies[2] == 2.0 * 4194304);
+  CHECK(copies[3] == 4096.0 * 8 * 16);
+  CHECK(e.bytes("attn(F)", "moe.router", OpPass::forward, "memset") == std::vector<double>{8, 1024});
+  CHECK(e.bytes("attn(B)", "moe.router", OpPass::backward_input, "memset") == std::vector<double>{4});
+  // reduce_fused: the routed rows (tokens x top_k x 7168, BF16) read, the tokens written.
+  const double reduce = 2.0 * 4096 * 8 * 7168 + 2.0 * 4096 * 7168;
+  CHECK(e.bytes("mlp(F)", "moe.combine", OpPass::forward, "moe_permute") == std::vector<double>{reduce});
+  CHECK(e.bytes("mlp(B)", "moe.combine", OpPass::backward_input, "moe_permute") == std::vector<double>{reduce});
+  CHECK(e.bytes("mlp(F)", "moe.routed.gate_up", OpPass::forward, "moe_routing_map") ==
+        std::vector<double>{4096.0 * 8 * 8, 4096.0 * 8 * 8});
+}
+
 }  // namespace test_recipe_bytes
