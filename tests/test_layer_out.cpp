@@ -58,3 +58,18 @@ TEST_CASE("leave one layer out: each layer predicted from the other's fit", "[ca
 }
 
 }  // namespace test_layer_out
+
+namespace test_layer_out {
+
+TEST_CASE("leave one shape out: the time-weighted median |error|", "[calibrate][layer_out]") {
+  // Errors 0.1 (1 µs), 0.2 (1 µs), 0.5 (10 µs): plain median 0.2; by time, 0.5 holds 10 of 12 µs.
+  CalibrationFit fit;
+  ClassFit c;
+  c.leave_one_out = {{"a", 1e-6, 1.1e-6}, {"b", 1e-6, 1.2e-6}, {"c", 10e-6, 15e-6}};
+  fit.classes.push_back(c);
+  CHECK(*fit.loo_median_abs() == Approx(0.2));
+  CHECK(*fit.loo_median_abs_time_weighted() == Approx(0.5));
+  CHECK_FALSE(CalibrationFit{}.loo_median_abs_time_weighted().has_value());
+}
+
+}  // namespace test_layer_out

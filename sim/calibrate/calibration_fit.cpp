@@ -222,6 +222,24 @@ CostLaw fit_law(const CostLaw& prior, const std::vector<FitPoint>& points, std::
   return law;
 }
 
+std::optional<double> CalibrationFit::loo_median_abs_time_weighted() const {
+  std::vector<std::pair<double, double>> errors;  // |error|, measured time
+  double total = 0;
+  for (const ClassFit& c : classes)
+    for (const LeaveOneOut& l : c.leave_one_out) {
+      errors.emplace_back(std::abs(l.error()), l.measured_s);
+      total += l.measured_s;
+    }
+  if (errors.empty()) return std::nullopt;
+  std::sort(errors.begin(), errors.end());
+  double below = 0;
+  for (const auto& [error, seconds] : errors) {
+    below += seconds;
+    if (2 * below >= total) return error;
+  }
+  return errors.back().first;
+}
+
 double StreamOverlap::wall_s() const {
   const double perfect = solo_sum_s / std::max(1, streams);
   return perfect + alpha.value * (solo_sum_s - perfect);

@@ -150,6 +150,8 @@ struct CalibrationFit {
   std::vector<HeldOutLayer> leave_one_layer_out;  // per held-out layer, per phase (recipe order), then the pair
   int gaps = 0;                          // gaps the launch gap is the median of
   [[nodiscard]] std::optional<double> loo_median_abs() const;  // over every class's errors
+  // The same, each held-out shape weighted by its measured time (half the held-out time has a smaller |error|).
+  [[nodiscard]] std::optional<double> loo_median_abs_time_weighted() const;
 };
 
 // Fits one law to points of its class (exported for the tests).

@@ -131,6 +131,8 @@ void write_calibration_text(std::ostream& out, const CalibrationFit& fit) {
                          us(l.predicted_s), percent(l.error()));
   }
   if (const auto m = fit.loo_median_abs()) out << fmt::format("  all classes: median |error| {:.1f} %\n", 100 * *m);
+  if (const auto m = fit.loo_median_abs_time_weighted())
+    out << fmt::format("  all classes, weighted by measured time: median |error| {:.1f} %\n", 100 * *m);
   out << "\nLeave one layer out (refit without that layer of every phase, predict its phase times):\n";
   for (const HeldOutLayer& h : fit.leave_one_layer_out)
     out << fmt::format("  layer {}  {:<24} kernels {:>9.1f} us  predicted {:>9.1f} us  {:>8}   wall {:>9.1f} us  predicted {:>9.1f} us  {:>8}\n",
@@ -215,6 +217,8 @@ nlohmann::ordered_json calibration_json(const CalibrationFit& fit) {
   j["classes_without_points"] = fit.classes_without_points;
   const auto median = fit.loo_median_abs();
   j["leave_one_out_median_abs"] = median ? ordered_json(*median) : ordered_json(nullptr);
+  const auto weighted = fit.loo_median_abs_time_weighted();
+  j["leave_one_out_median_abs_time_weighted"] = weighted ? ordered_json(*weighted) : ordered_json(nullptr);
   ordered_json unmodelled = ordered_json::array();
   for (const UnmodelledKernel& u : fit.unmodelled)
     unmodelled.push_back({{"phase", u.phase}, {"class", u.class_name}, {"name", u.name},
@@ -290,6 +294,9 @@ void write_calibration_yaml(std::ostream& out, const CalibrationFit& fit) {
     }
     if (!c.note.empty()) out << "      note: " << quoted(c.note) << '\n';
   }
+  if (const auto m = fit.loo_median_abs()) out << fmt::format("  leave_one_out_median_abs: {:.4g}   # all classes\n", *m);
+  if (const auto m = fit.loo_median_abs_time_weighted())
+    out << fmt::format("  leave_one_out_median_abs_time_weighted: {:.4g}\n", *m);
   out << "  phases:   # mean per layer, us\n";
   auto phase_line = [&](const PhaseComparison& p) {
     out << fmt::format("    - {{phase: {}, trace: {:.1f}, predicted: {:.1f}, unmodelled: {:.1f}}}\n", quoted(p.phase),
