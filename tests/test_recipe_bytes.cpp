@@ -56,35 +56,38 @@ TEST_CASE("recipe bytes: FP8 weight transposes move the weight, not the activati
 
 TEST_CASE("recipe bytes: casts, cast-backs and cast-transposes of the tensors their grids name", "[recipes][bytes]") {
   const Expanded e;
-  // per_channel_cast_and_transpose grid (cols/128, rows/128): o_proj's input 4096 x 16384 and dY 4096 x 7168.
-  CHECK(e.bytes("attn(B)", "attn.o_proj", OpPass::backward_input, "fp8_cast_transpose") ==
-        std::vector<double>{3.0 * 4096 * 16384, 3.0 * 4096 * 7168});
-  // q_up's dQ (4096 x 24576) and input (4096 x 1536) for its W, launched after kv_up's dgrad.
-  CHECK(e.bytes("attn(B)", "attn.q_up", OpPass::backward_input, "fp8_cast_transpose") ==
-        std::vector<double>{3.0 * 4096 * 24576, 3.0 * 4096 * 1536});
-  // The routed rows: mlp(W)'s dY (rows x 7168) and input (rows x 7168); mlp(B)'s SwiGLU output (rows x 2048).
-  CHECK(e.bytes("mlp(W)", "moe.routed.down", OpPass::backward_weight, "fp8_cast_transpose") ==
-        std::vector<double>{3.0 * 32128 * 7168});
-  CHECK(e.bytes("mlp(B)", "moe.routed.down", OpPass::backward_input, "fp8_cast_transpose") ==
-        std::vector<double>{3.0 * 32128 * 2048});
-  CHECK(e.bytes("mlp(B)", "moe.routed.gate_up", OpPass::backward_input, "fp8_cast_transpose") ==
-        std::vector<double>{3.0 * 32128 * 4096});
-  // Cast back of the FP8 SwiGLU-input caches: rows x 2·intermediate.
-  CHECK(e.bytes("mlp(B)", "moe.routed.down", OpPass::backward_input, "fp8_cast_back") ==
-        std::vector<double>{3.0 * 32128 * 4096});
-  CHECK(e.bytes("mlp(B)", "moe.shared.down", OpPass::backward_input, "fp8_cast_back") ==
-        std::vector<double>{3.0 * 4096 * 4096});
-  // The routed dH cast for the data gradient: rows x 4096, grid = rows.
-  CHECK(e.bytes("mlp(B)", "moe.routed.gate_up", OpPass::backward_input, "fp8_quantize_cast_transpose") ==
-        std::vector<double>{3.0 * 32128 * 4096});
-  // E5M6 cache of the attention output and its cast back.
-  CHECK(e.bytes("attn(F)", "attn.o_proj", OpPass::forward, "fp8_special_format") == std::vector<double>{3.0 * 4096 * 16384});
-  CHECK(e.bytes("attn(B)", "attn.o_proj", OpPass::backward_input, "fp8_special_format") ==
-        std::vector<double>{3.0 * 4096 * 16384});
-  // Norms: x read, y written (BF16), gamma read, for every width; finalize: FP32 partials of the ln_bwd blocks.
-  CHECK(e.bytes("attn(F)", "attn.norm", OpPass::forward, "norm") == std::vector<double>{4.0 * 4096 * 7168 + 2.0 * 7168});  // + gamma
-  CHECK(e.bytes("attn(B)", "attn.norm", OpPass::backward_weight, "norm_finalize") ==
-        std::vector<double>{132.0 * 7168 * 8 + 7168 * 4});
+  struct Expected {
+    const char *phase, *op;
+    OpPass pass;
+    const char* class_name;
+    std::vector<double> bytes;
+  };
+  const OpPass B = OpPass::backward_input;
+  const std::vector<Expected> table{
+      // per_channel_cast_and_transpose grid (cols/128, rows/128): o_proj's input 4096 x 16384 and dY 4096 x 7168
+      {"attn(B)", "attn.o_proj", B, "fp8_cast_transpose", {3.0 * 4096 * 16384, 3.0 * 4096 * 7168}},
+      // q_up's dQ (4096 x 24576) and input (4096 x 1536) for its W, launched after kv_up's dgrad
+      {"attn(B)", "attn.q_up", B, "fp8_cast_transpose", {3.0 * 4096 * 24576, 3.0 * 4096 * 1536}},
+      // the routed rows: mlp(W)'s dY (rows x 7168); mlp(B)'s SwiGLU output (rows x 2048) and dH (rows x 4096)
+      {"mlp(W)", "moe.routed.down", OpPass::backward_weight, "fp8_cast_transpose", {3.0 * 32128 * 7168}},
+      {"mlp(B)", "moe.routed.down", B, "fp8_cast_transpose", {3.0 * 32128 * 2048}},
+      {"mlp(B)", "moe.routed.gate_up", B, "fp8_cast_transpose", {3.0 * 32128 * 4096}},
+      // cast back of the FP8 SwiGLU-input caches: rows x 2·intermediate
+      {"mlp(B)", "moe.routed.down", B, "fp8_cast_back", {3.0 * 32128 * 4096}},
+      {"mlp(B)", "moe.shared.down", B, "fp8_cast_back", {3.0 * 4096 * 4096}},
+      // the routed dH cast for the data gradient: rows x 4096, grid = rows
+      {"mlp(B)", "moe.routed.gate_up", B, "fp8_quantize_cast_transpose", {3.0 * 32128 * 4096}},
+      // E5M6 cache of the attention output and its cast back
+      {"attn(F)", "attn.o_proj", OpPass::forward, "fp8_special_format", {3.0 * 4096 * 16384}},
+      {"attn(B)", "attn.o_proj", B, "fp8_special_format", {3.0 * 4096 * 16384}},
+      // norms: x read, y written (BF16), gamma read, for every width; finalize: FP32 partials of the ln_bwd blocks
+      {"attn(F)", "attn.norm", OpPass::forward, "norm", {4.0 * 4096 * 7168 + 2.0 * 7168}},
+      {"attn(B)", "attn.norm", OpPass::backward_weight, "norm_finalize", {132.0 * 7168 * 8 + 7168 * 4}},
+  };
+  for (const Expected& x : table) {
+    INFO(x.phase << " " << x.op << " " << x.class_name);
+    CHECK(e.bytes(x.phase, x.op, x.pass, x.class_name) == x.bytes);
+  }
 }
 
 TEST_CASE("recipe bytes: router copies and memsets as the trace's bytes args; the MoE reduce", "[recipes][bytes]") {

@@ -178,27 +178,21 @@ nlohmann::ordered_json calibration_json(const CalibrationFit& fit) {
   phases.push_back(phase_json(pair_total(fit)));
   j["phases"] = phases;
   ordered_json overlaps = ordered_json::array();
-  for (const StreamOverlap& o : fit.overlaps)
-    overlaps.push_back({{"phase", o.phase},
-                        {"streams", o.streams},
-                        {"kernels", o.kernels},
-                        {"solo_sum_s", o.solo_sum_s},
-                        {"trace_wall_s", o.trace_wall_s},
-                        {"predicted_wall_s", o.wall_s()},
-                        {"trace_kernel_s", o.trace_kernel_s},
-                        {"alpha", {{"value", o.alpha.value}, {"low", o.alpha.low}, {"high", o.alpha.high}}},
-                        {"stretch", {{"value", o.stretch.value}, {"low", o.stretch.low}, {"high", o.stretch.high}}}});
+  const auto range_json = [](const FittedParameter& p) {
+    return ordered_json{{"value", p.value}, {"low", p.low}, {"high", p.high}};
+  };
+  for (const StreamOverlap& o : fit.overlaps) {
+    ordered_json oj{{"phase", o.phase}, {"streams", o.streams}, {"kernels", o.kernels}, {"solo_sum_s", o.solo_sum_s}};
+    oj["trace_wall_s"] = o.trace_wall_s, oj["predicted_wall_s"] = o.wall_s(), oj["trace_kernel_s"] = o.trace_kernel_s;
+    oj["alpha"] = range_json(o.alpha), oj["stretch"] = range_json(o.stretch);
+    overlaps.push_back(oj);
+  }
   j["stream_overlaps"] = overlaps;
   ordered_json layer_out = ordered_json::array();
   for (const HeldOutLayer& h : fit.leave_one_layer_out)
-    layer_out.push_back({{"phase", h.phase},
-                         {"layer", h.layer},
-                         {"measured_s", h.measured_s},
-                         {"predicted_s", h.predicted_s},
-                         {"error", h.error()},
-                         {"measured_wall_s", h.measured_wall_s},
-                         {"predicted_wall_s", h.predicted_wall_s},
-                         {"wall_error", h.wall_error()}});
+    layer_out.push_back({{"phase", h.phase}, {"layer", h.layer}, {"measured_s", h.measured_s}, {"predicted_s", h.predicted_s},
+                         {"error", h.error()}, {"measured_wall_s", h.measured_wall_s},
+                         {"predicted_wall_s", h.predicted_wall_s}, {"wall_error", h.wall_error()}});
   j["leave_one_layer_out"] = layer_out;
   ordered_json classes = ordered_json::array();
   for (const ClassFit& c : fit.classes) {
