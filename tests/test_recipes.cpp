@@ -237,7 +237,7 @@ TEST_CASE("recipes: one FP8 linear and one MoE layer of DeepSeek-V3 expand to th
   REQUIRE(f.size() == 3);
   CHECK(f[0].class_name == "fp8_quantize_cast_transpose");
   CHECK(f[0].shape.bytes == 3.0 * 4096 * 7168);  // BF16 read, FP8 + FP32/128 scales written
-  CHECK(f[1].class_name == "fp8_quantize_cast_transpose");
+  CHECK(f[1].class_name == "fp8_scale_transpose");
   CHECK(f[1].shape.bytes == 4096.0 * 7168 / 16);
   CHECK(f[2].class_name == "gemm_fp8");
   CHECK((f[2].shape.m == 4096 && f[2].shape.n == 1536 && f[2].shape.k == 7168));
@@ -261,10 +261,10 @@ TEST_CASE("recipes: one FP8 linear and one MoE layer of DeepSeek-V3 expand to th
   for (const PlannedKernel& k : planned)
     if (k.phase == "mlp(W)") mlp_w.push_back(k.op + " " + k.class_name);
   CHECK(mlp_w == std::vector<std::string>{
-                     "moe.shared.down gemm_fp8_wgrad", "moe.routed.down fp8_quantize_cast_transpose",
+                     "moe.shared.down gemm_fp8_wgrad", "moe.routed.down fp8_cast_transpose",
                      "moe.routed.down gemm_fp8_wgrad", "moe.routed.down gemm_fp8_wgrad",
                      "moe.routed.down gemm_fp8_wgrad", "moe.routed.down gemm_fp8_wgrad",
-                     "moe.routed.gate_up fp8_quantize_cast_transpose", "moe.routed.gate_up gemm_fp8_wgrad",
+                     "moe.routed.gate_up fp8_cast_transpose", "moe.routed.gate_up gemm_fp8_wgrad",
                      "moe.routed.gate_up gemm_fp8_wgrad", "moe.routed.gate_up gemm_fp8_wgrad",
                      "moe.routed.gate_up gemm_fp8_wgrad", "moe.shared.gate_up gemm_fp8_wgrad"});
   const auto routed_w = of(planned, "mlp(W)", "moe.routed.gate_up", OpPass::backward_weight);

@@ -1,5 +1,7 @@
 #include "sim/calibrate/calibration_fit.hpp"
 
+#include "sim/calibrate/file_digest.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -36,6 +38,45 @@ double mean_of(const std::vector<double>& v) {
   double s = 0;
   for (double x : v) s += x;
   return v.empty() ? 0 : s / static_cast<double>(v.size());
+}
+
+// The union length of [start, end) intervals.
+double union_seconds(std::vector<std::pair<std::int64_t, std::int64_t>> spans) {
+  std::sort(spans.begin(), spans.end());
+  std::int64_t total = 0, from = 0, to = 0;
+  bool open = false;
+  for (const auto& [a, b] : spans) {
+    if (!open || a > to) {
+      if (open) total += to - from;
+      from = a, to = b, open = true;
+    } else {
+      to = std::max(to, b);
+    }
+  }
+  if (open) total += to - from;
+  return static_cast<double>(total) * 1e-9;
+}
+
+// Per kernel of a layer: whether more than a fifth of its time overlapped a kernel of another stream.
+std::vector<bool> shares_sms(const std::vector<KernelRecord>& layer) {
+  std::vector<bool> shared(layer.size(), false);
+  for (std::size_t i = 0; i < layer.size(); ++i) {
+    std::int64_t overlap = 0;
+    for (std::size_t j = 0; j < layer.size(); ++j) {
+      if (layer[j].stream == layer[i].stream) continue;
+      const std::int64_t a = std::max(layer[i].start_ns, layer[j].start_ns);
+      const std::int64_t b = std::min(layer[i].start_ns + layer[i].duration_ns, layer[j].start_ns + layer[j].duration_ns);
+      if (b > a) overlap += b - a;
+    }
+    shared[i] = 5 * overlap > layer[i].duration_ns;
+  }
+  return shared;
+}
+
+// alpha of S/s + alpha·(S − S/s) = wall.
+double overlap_alpha(double solo_sum, int streams, double wall) {
+  const double perfect = solo_sum / streams;
+  return solo_sum > perfect ? (wall - perfect) / (solo_sum - perfect) : 1;
 }
 
 // A shape's identity within a class, for leaving it out.
@@ -76,6 +117,39 @@ std::vector<std::pair<std::size_t, std::size_t>> match_in_order(const std::vecto
   return pairs;
 }
 
+// Refit without layer l of every phase (the phases with more than one layer), predict layer l.
+std::vector<HeldOutLayer> leave_one_layer_out(const CalibrationInput& input, const std::vector<PlannedKernel>& planned,
+                                              const CostLawTable& laws, const std::string& recipes_file) {
+  std::size_t layers = 0;
+  for (const PhaseKernels& p : input.phases) layers = std::max(layers, p.layers.size());
+  std::vector<HeldOutLayer> out;
+  for (std::size_t held = 0; held < layers; ++held) {
+    CalibrationInput rest = input;
+    for (PhaseKernels& p : rest.phases)
+      if (p.layers.size() > 1 && held < p.layers.size()) p.layers.erase(p.layers.begin() + static_cast<std::ptrdiff_t>(held));
+    const CalibrationFit refit = fit_calibration(rest, planned, laws, recipes_file, false);
+    HeldOutLayer pair{"layer pair (all phases)", static_cast<int>(held), 0, 0, 0, 0};
+    for (const PhaseComparison& predicted : refit.phases) {
+      const auto phase = std::find_if(input.phases.begin(), input.phases.end(),
+                                      [&](const PhaseKernels& p) { return p.phase == predicted.phase; });
+      if (phase == input.phases.end() || phase->layers.size() < 2 || held >= phase->layers.size()) continue;
+      HeldOutLayer h{predicted.phase, static_cast<int>(held), 0, predicted.predicted_s, 0, predicted.predicted_wall_s};
+      std::vector<std::pair<std::int64_t, std::int64_t>> spans;
+      for (const KernelRecord& k : phase->layers[held]) {
+        h.measured_s += static_cast<double>(k.duration_ns) * 1e-9;
+        spans.emplace_back(k.start_ns, k.start_ns + k.duration_ns);
+      }
+      h.measured_wall_s = union_seconds(spans);
+      if (h.measured_s <= 0) continue;
+      pair.measured_s += h.measured_s, pair.predicted_s += h.predicted_s;
+      pair.measured_wall_s += h.measured_wall_s, pair.predicted_wall_s += h.predicted_wall_s;
+      out.push_back(h);
+    }
+    if (pair.measured_s > 0) out.push_back(pair);
+  }
+  return out;
+}
+
 }  // namespace
 
 CalibrationInput calibration_input(const TraceAttribution& attribution) {
@@ -84,6 +158,7 @@ CalibrationInput calibration_input(const TraceAttribution& attribution) {
   std::error_code ec;
   const auto size = std::filesystem::file_size(attribution.trace_file, ec);
   input.trace_bytes = ec ? 0 : size;
+  input.trace_sha256 = file_sha256(attribution.trace_file).value_or("");
   for (const PhaseSummary& phase : attribution.phases) {
     PhaseKernels p{phase.name, {}};
     for (const PhaseInstance& instance : phase.layers) p.layers.push_back(instance.compute_kernels);
@@ -147,6 +222,29 @@ CostLaw fit_law(const CostLaw& prior, const std::vector<FitPoint>& points, std::
   return law;
 }
 
+std::optional<double> CalibrationFit::loo_median_abs_time_weighted() const {
+  std::vector<std::pair<double, double>> errors;  // |error|, measured time
+  double total = 0;
+  for (const ClassFit& c : classes)
+    for (const LeaveOneOut& l : c.leave_one_out) {
+      errors.emplace_back(std::abs(l.error()), l.measured_s);
+      total += l.measured_s;
+    }
+  if (errors.empty()) return std::nullopt;
+  std::sort(errors.begin(), errors.end());
+  double below = 0;
+  for (const auto& [error, seconds] : errors) {
+    below += seconds;
+    if (2 * below >= total) return error;
+  }
+  return errors.back().first;
+}
+
+double StreamOverlap::wall_s() const {
+  const double perfect = solo_sum_s / std::max(1, streams);
+  return perfect + alpha.value * (solo_sum_s - perfect);
+}
+
 std::optional<double> CalibrationFit::loo_median_abs() const {
   std::vector<double> errors;
   for (const ClassFit& c : classes)
@@ -156,7 +254,7 @@ std::optional<double> CalibrationFit::loo_median_abs() const {
 }
 
 CalibrationFit fit_calibration(const CalibrationInput& input, const std::vector<PlannedKernel>& planned,
-                               const CostLawTable& laws, const std::string& recipes_file) {
+                               const CostLawTable& laws, const std::string& recipes_file, bool leave_layers_out) {
   CalibrationFit fit;
   fit.input = input;
   fit.recipes_file = recipes_file;
@@ -174,6 +272,10 @@ CalibrationFit fit_calibration(const CalibrationInput& input, const std::vector<
     planned_of[planned[i].phase].push_back(i);
   }
   std::vector<std::vector<double>> measured(planned.size());  // per planned kernel, per layer matched
+  std::vector<std::string> matched_name(planned.size());
+  std::vector<int> shared_count(planned.size(), 0);
+  // Per planned kernel, per layer it matched in: the layer's index and the trace kernel.
+  std::vector<std::vector<std::pair<std::size_t, KernelRecord>>> matched_kernel(planned.size());
   std::vector<double> gaps;
   std::map<std::tuple<std::string, std::string, std::string>, std::pair<double, double>> unmodelled;  // count, s
   for (const std::string& phase : phase_order) {
@@ -201,8 +303,16 @@ CalibrationFit fit_calibration(const CalibrationInput& input, const std::vector<
           stream_end[k.stream] = std::max(end != stream_end.end() ? end->second : 0, k.start_ns + k.duration_ns);
         }
         std::vector<bool> used(layer.size(), false);
+        const std::vector<bool> shared = shares_sms(layer);
+        std::vector<std::pair<std::int64_t, std::int64_t>> all_spans;
+        for (const KernelRecord& k : layer) all_spans.emplace_back(k.start_ns, k.start_ns + k.duration_ns);
+        cmp.trace_wall_s += union_seconds(all_spans);
+        const std::size_t layer_index = static_cast<std::size_t>(&layer - trace.layers.data());
         for (const auto& [r, t] : match_in_order(recipe_classes, trace_classes)) {
           measured[indices[r]].push_back(static_cast<double>(layer[t].duration_ns) * 1e-9);
+          matched_kernel[indices[r]].emplace_back(layer_index, layer[t]);
+          if (shared[t]) ++shared_count[indices[r]];
+          if (matched_name[indices[r]].empty()) matched_name[indices[r]] = layer[t].name;
           used[t] = true;
           cmp.matched += 1;
         }
@@ -217,7 +327,7 @@ CalibrationFit fit_calibration(const CalibrationInput& input, const std::vector<
       }
       const double layers = std::max(1, cmp.trace_layers);
       cmp.trace_kernels /= layers, cmp.matched /= layers, cmp.trace_s /= layers, cmp.unmodelled_s /= layers;
-      cmp.trace_gap_s /= layers;
+      cmp.trace_gap_s /= layers, cmp.trace_wall_s /= layers;
     }
     fit.phases.push_back(cmp);
   }
@@ -236,14 +346,15 @@ CalibrationFit fit_calibration(const CalibrationInput& input, const std::vector<
     }
     const PlannedKernel& p = planned[i];
     fit.points.push_back({p.phase, p.op, p.pass, p.class_name, p.shape, mean_of(measured[i]),
-                          static_cast<int>(measured[i].size())});
+                          static_cast<int>(measured[i].size()), matched_name[i],
+                          shared_count[i] > 0});
   }
 
   // Per class: fit, residuals, leave one shape out.
   for (CostLaw& law : fit.fitted.laws) {
     std::vector<FitPoint> points;
     for (const FitPoint& p : fit.points)
-      if (p.class_name == law.class_name) points.push_back(p);
+      if (p.class_name == law.class_name && !p.shared_sms) points.push_back(p);
     if (points.empty()) {
       fit.classes_without_points.push_back(law.class_name);
       continue;
@@ -291,15 +402,66 @@ CalibrationFit fit_calibration(const CalibrationInput& input, const std::vector<
   fit.gaps = static_cast<int>(gaps.size());
   fit.fitted.launch_gap_s = median_of(gaps);
 
-  // Predicted phase times with the fitted laws.
-  for (PhaseComparison& cmp : fit.phases) {
-    for (const PlannedKernel& p : planned) {
-      if (p.phase != cmp.phase) continue;
-      const CostLaw* law = fit.fitted.find(p.class_name);
-      cmp.predicted_s += kernel_seconds(*law, p.shape);
+  // The stream-overlap law per phase whose kernels shared the SMs: solo times from the fitted laws.
+  // The group: the phase's recipe kernels that shared the SMs in any layer (which ones
+  // overlap varies from layer to layer); per layer, the union of their trace intervals.
+  for (const std::string& phase : phase_order) {
+    StreamOverlap o;
+    o.phase = phase;
+    std::map<std::size_t, std::vector<std::pair<std::int64_t, std::int64_t>>> spans;  // per layer
+    std::map<std::size_t, double> kernel_sum;
+    std::set<std::int64_t> streams;
+    for (std::size_t i : planned_of[phase]) {
+      if (shared_count[i] == 0) continue;
+      ++o.kernels;
+      o.solo_sum_s += kernel_seconds(*fit.fitted.find(planned[i].class_name), planned[i].shape);
+      for (const auto& [layer, k] : matched_kernel[i]) {
+        spans[layer].emplace_back(k.start_ns, k.start_ns + k.duration_ns);
+        kernel_sum[layer] += static_cast<double>(k.duration_ns) * 1e-9;
+        streams.insert(k.stream);
+      }
     }
+    o.streams = static_cast<int>(streams.size());
+    if (o.kernels == 0 || o.streams < 2) continue;
+    std::vector<double> walls, sums;
+    for (const auto& [layer, layer_spans] : spans) walls.push_back(union_seconds(layer_spans));
+    for (const auto& [layer, sum] : kernel_sum) sums.push_back(sum);
+    o.trace_kernel_s = mean_of(sums);
+    o.trace_wall_s = mean_of(walls);
+    o.alpha.value = overlap_alpha(o.solo_sum_s, o.streams, o.trace_wall_s);
+    o.stretch.value = o.trace_kernel_s / o.solo_sum_s;
+    o.stretch.low = o.stretch.high = o.stretch.value;
+    for (double sum : sums) {
+      o.stretch.low = std::min(o.stretch.low, sum / o.solo_sum_s);
+      o.stretch.high = std::max(o.stretch.high, sum / o.solo_sum_s);
+    }
+    o.alpha.low = o.alpha.high = o.alpha.value;
+    for (double w : walls) {
+      o.alpha.low = std::min(o.alpha.low, overlap_alpha(o.solo_sum_s, o.streams, w));
+      o.alpha.high = std::max(o.alpha.high, overlap_alpha(o.solo_sum_s, o.streams, w));
+    }
+    fit.overlaps.push_back(o);
+  }
+
+  // Predicted phase times with the fitted laws. A stream-overlap group's kernels each last
+  // their solo time × its stretch.
+  for (PhaseComparison& cmp : fit.phases) {
+    const StreamOverlap* group = nullptr;
+    for (const StreamOverlap& o : fit.overlaps)
+      if (o.phase == cmp.phase) group = &o;
+    double solo_unshared = 0;
+    for (std::size_t i = 0; i < planned.size(); ++i) {
+      const PlannedKernel& p = planned[i];
+      if (p.phase != cmp.phase) continue;
+      const double solo = kernel_seconds(*fit.fitted.find(p.class_name), p.shape);
+      const bool in_group = group != nullptr && shared_count[i] > 0;
+      cmp.predicted_s += in_group ? solo * group->stretch.value : solo;
+      if (!in_group) solo_unshared += solo;
+    }
+    cmp.predicted_wall_s = solo_unshared + (group != nullptr ? group->wall_s() : 0);
     cmp.predicted_gap_s = fit.fitted.launch_gap_s * std::max(0, cmp.recipe_kernels - 1);
   }
+  if (leave_layers_out) fit.leave_one_layer_out = leave_one_layer_out(input, planned, laws, recipes_file);
   return fit;
 }
 

@@ -37,6 +37,7 @@ struct PhaseKernels {
 struct CalibrationInput {
   std::string trace_file;
   std::uintmax_t trace_bytes = 0;
+  std::string trace_sha256;  // hex; empty when the file could not be read again
   std::vector<PhaseKernels> phases;
 };
 
@@ -51,6 +52,11 @@ struct FitPoint {
   KernelShape shape;
   double measured_s = 0;  // mean over the layers it matched in
   int layers_matched = 0;
+  std::string kernel_name;  // the trace kernel it matched in the first layer
+  // Ran on SMs it shared with a kernel of another compute stream (in most layers it
+  // matched in): its time is not its solo time, so no class law is fitted to it; the
+  // two-stream overlap law (StreamOverlap) predicts the group it ran in.
+  bool shared_sms = false;
 };
 
 // A fitted parameter and its range: the lowest and highest value over the
@@ -76,6 +82,25 @@ struct ClassFit {
   std::string note;                        // where the fit was constrained
 };
 
+// Kernels of one phase on several compute streams at once, sharing the SMs. Law:
+// the group's wall time = S/s + alpha·(S − S/s), with S the sum of the kernels' solo
+// times (their classes' laws) and s the streams; alpha 0 is perfect overlap, 1 none.
+// alpha is fitted per layer from the trace's union of the group's kernel intervals
+// (value: from the mean over layers; low/high: the per-layer extremes). Which kernels
+// overlap varies between layers, so the kernels' own durations stretch by a second
+// fitted factor (Σ durations / S), which only the phase's kernel-sum row uses.
+struct StreamOverlap {
+  std::string phase;
+  int streams = 0;
+  int kernels = 0;                 // recipe kernels in the group
+  double solo_sum_s = 0;           // S: Σ the group's solo law times
+  double trace_wall_s = 0;         // mean per layer: the union of the group's kernel intervals
+  double trace_kernel_s = 0;       // mean per layer: Σ the group's kernel durations
+  FittedParameter alpha{"alpha", 0, 0, 0};
+  FittedParameter stretch{"stretch", 1, 1, 1};
+  [[nodiscard]] double wall_s() const;  // predicted wall time of the group
+};
+
 struct PhaseComparison {
   std::string phase;
   int trace_layers = 0;
@@ -87,6 +112,20 @@ struct PhaseComparison {
   double unmodelled_s = 0;     // mean per layer of the trace kernels no recipe kernel matched
   double trace_gap_s = 0;      // mean per layer of the idle gaps between kernels of a stream
   double predicted_gap_s = 0;  // launch gap × (recipe kernels − 1)
+  // Per layer (mean): the union of the phase's compute-kernel intervals, and its prediction
+  // (solo kernels' sum + the stream-overlap group's wall). Equal to the sums when no kernel overlaps.
+  double trace_wall_s = 0, predicted_wall_s = 0;
+};
+
+// Leave one layer out: the fit without one layer instance of every phase predicts that
+// layer's phase times (kernel sum, and wall: the union of its kernel intervals).
+struct HeldOutLayer {
+  std::string phase;  // a phase, or "layer pair (all phases)"
+  int layer = 0;      // 0-based, as the trace's ranges come in time order
+  double measured_s = 0, predicted_s = 0;
+  double measured_wall_s = 0, predicted_wall_s = 0;
+  [[nodiscard]] double error() const { return (predicted_s - measured_s) / measured_s; }
+  [[nodiscard]] double wall_error() const { return (predicted_wall_s - measured_wall_s) / measured_wall_s; }
 };
 
 struct UnmodelledKernel {
@@ -105,17 +144,22 @@ struct CalibrationFit {
   std::vector<std::string> classes_without_points;
   std::vector<FitPoint> points;
   std::vector<PhaseComparison> phases;    // recipe order
+  std::vector<StreamOverlap> overlaps;    // phases whose kernels shared the SMs over streams
   std::vector<UnmodelledKernel> unmodelled;  // largest first
   std::vector<PlannedKernel> recipe_unmatched;  // recipe kernels no trace kernel matched in any layer
+  std::vector<HeldOutLayer> leave_one_layer_out;  // per held-out layer, per phase (recipe order), then the pair
   int gaps = 0;                          // gaps the launch gap is the median of
   [[nodiscard]] std::optional<double> loo_median_abs() const;  // over every class's errors
+  // The same, each held-out shape weighted by its measured time (half the held-out time has a smaller |error|).
+  [[nodiscard]] std::optional<double> loo_median_abs_time_weighted() const;
 };
 
 // Fits one law to points of its class (exported for the tests).
 [[nodiscard]] CostLaw fit_law(const CostLaw& prior, const std::vector<FitPoint>& points, std::string* note = nullptr);
 
 [[nodiscard]] CalibrationFit fit_calibration(const CalibrationInput& input, const std::vector<PlannedKernel>& planned,
-                                             const CostLawTable& laws, const std::string& recipes_file);
+                                             const CostLawTable& laws, const std::string& recipes_file,
+                                             bool leave_layers_out = true);
 
 void write_calibration_text(std::ostream& out, const CalibrationFit& fit);
 [[nodiscard]] nlohmann::ordered_json calibration_json(const CalibrationFit& fit);
