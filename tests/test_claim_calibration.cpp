@@ -261,7 +261,7 @@ TEST_CASE("model-form multiplier: --set gpu.calibration.CLASS with bad classes a
   // check counts the model-form errors: one per class the FP8 MoE recipes use.
   const auto counted = test::run_trainsim("check --allow-oversubscribed-memory");
   REQUIRE(counted.status == 0);
-  CHECK_THAT(counted.output, Catch::Contains(" workload, 18 calibration model-form error)"));
+  CHECK_THAT(counted.output, Catch::Contains(" workload, 25 calibration model-form error)"));
 }
 
 TEST_CASE("claim: the model-form errors widen p5..p95 and keep the file constants' draws", "[claim_calibration]") {
@@ -311,13 +311,13 @@ TEST_CASE("claim command: model-form errors in the samples, the sensitivity and 
   CHECK(with.output == again.output);  // same seed, same output
   const auto j = nlohmann::json::parse(with.output);
   const auto k = nlohmann::json::parse(without.output);
-  // 18 classes the FP8 MoE recipes use; 10 of them have held-out shapes, so a range.
-  REQUIRE(j["calibration_model_form_error"].size() == 18);
+  // 25 classes the FP8 MoE recipes use; 16 of them have held-out shapes, so a range.
+  REQUIRE(j["calibration_model_form_error"].size() == 25);
   CHECK(k["calibration_model_form_error"].empty());
   CHECK(k["model_form_left_out"] == true);
-  CHECK(j["sensitivity"].size() == k["sensitivity"].size() + 10);
-  CHECK(j["fixed"].size() == k["fixed"].size() + 8);
-  CHECK(j["simulations"].get<int>() == k["simulations"].get<int>() + 20);
+  CHECK(j["sensitivity"].size() == k["sensitivity"].size() + 16);
+  CHECK(j["fixed"].size() == k["fixed"].size() + 9);
+  CHECK(j["simulations"].get<int>() == k["simulations"].get<int>() + 32);
   CHECK(j["p95"].get<double>() - j["p5"].get<double>() > k["p95"].get<double>() - k["p5"].get<double>());
   bool gemm_listed = false;
   for (const auto& m : j["calibration_model_form_error"])
@@ -330,7 +330,7 @@ TEST_CASE("claim command: model-form errors in the samples, the sensitivity and 
   const auto text = test::run_trainsim("claim " + kSmallCase + " --metric step_time_s --value 1 --samples 2", false);
   REQUIRE(text.status == 0);
   CHECK_THAT(text.output, Catch::Contains("calibration model-form error (a multiplier on one kernel class's law time") &&
-                              Catch::Contains("(19 from the files, 18 calibration model-form error)"));
+                              Catch::Contains("(19 from the files, 25 calibration model-form error)"));
 }
 
 }  // namespace test_claim_calibration

@@ -2,6 +2,7 @@
 // topologies/calibration/{h100,a100}-kernel-benchmarks.yaml load, every law names a
 // kernel-level source, an FP8 workload on the A100 (no FP8 tensor cores) is refused,
 // and llama3-8b on a100-1024 takes its op seconds from the recipe kernels' laws.
+#include <algorithm>
 #include <yaml-cpp/yaml.h>
 
 #include <catch2/catch.hpp>
@@ -89,6 +90,25 @@ TEST_CASE("every law and fitted class of the H100 and A100 files names a kernel-
   }
 }
 
+TEST_CASE("the H100 file's laws taken from the H800 fit are the H800 file's (scripts/derive-calibrations is current)",
+          "[gpu_calibrations]") {
+  const calibrate::CostLawTable h800 = laws_of("h800-deepseek-v3.yaml");
+  const calibrate::CostLawTable h100 = laws_of("h100-kernel-benchmarks.yaml");
+  const std::vector<std::string> own = {"gemm_bf16", "gemm_other", "attention_fwd", "attention_bwd"};
+  for (const calibrate::CostLaw& law : h800.laws) {
+    if (std::find(own.begin(), own.end(), law.class_name) != own.end()) continue;
+    INFO(law.class_name);
+    const calibrate::CostLaw* copy = h100.find(law.class_name);
+    REQUIRE(copy != nullptr);
+    CHECK(copy->form == law.form);
+    CHECK(copy->e_max == law.e_max);
+    CHECK(copy->k_half == law.k_half);
+    CHECK(copy->fixed_s == law.fixed_s);
+    CHECK(copy->bandwidth == law.bandwidth);
+    CHECK(copy->efficiency == law.efficiency);
+  }
+}
+
 TEST_CASE("an FP8 workload on the A100 cluster is refused at its precision key, exit 2", "[gpu_calibrations]") {
   const std::string base = "check --cluster topologies/a100-1024.yaml --workload workloads/llama3-8b.yaml --set workload.parallelism.dp=256";
   CHECK(test::run_trainsim(base).status == 0);
@@ -138,7 +158,7 @@ TEST_CASE("llama3-8b on a100-1024: an op-pass costs the hand sum of its recipe k
   const OpCost* core = layer.find("attn.core");
   REQUIRE(core != nullptr);
   const double rows = 8192.0 * 32 * 128;  // tokens x heads x head dim
-  const double core_b = rows * 4 / 637.6e9 + core->flops_bwd_input / (312e12 * 0.63) + rows * 6 / 1676.7e9 + 3 * gap;
+  const double core_b = rows * 4 / 637.598e9 + core->flops_bwd_input / (312e12 * 0.63) + rows * 6 / 1676.7e9 + 3 * gap;
   const auto cb = passes.at({"attn.core", calibrate::OpPass::backward_input});
   CHECK(cb.kernels == 3);
   CHECK(cb.all_sms == Approx(core_b).epsilon(1e-12));
