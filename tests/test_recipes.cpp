@@ -195,11 +195,11 @@ TEST_CASE("fit_calibration: synthetic kernel records in, known parameters, exact
     for (const PlannedKernel& p : planned) {
       const CostLaw& law = p.class_name == truth.class_name ? truth : mem_truth;
       const auto ns = static_cast<std::int64_t>(std::llround(kernel_seconds(law, p.shape) * 1e12));  // picoseconds
-      records.push_back({"k", p.class_name, 7, t, ns});
+      records.push_back({"k", p.class_name, 7, t, ns, std::nullopt});
       t += ns + 2000;  // a 2 ns gap after every kernel
       if (layer == 0) expected_phase_s += static_cast<double>(ns) * 1e-9;
     }
-    records.insert(records.begin() + 3, KernelRecord{"stray", "elementwise", 7, 0, 1000});
+    records.insert(records.begin() + 3, KernelRecord{"stray", "elementwise", 7, 0, 1000, std::nullopt});
     phase.layers.push_back(records);
   }
   input.phases.push_back(phase);

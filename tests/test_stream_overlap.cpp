@@ -17,7 +17,7 @@ using namespace trainsim::calibrate;
 constexpr std::int64_t us = 1000;
 
 KernelRecord kernel(std::int64_t stream, std::int64_t start_us, std::int64_t duration_us) {
-  return KernelRecord{"copy_kernel", "copy", stream, start_us * us, duration_us * us};
+  return KernelRecord{"copy_kernel", "copy", stream, start_us * us, duration_us * us, std::nullopt};
 }
 
 PlannedKernel planned(double bytes) {

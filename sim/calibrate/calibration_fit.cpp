@@ -80,8 +80,43 @@ double overlap_alpha(double solo_sum, int streams, double wall) {
 }
 
 // A shape's identity within a class, for leaving it out.
-std::string shape_key(const FitPoint& p) {
-  return fmt::format("{:.6g}|{:.6g}|{:.6g}|{:.6g}|{:.6g}", p.shape.m, p.shape.n, p.shape.k, p.shape.bytes, p.shape.flops);
+std::string key_of(const KernelShape& s) {
+  return fmt::format("{:.6g}|{:.6g}|{:.6g}|{:.6g}|{:.6g}", s.m, s.n, s.k, s.bytes, s.flops);
+}
+std::string shape_key(const FitPoint& p) { return p.held_out_key.empty() ? key_of(p.shape) : p.held_out_key; }
+
+// The plan of layer instance l: its own, or the nominal one.
+const std::vector<PlannedKernel>& plan_of(const std::vector<PlannedKernel>& planned,
+                                          const std::vector<std::vector<PlannedKernel>>& per_layer, std::size_t l) {
+  return per_layer.empty() ? planned : per_layer[std::min(l, per_layer.size() - 1)];
+}
+
+struct PhasePrediction {
+  double kernels_s = 0, wall_s = 0;
+};
+
+// One phase's kernel sum and wall under the fitted laws for one plan: a stream-overlap
+// group's kernels last their solo time × its stretch, and the group's wall is
+// S/s + alpha·(S − S/s) over their solo sum S under this plan.
+PhasePrediction predict_phase(const CalibrationFit& fit, const std::vector<PlannedKernel>& plan, const std::string& phase) {
+  const StreamOverlap* group = nullptr;
+  for (const StreamOverlap& o : fit.overlaps)
+    if (o.phase == phase) group = &o;
+  PhasePrediction out;
+  double group_solo = 0;
+  for (std::size_t i = 0; i < plan.size(); ++i) {
+    if (plan[i].phase != phase) continue;
+    const double solo = kernel_seconds(*fit.fitted.find(plan[i].class_name), plan[i].shape);
+    const bool in_group = group != nullptr && i < fit.overlap_member.size() && fit.overlap_member[i];
+    out.kernels_s += in_group ? solo * group->stretch.value : solo;
+    (in_group ? group_solo : out.wall_s) += solo;
+  }
+  if (group != nullptr) {
+    StreamOverlap at = *group;
+    at.solo_sum_s = group_solo;
+    out.wall_s += at.wall_s();
+  }
+  return out;
 }
 
 std::vector<FittedParameter> parameters_of(const CostLaw& law) {
@@ -119,7 +154,8 @@ std::vector<std::pair<std::size_t, std::size_t>> match_in_order(const std::vecto
 
 // Refit without layer l of every phase (the phases with more than one layer), predict layer l.
 std::vector<HeldOutLayer> leave_one_layer_out(const CalibrationInput& input, const std::vector<PlannedKernel>& planned,
-                                              const CostLawTable& laws, const std::string& recipes_file) {
+                                              const CostLawTable& laws, const std::string& recipes_file,
+                                              const std::vector<std::vector<PlannedKernel>>& per_layer) {
   std::size_t layers = 0;
   for (const PhaseKernels& p : input.phases) layers = std::max(layers, p.layers.size());
   std::vector<HeldOutLayer> out;
@@ -127,13 +163,17 @@ std::vector<HeldOutLayer> leave_one_layer_out(const CalibrationInput& input, con
     CalibrationInput rest = input;
     for (PhaseKernels& p : rest.phases)
       if (p.layers.size() > 1 && held < p.layers.size()) p.layers.erase(p.layers.begin() + static_cast<std::ptrdiff_t>(held));
-    const CalibrationFit refit = fit_calibration(rest, planned, laws, recipes_file, false);
+    std::vector<std::vector<PlannedKernel>> rest_plans = per_layer;
+    if (rest_plans.size() > 1 && held < rest_plans.size()) rest_plans.erase(rest_plans.begin() + static_cast<std::ptrdiff_t>(held));
+    const CalibrationFit refit = fit_calibration(rest, planned, laws, recipes_file, false, rest_plans);
+    const std::vector<PlannedKernel>& held_plan = plan_of(planned, per_layer, held);
     HeldOutLayer pair{"layer pair (all phases)", static_cast<int>(held), 0, 0, 0, 0};
     for (const PhaseComparison& predicted : refit.phases) {
       const auto phase = std::find_if(input.phases.begin(), input.phases.end(),
                                       [&](const PhaseKernels& p) { return p.phase == predicted.phase; });
       if (phase == input.phases.end() || phase->layers.size() < 2 || held >= phase->layers.size()) continue;
-      HeldOutLayer h{predicted.phase, static_cast<int>(held), 0, predicted.predicted_s, 0, predicted.predicted_wall_s};
+      const PhasePrediction own = predict_phase(refit, held_plan, predicted.phase);
+      HeldOutLayer h{predicted.phase, static_cast<int>(held), 0, own.kernels_s, 0, own.wall_s};
       std::vector<std::pair<std::int64_t, std::int64_t>> spans;
       for (const KernelRecord& k : phase->layers[held]) {
         h.measured_s += static_cast<double>(k.duration_ns) * 1e-9;
@@ -151,6 +191,47 @@ std::vector<HeldOutLayer> leave_one_layer_out(const CalibrationInput& input, con
 }
 
 }  // namespace
+
+std::vector<std::vector<PlannedKernel>> expand_recipes_per_layer(const RecipeSet& recipes, const LayerCost& layer,
+                                                                 const WorkloadSpec& workload, const CalibrationInput& input,
+                                                                 const RoutedRows& fallback,
+                                                                 std::vector<PhaseRoutedRows>* rows) {
+  std::size_t layers = 0;
+  for (const PhaseKernels& p : input.phases) layers = std::max(layers, p.layers.size());
+  std::vector<std::vector<PlannedKernel>> out(layers);
+  for (std::size_t l = 0; l < layers; ++l) {
+    for (const RecipePhase& phase : recipes.phases) {
+      std::optional<double> found;
+      for (const PhaseKernels& p : input.phases)
+        if (p.phase == phase.name && l < p.layers.size()) found = routed_rows_in(recipes, phase.name, p.layers[l]);
+      if (rows != nullptr && l == 0) rows->push_back({phase.name, std::vector<double>(layers, 0)});
+      if (rows != nullptr && found) (*rows)[static_cast<std::size_t>(&phase - recipes.phases.data())].rows[l] = *found;
+      const RoutedRows own = found ? RoutedRows{*found, *found} : fallback;
+      for (PlannedKernel& k : expand_recipes(recipes, layer, workload, own))
+        if (k.phase == phase.name) out[l].push_back(std::move(k));
+    }
+  }
+  if (rows != nullptr)
+    rows->erase(std::remove_if(rows->begin(), rows->end(),
+                               [](const PhaseRoutedRows& r) {
+                                 return std::all_of(r.rows.begin(), r.rows.end(), [](double v) { return v == 0; });
+                               }),
+                rows->end());
+  return out;
+}
+
+RoutedRows mean_routed_rows(const std::vector<PhaseRoutedRows>& rows, const std::vector<PlannedKernel>& plan) {
+  std::vector<double> forward, backward;
+  for (const PhaseRoutedRows& r : rows) {
+    bool forward_side = false;  // the pass of the phase's kernels whose m is the rows (the routed GEMMs)
+    for (const PlannedKernel& k : plan)
+      if (k.phase == r.phase && k.shape.m == r.rows.front() && r.rows.front() > 0)
+        forward_side = forward_side || k.pass == OpPass::forward || k.pass == OpPass::recompute;
+    for (double v : r.rows)
+      if (v > 0) (forward_side ? forward : backward).push_back(v);
+  }
+  return {mean_of(forward), mean_of(backward)};
+}
 
 CalibrationInput calibration_input(const TraceAttribution& attribution) {
   CalibrationInput input;
@@ -254,7 +335,8 @@ std::optional<double> CalibrationFit::loo_median_abs() const {
 }
 
 CalibrationFit fit_calibration(const CalibrationInput& input, const std::vector<PlannedKernel>& planned,
-                               const CostLawTable& laws, const std::string& recipes_file, bool leave_layers_out) {
+                               const CostLawTable& laws, const std::string& recipes_file, bool leave_layers_out,
+                               const std::vector<std::vector<PlannedKernel>>& per_layer) {
   CalibrationFit fit;
   fit.input = input;
   fit.recipes_file = recipes_file;
@@ -272,6 +354,7 @@ CalibrationFit fit_calibration(const CalibrationInput& input, const std::vector<
     planned_of[planned[i].phase].push_back(i);
   }
   std::vector<std::vector<double>> measured(planned.size());  // per planned kernel, per layer matched
+  std::vector<std::vector<KernelShape>> measured_shape(planned.size());  // the shape in that layer's plan
   std::vector<std::string> matched_name(planned.size());
   std::vector<int> shared_count(planned.size(), 0);
   // Per planned kernel, per layer it matched in: the layer's index and the trace kernel.
@@ -308,8 +391,10 @@ CalibrationFit fit_calibration(const CalibrationInput& input, const std::vector<
         for (const KernelRecord& k : layer) all_spans.emplace_back(k.start_ns, k.start_ns + k.duration_ns);
         cmp.trace_wall_s += union_seconds(all_spans);
         const std::size_t layer_index = static_cast<std::size_t>(&layer - trace.layers.data());
+        const std::vector<PlannedKernel>& plan = plan_of(planned, per_layer, layer_index);
         for (const auto& [r, t] : match_in_order(recipe_classes, trace_classes)) {
           measured[indices[r]].push_back(static_cast<double>(layer[t].duration_ns) * 1e-9);
+          measured_shape[indices[r]].push_back(plan[indices[r]].shape);
           matched_kernel[indices[r]].emplace_back(layer_index, layer[t]);
           if (shared[t]) ++shared_count[indices[r]];
           if (matched_name[indices[r]].empty()) matched_name[indices[r]] = layer[t].name;
@@ -344,10 +429,20 @@ CalibrationFit fit_calibration(const CalibrationInput& input, const std::vector<
       fit.recipe_unmatched.push_back(planned[i]);
       continue;
     }
+    // One point per distinct shape over the layers it matched in (one, unless the plan is per layer).
     const PlannedKernel& p = planned[i];
-    fit.points.push_back({p.phase, p.op, p.pass, p.class_name, p.shape, mean_of(measured[i]),
-                          static_cast<int>(measured[i].size()), matched_name[i],
-                          shared_count[i] > 0});
+    std::vector<std::string> keys;
+    for (const KernelShape& shape : measured_shape[i])
+      if (std::find(keys.begin(), keys.end(), key_of(shape)) == keys.end()) keys.push_back(key_of(shape));
+    for (const std::string& key : keys) {
+      std::vector<double> times;
+      KernelShape shape;
+      for (std::size_t m = 0; m < measured[i].size(); ++m)
+        if (key_of(measured_shape[i][m]) == key) times.push_back(measured[i][m]), shape = measured_shape[i][m];
+      fit.points.push_back({p.phase, p.op, p.pass, p.class_name, shape, mean_of(times), static_cast<int>(times.size()),
+                            matched_name[i], shared_count[i] > 0, per_layer.empty() ? "" : key_of(p.shape),
+                            static_cast<double>(times.size()) / static_cast<double>(measured[i].size())});
+    }
   }
 
   // Per class: fit, residuals, leave one shape out.
@@ -385,7 +480,8 @@ CalibrationFit fit_calibration(const CalibrationInput& input, const std::vector<
         const CostLaw refit = fit_law(cf.law, rest);
         LeaveOneOut loo;
         loo.label = fmt::format("{} {} {}", left.front().phase, left.front().op, to_string(left.front().pass));
-        for (const FitPoint& p : left) loo.measured_s += p.measured_s, loo.predicted_s += kernel_seconds(refit, p.shape);
+        for (const FitPoint& p : left)
+          loo.measured_s += p.layer_share * p.measured_s, loo.predicted_s += p.layer_share * kernel_seconds(refit, p.shape);
         if (loo.measured_s > 0) cf.leave_one_out.push_back(loo);
         const std::vector<FittedParameter> values = parameters_of(refit);
         for (std::size_t v = 0; v < values.size(); ++v) {
@@ -404,7 +500,9 @@ CalibrationFit fit_calibration(const CalibrationInput& input, const std::vector<
 
   // The stream-overlap law per phase whose kernels shared the SMs: solo times from the fitted laws.
   // The group: the phase's recipe kernels that shared the SMs in any layer (which ones
-  // overlap varies from layer to layer); per layer, the union of their trace intervals.
+  // overlap varies from layer to layer); per layer, the union of their trace intervals and
+  // their solo sum under that layer's plan.
+  fit.overlap_member.assign(planned.size(), false);
   for (const std::string& phase : phase_order) {
     StreamOverlap o;
     o.phase = phase;
@@ -414,7 +512,6 @@ CalibrationFit fit_calibration(const CalibrationInput& input, const std::vector<
     for (std::size_t i : planned_of[phase]) {
       if (shared_count[i] == 0) continue;
       ++o.kernels;
-      o.solo_sum_s += kernel_seconds(*fit.fitted.find(planned[i].class_name), planned[i].shape);
       for (const auto& [layer, k] : matched_kernel[i]) {
         spans[layer].emplace_back(k.start_ns, k.start_ns + k.duration_ns);
         kernel_sum[layer] += static_cast<double>(k.duration_ns) * 1e-9;
@@ -423,45 +520,48 @@ CalibrationFit fit_calibration(const CalibrationInput& input, const std::vector<
     }
     o.streams = static_cast<int>(streams.size());
     if (o.kernels == 0 || o.streams < 2) continue;
-    std::vector<double> walls, sums;
-    for (const auto& [layer, layer_spans] : spans) walls.push_back(union_seconds(layer_spans));
-    for (const auto& [layer, sum] : kernel_sum) sums.push_back(sum);
+    std::map<std::size_t, double> solo;  // per layer: S under its plan
+    for (const auto& [layer, layer_spans] : spans)
+      for (std::size_t i : planned_of[phase])
+        if (shared_count[i] > 0) {
+          const PlannedKernel& k = plan_of(planned, per_layer, layer)[i];
+          solo[layer] += kernel_seconds(*fit.fitted.find(k.class_name), k.shape);
+        }
+    std::vector<double> walls, sums, solos;
+    for (const auto& [layer, layer_spans] : spans) {
+      walls.push_back(union_seconds(layer_spans));
+      sums.push_back(kernel_sum[layer]);
+      solos.push_back(solo[layer]);
+    }
+    o.solo_sum_s = mean_of(solos);
     o.trace_kernel_s = mean_of(sums);
     o.trace_wall_s = mean_of(walls);
     o.alpha.value = overlap_alpha(o.solo_sum_s, o.streams, o.trace_wall_s);
     o.stretch.value = o.trace_kernel_s / o.solo_sum_s;
-    o.stretch.low = o.stretch.high = o.stretch.value;
-    for (double sum : sums) {
-      o.stretch.low = std::min(o.stretch.low, sum / o.solo_sum_s);
-      o.stretch.high = std::max(o.stretch.high, sum / o.solo_sum_s);
-    }
     o.alpha.low = o.alpha.high = o.alpha.value;
-    for (double w : walls) {
-      o.alpha.low = std::min(o.alpha.low, overlap_alpha(o.solo_sum_s, o.streams, w));
-      o.alpha.high = std::max(o.alpha.high, overlap_alpha(o.solo_sum_s, o.streams, w));
+    o.stretch.low = o.stretch.high = o.stretch.value;
+    for (std::size_t l = 0; l < walls.size(); ++l) {
+      o.stretch.low = std::min(o.stretch.low, sums[l] / solos[l]);
+      o.stretch.high = std::max(o.stretch.high, sums[l] / solos[l]);
+      o.alpha.low = std::min(o.alpha.low, overlap_alpha(solos[l], o.streams, walls[l]));
+      o.alpha.high = std::max(o.alpha.high, overlap_alpha(solos[l], o.streams, walls[l]));
     }
+    for (std::size_t i : planned_of[phase]) fit.overlap_member[i] = shared_count[i] > 0;
     fit.overlaps.push_back(o);
   }
 
-  // Predicted phase times with the fitted laws. A stream-overlap group's kernels each last
-  // their solo time × its stretch.
+  // Predicted phase times with the fitted laws: the mean over the phase's layers of each
+  // layer's plan (the nominal plan when there is one plan, or no trace layer).
   for (PhaseComparison& cmp : fit.phases) {
-    const StreamOverlap* group = nullptr;
-    for (const StreamOverlap& o : fit.overlaps)
-      if (o.phase == cmp.phase) group = &o;
-    double solo_unshared = 0;
-    for (std::size_t i = 0; i < planned.size(); ++i) {
-      const PlannedKernel& p = planned[i];
-      if (p.phase != cmp.phase) continue;
-      const double solo = kernel_seconds(*fit.fitted.find(p.class_name), p.shape);
-      const bool in_group = group != nullptr && shared_count[i] > 0;
-      cmp.predicted_s += in_group ? solo * group->stretch.value : solo;
-      if (!in_group) solo_unshared += solo;
+    const std::size_t layers = std::max<std::size_t>(1, static_cast<std::size_t>(cmp.trace_layers));
+    for (std::size_t l = 0; l < layers; ++l) {
+      const PhasePrediction p = predict_phase(fit, plan_of(planned, per_layer, l), cmp.phase);
+      cmp.predicted_s += p.kernels_s / static_cast<double>(layers);
+      cmp.predicted_wall_s += p.wall_s / static_cast<double>(layers);
     }
-    cmp.predicted_wall_s = solo_unshared + (group != nullptr ? group->wall_s() : 0);
     cmp.predicted_gap_s = fit.fitted.launch_gap_s * std::max(0, cmp.recipe_kernels - 1);
   }
-  if (leave_layers_out) fit.leave_one_layer_out = leave_one_layer_out(input, planned, laws, recipes_file);
+  if (leave_layers_out) fit.leave_one_layer_out = leave_one_layer_out(input, planned, laws, recipes_file, per_layer);
   return fit;
 }
 

@@ -57,6 +57,11 @@ struct FitPoint {
   // matched in): its time is not its solo time, so no class law is fitted to it; the
   // two-stream overlap law (StreamOverlap) predicts the group it ran in.
   bool shared_sms = false;
+  // The recipe kernel's shape under the nominal rows (its key when one shape is left out:
+  // a kernel whose shape follows each layer's routed rows has a point per layer, and they
+  // are left out together); empty: the point's own shape.
+  std::string held_out_key;
+  double layer_share = 1;  // the share of its recipe kernel's matched layers this point stands for
 };
 
 // A fitted parameter and its range: the lowest and highest value over the
@@ -128,6 +133,12 @@ struct HeldOutLayer {
   [[nodiscard]] double wall_error() const { return (predicted_wall_s - measured_wall_s) / measured_wall_s; }
 };
 
+// The routed rows the trace gave one phase, per layer instance (0: no rule or no matching kernel).
+struct PhaseRoutedRows {
+  std::string phase;
+  std::vector<double> rows;
+};
+
 struct UnmodelledKernel {
   std::string phase, name, class_name;
   double count_per_layer = 0, seconds_per_layer = 0;
@@ -148,6 +159,8 @@ struct CalibrationFit {
   std::vector<UnmodelledKernel> unmodelled;  // largest first
   std::vector<PlannedKernel> recipe_unmatched;  // recipe kernels no trace kernel matched in any layer
   std::vector<HeldOutLayer> leave_one_layer_out;  // per held-out layer, per phase (recipe order), then the pair
+  std::vector<PhaseRoutedRows> layer_routed_rows;  // when the recipes were expanded per layer
+  std::vector<bool> overlap_member;  // per planned kernel: in its phase's stream-overlap group
   int gaps = 0;                          // gaps the launch gap is the median of
   [[nodiscard]] std::optional<double> loo_median_abs() const;  // over every class's errors
   // The same, each held-out shape weighted by its measured time (half the held-out time has a smaller |error|).
@@ -157,9 +170,24 @@ struct CalibrationFit {
 // Fits one law to points of its class (exported for the tests).
 [[nodiscard]] CostLaw fit_law(const CostLaw& prior, const std::vector<FitPoint>& points, std::string* note = nullptr);
 
+// The recipes expanded once per layer instance: each phase with the routed rows its own
+// instance shows (routed_rows_in), `fallback` where it shows none. Entry l is in the
+// order of expand_recipes; `rows` (if given) receives the rows found per phase.
+[[nodiscard]] std::vector<std::vector<PlannedKernel>> expand_recipes_per_layer(
+    const RecipeSet& recipes, const LayerCost& layer, const WorkloadSpec& workload, const CalibrationInput& input,
+    const RoutedRows& fallback, std::vector<PhaseRoutedRows>* rows = nullptr);
+
+// The nominal rows of per-layer rows: per pass side (F/R; B/W) of the phase's kernels whose
+// m is its rows in `plan` (layer 0's), the mean over the phases' layers.
+[[nodiscard]] RoutedRows mean_routed_rows(const std::vector<PhaseRoutedRows>& rows, const std::vector<PlannedKernel>& plan);
+
+// `per_layer` (empty, or one plan per layer instance, each in the order of `planned`):
+// each layer's kernels are matched against, fitted with and predicted with its own plan;
+// `planned` is the nominal plan (phase order, held-out shape keys, recipe_unmatched).
 [[nodiscard]] CalibrationFit fit_calibration(const CalibrationInput& input, const std::vector<PlannedKernel>& planned,
                                              const CostLawTable& laws, const std::string& recipes_file,
-                                             bool leave_layers_out = true);
+                                             bool leave_layers_out = true,
+                                             const std::vector<std::vector<PlannedKernel>>& per_layer = {});
 
 void write_calibration_text(std::ostream& out, const CalibrationFit& fit);
 [[nodiscard]] nlohmann::ordered_json calibration_json(const CalibrationFit& fit);

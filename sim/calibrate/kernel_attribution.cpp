@@ -245,7 +245,7 @@ TraceAttribution attribute_kernels(const KinetoTrace& trace, const KernelClassTa
     (compute ? compute_of : comm_of)[p][static_cast<std::size_t>(layer)].push_back(&kernel);
     if (compute)
       out.phases[p].layers[static_cast<std::size_t>(layer)].compute_kernels.push_back(
-          {kernel.name, class_name(k), kernel.stream, kernel.start_ns, kernel.duration_ns});
+          {kernel.name, class_name(k), kernel.stream, kernel.start_ns, kernel.duration_ns, kernel.grid});
     ClassTime& ct = (compute ? compute_classes : comm_classes)[p][class_name(k)];
     ct.name = class_name(k);
     ++ct.count;

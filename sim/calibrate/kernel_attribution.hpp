@@ -7,6 +7,7 @@
 // time order. Streams whose kernel time is mostly communication classes are
 // communication streams; the others are compute streams. Nothing is dropped:
 // kernels without a class, a launch call or a phase are counted as such.
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -40,6 +41,7 @@ struct KernelRecord {
   std::int64_t stream = 0;
   std::int64_t start_ns = 0;
   std::int64_t duration_ns = 0;
+  std::optional<std::array<std::int64_t, 3>> grid;  // the launch grid, where the trace records it
 };
 
 struct PhaseInstance {

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <initializer_list>
+#include <regex>
 #include <stdexcept>
 
 #include "sim/calibrate/shape_expression.hpp"
@@ -18,7 +19,8 @@ namespace {
 const ShapeVariables& any_variables() {
   static const ShapeVariables v = {{"m", 1},      {"n", 1},     {"k", 1},     {"groups", 1}, {"flops", 1},
                                    {"bytes", 1},  {"tokens", 1}, {"hidden", 1}, {"heads", 1}, {"d_qk", 1},
-                                   {"d_v", 1},    {"top_k", 1}, {"intermediate", 1}, {"bytes_f", 1}, {"bytes_b", 1}, {"bytes_w", 1}};
+                                   {"d_v", 1},    {"top_k", 1}, {"intermediate", 1}, {"bytes_f", 1}, {"bytes_b", 1}, {"bytes_w", 1},
+                                   {"routed", 1}};
   return v;
 }
 
@@ -42,12 +44,13 @@ const char* to_string(OpPass p) {
 RecipeSet load_recipes(const std::string& file, const CostLawTable& laws) {
   const YAML::Node root = config::read_yaml_file(file, "a recipe set");
   const config::LoadContext ctx{file, "", {}, nullptr, nullptr};
-  static const config::SchemaKey file_schema = flat_schema({"name", "source", "phases"}),
+  static const config::SchemaKey file_schema = flat_schema({"name", "source", "phases", "routed_rows"}),
+                                 rows_schema = flat_schema({"phase", "match", "axis", "rows_per_block", "about"}),
                                  phase_schema = flat_schema({"phase", "steps"}),
                                  step_schema = flat_schema({"op", "pass", "kernels"}),
                                  kernel_schema = flat_schema({"class", "m", "n", "k", "bytes", "flops", "count", "about"});
   const config::Section top(ctx, root, "", file_schema, root.Mark());
-  RecipeSet set{file, top.text("name"), top.text("source"), {}};
+  RecipeSet set{file, top.text("name"), top.text("source"), {}, {}};
   for (const auto& [ps, pnode] : sections_of_list(ctx, top, root, "phases", phase_schema)) {
     RecipePhase phase;
     phase.name = ps.text("phase");
@@ -95,7 +98,41 @@ RecipeSet load_recipes(const std::string& file, const CostLawTable& laws) {
     }
     set.phases.push_back(std::move(phase));
   }
+  if (root["routed_rows"]) {
+    for (const auto& [rs, rnode] : sections_of_list(ctx, top, root, "routed_rows", rows_schema)) {
+      RoutedRowsRule rule;
+      rule.phase = rs.text("phase");
+      bool listed = false;
+      for (const RecipePhase& phase : set.phases) listed = listed || phase.name == rule.phase;
+      if (!listed) rs.fail_value("phase", "phase \"" + rule.phase + "\" is not a phase of this recipe set");
+      rule.match = rs.text("match");
+      rule.mark = rs.value_mark("match");
+      try {
+        (void)std::regex(rule.match, std::regex::ECMAScript);
+      } catch (const std::regex_error& e) {
+        rs.fail_value("match", std::string("not a regular expression: ") + e.what());
+      }
+      rule.axis = rs.choice<int>("axis", {{"x", 0}, {"y", 1}, {"z", 2}});
+      rule.rows_per_block = static_cast<double>(rs.integer_or("rows_per_block", config::Range{1, true, 1 << 20, true}, 1));
+      if (rs.has("about")) (void)rs.text("about");
+      for (const RoutedRowsRule& seen : set.routed_rows)
+        if (seen.phase == rule.phase) rs.fail_value("phase", "phase \"" + rule.phase + "\" has a routed_rows rule already");
+      set.routed_rows.push_back(std::move(rule));
+    }
+  }
   return set;
+}
+
+std::optional<double> routed_rows_in(const RecipeSet& recipes, const std::string& phase,
+                                     const std::vector<KernelRecord>& kernels) {
+  for (const RoutedRowsRule& rule : recipes.routed_rows) {
+    if (rule.phase != phase) continue;
+    const std::regex pattern(rule.match, std::regex::ECMAScript);
+    for (const KernelRecord& k : kernels)
+      if (k.grid && std::regex_search(k.name, pattern))
+        return static_cast<double>((*k.grid)[static_cast<std::size_t>(rule.axis)]) * rule.rows_per_block;
+  }
+  return std::nullopt;
 }
 
 std::vector<PlannedKernel> expand_recipes(const RecipeSet& recipes, const LayerCost& layer,
@@ -126,6 +163,7 @@ std::vector<PlannedKernel> expand_recipes(const RecipeSet& recipes, const LayerC
       const bool forward_side = step.pass == OpPass::forward || step.pass == OpPass::recompute;
       const double routed = forward_side ? rows.forward : rows.backward;
       v["m"] = op->kind == OpKind::grouped_gemm && routed > 0 ? routed : op->gemm_m;
+      v["routed"] = routed > 0 ? routed : v["tokens"] * v["top_k"];
       v["n"] = op->gemm_n;
       v["k"] = op->gemm_k;
       v["groups"] = op->groups;

@@ -12,6 +12,8 @@
 //   flops bytes        the op's FLOPs and HBM bytes of this pass (R: the recompute's)
 //   bytes_f bytes_b bytes_w   the op's HBM bytes of F, B, W whatever the pass
 //   tokens hidden heads d_qk d_v top_k intermediate   the workload's
+//   routed             the routed-expert rows per GPU of this pass (RoutedRows; else tokens × top_k),
+//                      for the kernels that touch the routed rows but are not grouped GEMMs
 // Unknown keys, classes, ops, passes and names in an expression are
 // FILE:LINE:COL errors.
 #include <optional>
@@ -19,6 +21,7 @@
 #include <vector>
 
 #include "sim/calibrate/cost_laws.hpp"
+#include "sim/calibrate/kernel_attribution.hpp"
 #include "sim/calibrate/kernel_classes.hpp"
 #include "sim/config/error.hpp"
 #include "sim/config/spec.hpp"
@@ -49,9 +52,20 @@ struct RecipePhase {
   std::vector<RecipeStep> steps;
 };
 
+// Where a trace shows a phase instance's routed-expert rows per GPU (a trace records no
+// input shapes): rows = the launch grid's `axis` × rows_per_block of the phase's first
+// kernel whose name `match` (an ECMAScript regex) finds.
+struct RoutedRowsRule {
+  std::string phase, match;
+  int axis = 0;  // 0 = x, 1 = y, 2 = z
+  double rows_per_block = 1;
+  SourceMark mark;  // of `match`
+};
+
 struct RecipeSet {
   std::string file, name, source;
   std::vector<RecipePhase> phases;
+  std::vector<RoutedRowsRule> routed_rows;  // the file's `routed_rows` list (optional)
 };
 
 // Classes must be in `laws` (so each kernel's expressions are the ones its law reads).
@@ -63,6 +77,11 @@ struct RoutedRows {
   double forward = 0;   // F and R; 0 = the cost model's gemm_m
   double backward = 0;  // B and W; 0 = the cost model's gemm_m
 };
+
+// The routed rows of one phase instance by the set's rule for `phase`; nullopt when no
+// rule names the phase or no kernel of the instance matches it (or has no grid).
+[[nodiscard]] std::optional<double> routed_rows_in(const RecipeSet& recipes, const std::string& phase,
+                                                   const std::vector<KernelRecord>& kernels);
 
 // One kernel of an expanded recipe.
 struct PlannedKernel {

@@ -5,6 +5,9 @@
 // cost law of each kernel class (kernel records only); --write FILE writes the
 // calibration file, which a cluster's gpu.calibration puts into the step model
 // (sim/calibrate/step_calibration.hpp).
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -89,16 +92,24 @@ void register_calibrate(CLI::App& app, Action& action) {
       const calibrate::RecipeSet recipes = calibrate::load_recipes(opts->recipes_path, laws);
       const WorkloadSpec workload = load_workload(opts->workload_path, {});
       const ModelCost cost = model_cost(workload);
-      const auto planned = calibrate::expand_recipes(recipes, recipe_layer(cost), workload,
-                                                     {opts->routed_rows_forward, opts->routed_rows_backward});
-      calibrate::CalibrationFit fit =
-          calibrate::fit_calibration(calibrate::calibration_input(attribution), planned, laws, recipes.file);
+      const calibrate::CalibrationInput input = calibrate::calibration_input(attribution);
+      calibrate::RoutedRows rows{opts->routed_rows_forward, opts->routed_rows_backward};
+      // Without --routed-rows: each layer instance's rows as its trace kernels show them.
+      std::vector<calibrate::PhaseRoutedRows> layer_rows;
+      const auto per_layer = rows.forward > 0 || rows.backward > 0
+                                 ? std::vector<std::vector<calibrate::PlannedKernel>>{}
+                                 : calibrate::expand_recipes_per_layer(recipes, recipe_layer(cost), workload, input,
+                                                                       rows, &layer_rows);
+      if (!layer_rows.empty()) rows = calibrate::mean_routed_rows(layer_rows, per_layer.front());
+      const auto planned = calibrate::expand_recipes(recipes, recipe_layer(cost), workload, rows);
+      calibrate::CalibrationFit fit = calibrate::fit_calibration(input, planned, laws, recipes.file, true, per_layer);
+      fit.layer_routed_rows = layer_rows;
       fit.workload_file = shown(opts->workload_path);
       fit.input.trace_file = shown(fit.input.trace_file);
       fit.recipes_file = shown(fit.recipes_file);
       fit.laws_file = shown(fit.laws_file);
       fit.fitted.file = shown(fit.fitted.file);
-      fit.routed_rows = {opts->routed_rows_forward, opts->routed_rows_backward};
+      fit.routed_rows = rows;
       if (!opts->write_path.empty()) {
         std::ofstream file(opts->write_path);
         calibrate::write_calibration_yaml(file, fit);
@@ -108,6 +119,9 @@ void register_calibrate(CLI::App& app, Action& action) {
         std::cout << calibrate::calibration_json(fit).dump(2) << '\n';
       else
         calibrate::write_calibration_text(std::cout, fit);
+      if (opts->output.format != "json")
+        for (const calibrate::PhaseRoutedRows& r : fit.layer_routed_rows)
+          std::cout << fmt::format("routed rows per GPU from the trace, {} per layer: {}\n", r.phase, fmt::join(r.rows, " / "));
       return 0;
     };
   });
