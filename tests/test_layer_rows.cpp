@@ -59,7 +59,7 @@ TEST_CASE("routed_rows_in: the launch grid's axis x rows per block of the phase'
   CHECK_FALSE(routed_rows_in(set, "mlp(F)", no_grid).has_value());
 }
 
-TEST_CASE("recipes: routed_rows rules load from the shipped set; a bad regex or phase is FILE:LINE:COL", "[layer_rows]") {
+TEST_CASE("recipes: routed_rows rules load from the shipped set, a bad regex or phase is FILE:LINE:COL", "[layer_rows]") {
   const KernelClassTable classes = load_kernel_classes(kDir + "kernel-classes.yaml");
   const CostLawTable laws = load_cost_laws(kDir + "laws-h800.yaml", classes);
   const RecipeSet shipped = load_recipes(kDir + "recipes-fp8-moe.yaml", laws);
@@ -84,7 +84,7 @@ TEST_CASE("recipes: routed_rows rules load from the shipped set; a bad regex or 
   fs::remove(path);
 }
 
-TEST_CASE("fit_calibration per layer: each layer's own rows give exact held-out layers; one plan misses them",
+TEST_CASE("fit_calibration per layer: each layer's own rows give exact held-out layers, one plan misses them",
           "[layer_rows]") {
   // One memory-law class, truth t = 2 us + bytes / 1 TB/s; one phase of three kernels: two of
   // fixed size (1 MB: 3 us, 4 MB: 6 us) and one of 8 bytes per routed row. Rows per layer

@@ -90,7 +90,7 @@ TEST_CASE("recipe bytes: casts, cast-backs and cast-transposes of the tensors th
   }
 }
 
-TEST_CASE("recipe bytes: router copies and memsets as the trace's bytes args; the MoE reduce", "[recipes][bytes]") {
+TEST_CASE("recipe bytes: router copies and memsets as the trace's bytes args, the MoE reduce over the routed rows", "[recipes][bytes]") {
   const Expanded e;
   // Memcpy DtoD of 131072 and 4194304 bytes (the trace's bytes args; read + written), the direct copy of
   // tokens x top_k int64; the second copy keeps the router op's bytes (its tensor is not known).
@@ -101,10 +101,11 @@ TEST_CASE("recipe bytes: router copies and memsets as the trace's bytes args; th
   CHECK(copies[3] == 4096.0 * 8 * 16);
   CHECK(e.bytes("attn(F)", "moe.router", OpPass::forward, "memset") == std::vector<double>{8, 1024});
   CHECK(e.bytes("attn(B)", "moe.router", OpPass::backward_input, "memset") == std::vector<double>{4});
-  // reduce_fused: the routed rows (tokens x top_k x 7168, BF16) read, the tokens written.
-  const double reduce = 2.0 * 4096 * 8 * 7168 + 2.0 * 4096 * 7168;
-  CHECK(e.bytes("mlp(F)", "moe.combine", OpPass::forward, "moe_permute") == std::vector<double>{reduce});
-  CHECK(e.bytes("mlp(B)", "moe.combine", OpPass::backward_input, "moe_permute") == std::vector<double>{reduce});
+  // reduce_fused: the pass's routed rows (32512 F, 32128 B here; x 7168, BF16) read, the tokens written.
+  CHECK(e.bytes("mlp(F)", "moe.combine", OpPass::forward, "moe_permute") ==
+        std::vector<double>{2.0 * 32512 * 7168 + 2.0 * 4096 * 7168});
+  CHECK(e.bytes("mlp(B)", "moe.combine", OpPass::backward_input, "moe_permute") ==
+        std::vector<double>{2.0 * 32128 * 7168 + 2.0 * 4096 * 7168});
   CHECK(e.bytes("mlp(F)", "moe.routed.gate_up", OpPass::forward, "moe_routing_map") ==
         std::vector<double>{4096.0 * 8 * 8, 4096.0 * 8 * 8});
 }
