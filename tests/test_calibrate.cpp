@@ -352,7 +352,7 @@ TEST_CASE("calibrate: bad kernel-class tables are FILE:LINE:COL errors", "[calib
   CHECK(r.status == 2);
 }
 
-TEST_CASE("calibrate: first pattern in file order wins; names no pattern matches stay unclassified", "[calibrate]") {
+TEST_CASE("calibrate: first pattern in file order wins, names no pattern matches stay unclassified", "[calibrate]") {
   const KernelClassTable table = load_kernel_classes(kClasses);
   KernelClassifier classify(table);
   const auto name_of = [&](const std::string& kernel) {

@@ -299,7 +299,7 @@ TEST_CASE("claim: the model-form errors widen p5..p95 and keep the file constant
   CHECK(j["calibration_model_form_error"][0]["source"] == "by hand");
 }
 
-TEST_CASE("claim command: model-form errors in the samples, the sensitivity and the output; --no-model-error",
+TEST_CASE("claim command: model-form errors in the samples, the sensitivity and the output, --no-model-error",
           "[claim_calibration][cli]") {
   const std::string small = "claim " + kSmallCase + " --metric gpu_hours_per_trillion_tokens --value 180000 "
                             "--samples 8 --seed 3 --format json";
@@ -318,7 +318,17 @@ TEST_CASE("claim command: model-form errors in the samples, the sensitivity and 
   CHECK(j["sensitivity"].size() == k["sensitivity"].size() + 16);
   CHECK(j["fixed"].size() == k["fixed"].size() + 9);
   CHECK(j["simulations"].get<int>() == k["simulations"].get<int>() + 32);
-  CHECK(j["p95"].get<double>() - j["p5"].get<double>() > k["p95"].get<double>() - k["p5"].get<double>());
+  // With 8 samples p5..p95 need not widen (the closed-form run_claim case above shows it
+  // does in distribution); what must hold for every seed: gemm_fp8 slower at its high
+  // multiplier, faster at its low one, than the nominal GPU-hours.
+  bool gemm_swept = false;
+  for (const auto& w : j["sensitivity"])
+    if (w["path"] == "cluster.gpu.calibration.gemm_fp8") {
+      gemm_swept = true;
+      CHECK(w["metric_at_low"].get<double>() < j["nominal"].get<double>());
+      CHECK(w["metric_at_high"].get<double>() > j["nominal"].get<double>());
+    }
+  CHECK(gemm_swept);
   bool gemm_listed = false;
   for (const auto& m : j["calibration_model_form_error"])
     if (m["path"] == "cluster.gpu.calibration.gemm_fp8") {

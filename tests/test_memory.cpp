@@ -207,7 +207,7 @@ TEST_CASE("Memory: an input-only backward keeps what W needs until the W", "[mem
   REQUIRE(m.ranks.at(0).activations == 2 * 40);
 }
 
-TEST_CASE("Memory: check reports memory by part; 1F1B at pp 4 is refused with the figure", "[memory][cli]") {
+TEST_CASE("Memory: check reports memory by part, 1F1B at pp 4 is refused with the figure", "[memory][cli]") {
   // A 128-GPU cut of the default case (the golden deepseek-v3-128 cases) fits.
   const std::string cut =
       "--set cluster.nodes=16 --set workload.model.layers=6 --set workload.model.moe.first_dense_layers=1 "

@@ -61,7 +61,7 @@ const OpCost& op_named(const LayerCost& l, const std::string& name) {
 
 }  // namespace
 
-TEST_CASE("GELU FFN: two GEMMs h -> I -> h and a memory-bound GELU; SwiGLU has three", "[model][shapes]") {
+TEST_CASE("GELU FFN: two GEMMs h -> I -> h and a memory-bound GELU, SwiGLU has three", "[model][shapes]") {
   const ModelCost gelu = model_cost(small_model(FfnActivation::gelu, AttentionImplementation::flash));
   const LayerCost& g = layer0(gelu);
   REQUIRE(g.find("ffn.up") != nullptr);

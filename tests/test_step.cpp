@@ -231,7 +231,7 @@ TEST_CASE("data-parallel groups that are not whole nodes run: dp 30 on 15 nodes,
 
 // The process pool (sim/run/process_pool.hpp) behind ramp points, sweep points,
 // claim samples and validation cases.
-TEST_CASE("process pool: results in job order whatever the width; errors and crashes are that job's", "[step]") {
+TEST_CASE("process pool: results in job order whatever the width, errors and crashes are that job's", "[step]") {
   std::vector<Job> jobs;
   for (int i = 0; i < 7; ++i)
     jobs.push_back([i] {

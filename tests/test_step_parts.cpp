@@ -246,7 +246,7 @@ TEST_CASE("layer plan: a MoE layer's attn block is what runs before the dispatch
   }
 }
 
-TEST_CASE("layer plan: blocks add up to the layer's FLOPs; one-block layers put all in attn", "[step][parts]") {
+TEST_CASE("layer plan: blocks add up to the layer's FLOPs, one-block layers put all in attn", "[step][parts]") {
   const ClusterSpec c = load_cluster(kRoot + "/topologies/h800-2048.yaml", {});
   const WorkloadSpec w = shipped_workload("deepseek-v3.yaml");
   const ModelCost cost = model_cost(w);

@@ -29,7 +29,7 @@ PlannedKernel planned(double bytes) {
   return k;
 }
 
-TEST_CASE("stream overlap: shared kernels leave the class fit; alpha and stretch from the group's union", "[calibrate][overlap]") {
+TEST_CASE("stream overlap: shared kernels leave the class fit, alpha and stretch from the group's union", "[calibrate][overlap]") {
   // Solo: 1, 2, 3 MB in 1, 2, 3 µs on stream 7 (1 TB/s, no fixed cost). Then two 4 MB kernels
   // (4 µs solo each) on streams 7 and 23: layer 0 fully overlapped (6 µs each, wall 6 µs),
   // layer 1 offset by 3 µs (6 µs each, wall 9 µs).
