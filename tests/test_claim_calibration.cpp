@@ -311,14 +311,22 @@ TEST_CASE("claim command: model-form errors in the samples, the sensitivity and 
   CHECK(with.output == again.output);  // same seed, same output
   const auto j = nlohmann::json::parse(with.output);
   const auto k = nlohmann::json::parse(without.output);
-  // 25 classes the FP8 MoE recipes use; 16 of them have held-out shapes, so a range.
+  // 25 classes the FP8 MoE recipes use; 15 of them have held-out shapes, so a range (gemm_bf16's law is
+  // held at a benchmark law: no held-out shape).
   REQUIRE(j["calibration_model_form_error"].size() == 25);
   CHECK(k["calibration_model_form_error"].empty());
   CHECK(k["model_form_left_out"] == true);
-  CHECK(j["sensitivity"].size() == k["sensitivity"].size() + 16);
-  CHECK(j["fixed"].size() == k["fixed"].size() + 9);
-  CHECK(j["simulations"].get<int>() == k["simulations"].get<int>() + 32);
-  CHECK(j["p95"].get<double>() - j["p5"].get<double>() > k["p95"].get<double>() - k["p5"].get<double>());
+  CHECK(j["sensitivity"].size() == k["sensitivity"].size() + 15);
+  CHECK(j["fixed"].size() == k["fixed"].size() + 10);
+  CHECK(j["simulations"].get<int>() == k["simulations"].get<int>() + 30);
+  // Each varied class moves the metric one at a time: a slower gemm_fp8 law (its high multiplier)
+  // costs more GPU-hours. (The spread p95 - p5 of 8 paired samples need not grow with more
+  // varied constants, so it is not asserted.)
+  bool gemm_swings = false;
+  for (const auto& s : j["sensitivity"])
+    if (s["path"] == "cluster.gpu.calibration.gemm_fp8")
+      gemm_swings = s["metric_at_high"].get<double>() > s["metric_at_low"].get<double>();
+  CHECK(gemm_swings);
   bool gemm_listed = false;
   for (const auto& m : j["calibration_model_form_error"])
     if (m["path"] == "cluster.gpu.calibration.gemm_fp8") {
