@@ -183,7 +183,7 @@ TEST_CASE("claim command: byte-identical output for one seed and exit 2 for a ba
   CHECK(j["sample_metric"].size() == 4);
   CHECK(j["p5"].get<double>() <= j["p95"].get<double>());
   CHECK(j["no_effect"].size() == 6);  // power idle/busy and four pricing constants of h800-2048.yaml
-  CHECK(j["sensitivity"].size() == 29);  // 13 file constants, 16 calibration model-form errors with a range
+  CHECK(j["sensitivity"].size() == 38);  // 13 file constants, 25 calibration model-form errors (15 held-out, 10 default)
   CHECK(j["nominal_fits_memory"] == true);
   // A nominal configuration over the GPU's HBM is simulated and flagged (text and JSON).
   const auto over = test::run_trainsim(small + "--seed 11 --set memory.reserved=100GB", false);

@@ -455,7 +455,10 @@ CalibrationFit fit_calibration(const CalibrationInput& input, const std::vector<
       continue;
     }
     ClassFit cf;
-    law = fit_law(law, points, &cf.note);
+    if (law.held.empty())
+      law = fit_law(law, points, &cf.note);
+    else
+      cf.note = "parameters held by the laws file (held): residuals only, no refit";
     cf.law = law;
     cf.points = static_cast<int>(points.size());
     cf.parameters = parameters_of(law);
@@ -473,7 +476,7 @@ CalibrationFit fit_calibration(const CalibrationInput& input, const std::vector<
       if (std::find(keys.begin(), keys.end(), shape_key(p)) == keys.end()) keys.push_back(shape_key(p));
     cf.shapes = static_cast<int>(keys.size());
     const std::size_t needed = law.form == LawForm::attention ? 2 : 3;  // parameters + 1
-    if (keys.size() >= needed) {
+    if (keys.size() >= needed && law.held.empty()) {
       for (const std::string& key : keys) {
         std::vector<FitPoint> rest, left;
         for (const FitPoint& p : points) (shape_key(p) == key ? left : rest).push_back(p);

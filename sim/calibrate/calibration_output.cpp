@@ -205,6 +205,7 @@ nlohmann::ordered_json calibration_json(const CalibrationFit& fit) {
     cj["leave_one_out"] = loo;
     cj["leave_one_out_median_abs"] = c.loo_median_abs ? ordered_json(*c.loo_median_abs) : ordered_json(nullptr);
     if (!c.note.empty()) cj["note"] = c.note;
+    if (!c.law.held.empty()) cj["held"] = c.law.held;
     classes.push_back(cj);
   }
   j["classes"] = classes;
@@ -256,8 +257,11 @@ void write_calibration_yaml(std::ostream& out, const CalibrationFit& fit) {
                            law.sms, law.efficiency);
         break;
     }
+    if (!law.held.empty()) out << ", held: " << quoted(law.held);
     out << "}";
-    if (cf == nullptr)
+    if (cf != nullptr && !law.held.empty())
+      out << fmt::format("   # held, not fitted: {} trace kernels, rms residual {:.1f} %", cf->points, 100 * cf->rms_residual);
+    else if (cf == nullptr)
       out << "   # no kernel of this class in the trace: the laws file's values";
     else
       out << fmt::format("   # {} kernels, {} shapes, rms residual {:.1f} %", cf->points, cf->shapes, 100 * cf->rms_residual);
@@ -273,7 +277,10 @@ void write_calibration_yaml(std::ostream& out, const CalibrationFit& fit) {
   out << fmt::format("  routed_rows: {{forward: {:g}, backward: {:g}}}   # 0: the cost model's tokens x top_k\n",
                      fit.routed_rows.forward, fit.routed_rows.backward);
   out << "  inputs: \"kernel records only (name, class, stream, start, duration per phase and layer)\"\n";
-  out << "fit:\n  classes:\n";
+  out << "fit:\n";
+  if (const auto& d = t.model_error_default)  // from the laws file: classes without held-out shapes
+    out << fmt::format("  model_error_default: {{low: {:.6g}, high: {:.6g}}}   # {}\n", d->low, d->high, d->about);
+  out << "  classes:\n";
   for (const ClassFit& c : fit.classes) {
     out << "    - class: " << c.law.class_name << '\n';
     out << fmt::format("      kernels: {}\n      shapes: {}\n      rms_residual: {:.4g}\n", c.points, c.shapes,
@@ -285,6 +292,17 @@ void write_calibration_yaml(std::ostream& out, const CalibrationFit& fit) {
       for (const LeaveOneOut& l : c.leave_one_out)
         out << fmt::format("        - {{shape: {}, measured_us: {:.2f}, predicted_us: {:.2f}, error: {:.4f}}}\n",
                            quoted(l.label), us(l.measured_s), us(l.predicted_s), l.error());
+    }
+    if (!c.law.held.empty()) {
+      out << "      held: " << quoted(c.law.held) << '\n';
+      out << "      residuals:   # the held law on the trace's kernels of this class (not fitted to them)\n";
+      for (const FitPoint& p : fit.points) {
+        if (p.class_name != c.law.class_name || p.shared_sms || p.measured_s <= 0) continue;
+        const double predicted = kernel_seconds(c.law, p.shape);
+        out << fmt::format("        - {{kernel: {}, measured_us: {:.2f}, predicted_us: {:.2f}, residual: {:.4f}}}\n",
+                           quoted(fmt::format("{} {} {}", p.phase, p.op, to_string(p.pass))), us(p.measured_s),
+                           us(predicted), predicted / p.measured_s - 1);
+      }
     }
     if (!c.note.empty()) out << "      note: " << quoted(c.note) << '\n';
   }

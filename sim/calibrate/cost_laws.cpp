@@ -16,12 +16,12 @@ namespace {
 
 const config::SchemaKey& laws_file_schema() {
   static const config::SchemaKey schema =
-      flat_schema({"name", "gpu", "source", "sms_total", "launch_gap", "laws", "provenance", "fit"});
+      flat_schema({"name", "gpu", "source", "sms_total", "launch_gap", "model_error_default", "laws", "provenance", "fit"});
   return schema;
 }
 const config::SchemaKey& law_entry_schema() {
   static const config::SchemaKey schema = flat_schema(
-      {"class", "law", "peak", "sms", "tile_m", "tile_n", "e_max", "k_half", "fixed", "bandwidth", "efficiency", "about"});
+      {"class", "law", "peak", "sms", "tile_m", "tile_n", "e_max", "k_half", "fixed", "bandwidth", "efficiency", "about", "held"});
   return schema;
 }
 
@@ -71,6 +71,14 @@ CostLawTable load_cost_laws(const std::string& file, const KernelClassTable& cla
   const int sms_total = top.integer("sms_total", config::Range{1, true, 1024, true});
   table.sms_total = sms_total;
   table.launch_gap_s = top.number_or("launch_gap", units::time_s, law_non_negative, 0);
+  if (top.has("model_error_default")) {
+    const config::Section s(ctx, root["model_error_default"], "model_error_default", flat_schema({"low", "high", "about"}),
+                            root["model_error_default"].Mark());
+    ModelErrorDefault d{s.number("low", units::plain_number, law_unit_fraction),
+                        s.number("high", units::plain_number, config::Range{1, true}), s.text("about")};
+    if (d.about.empty()) s.fail_value("about", "say where the range comes from (an assumption, argued)");
+    table.model_error_default = d;
+  }
 
   for (const auto& [s, s_node] : sections_of_list(ctx, top, root, "laws", law_entry_schema())) {
     CostLaw law;
@@ -112,6 +120,15 @@ CostLawTable load_cost_laws(const std::string& file, const KernelClassTable& cla
     else if (s.has("efficiency"))
       s.fail_key("efficiency", "only an attention law reads efficiency");
     if (s.has("about")) (void)s.text("about");
+    if (s.has("held")) {
+      law.held = s.text("held");
+      // A held law states every parameter its form reads: nothing is left to a fit.
+      const std::vector<const char*> needed = law.form == LawForm::gemm     ? std::vector<const char*>{"e_max", "k_half"}
+                                              : law.form == LawForm::memory ? std::vector<const char*>{"fixed", "bandwidth"}
+                                                                            : std::vector<const char*>{"efficiency"};
+      for (const char* key : needed)
+        if (!s.has(key)) s.fail_key("held", std::string("a held law must give ") + key);
+    }
     table.marks[law.class_name] = s.value_mark("class");
     table.laws.push_back(law);
   }

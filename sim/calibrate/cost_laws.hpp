@@ -39,12 +39,23 @@ struct CostLaw {
   double e_max = 1, k_half = 0;
   double fixed_s = 0, bandwidth = 1;
   double efficiency = 1;
+  // Non-empty: the laws file holds these parameters (its `held: "source ..."`, e.g. a
+  // benchmark law); the fit keeps them and only reports the trace kernels' residuals.
+  std::string held = {};
 };
 
 [[nodiscard]] const char* to_string(LawForm f);
 // The fraction of the SMs the last wave leaves idle, as a factor in (0, 1].
 [[nodiscard]] double wave_factor(const CostLaw& law, double m, double n);
 [[nodiscard]] double kernel_seconds(const CostLaw& law, const KernelShape& shape);
+
+// The model-form error the laws file assumes for classes without held-out shapes:
+// a range of multipliers on their law time, and why (the calibrated file's
+// fit.model_error_default, which claim samples).
+struct ModelErrorDefault {
+  double low = 1, high = 1;
+  std::string about;
+};
 
 // A laws file: the GPU, a law per class (constants, parameters where known).
 struct CostLawTable {
@@ -53,6 +64,7 @@ struct CostLawTable {
   int sms_total = 0;                  // the GPU's SMs (a law's peak is for the SMs it gets)
   double launch_gap_s = 0;            // fitted; 0 until then
   std::vector<CostLaw> laws;          // in file order
+  std::optional<ModelErrorDefault> model_error_default = {};
   std::map<std::string, SourceMark> marks;  // class → where its law is written
   [[nodiscard]] const CostLaw* find(const std::string& class_name) const;
 };

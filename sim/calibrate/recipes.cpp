@@ -48,7 +48,7 @@ RecipeSet load_recipes(const std::string& file, const CostLawTable& laws) {
                                  rows_schema = flat_schema({"phase", "match", "axis", "rows_per_block", "about"}),
                                  phase_schema = flat_schema({"phase", "steps"}),
                                  step_schema = flat_schema({"op", "pass", "kernels"}),
-                                 kernel_schema = flat_schema({"class", "m", "n", "k", "bytes", "flops", "count", "about"});
+                                 kernel_schema = flat_schema({"class", "m", "n", "k", "bytes", "flops", "count", "streams", "about"});
   const config::Section top(ctx, root, "", file_schema, root.Mark());
   RecipeSet set{file, top.text("name"), top.text("source"), {}, {}};
   for (const auto& [ps, pnode] : sections_of_list(ctx, top, root, "phases", phase_schema)) {
@@ -91,6 +91,7 @@ RecipeSet load_recipes(const std::string& file, const CostLawTable& laws) {
                                          : kernel.flops) = text;
         }
         kernel.count = ks.integer_or("count", config::Range{1, true, 1000, true}, 1);
+        kernel.streams = ks.integer_or("streams", config::Range{1, true, 8, true}, 1);
         if (ks.has("about")) (void)ks.text("about");
         step.kernels.push_back(std::move(kernel));
       }
@@ -188,7 +189,7 @@ std::vector<PlannedKernel> expand_recipes(const RecipeSet& recipes, const LayerC
         KernelShape shape{value(rk.m), value(rk.n), value(rk.k), value(rk.bytes), value(rk.flops)};
         if (rk.form == LawForm::gemm) shape.flops = 2 * shape.m * shape.n * shape.k;
         for (int i = 0; i < rk.count; ++i)
-          out.push_back({phase.name, step.op, step.pass, rk.class_name, shape, rk.mark});
+          out.push_back({phase.name, step.op, step.pass, rk.class_name, shape, rk.mark, rk.streams});
       }
     }
   }

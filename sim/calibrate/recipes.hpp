@@ -7,7 +7,8 @@
 // written over the op's shape. A GEMM kernel gives m, n, k (its own M×N×K: the
 // reduction dimension is k, so a weight gradient of [m×k]·[k×n] is `m: k, n: n,
 // k: m`); a memory-bound kernel gives bytes; an attention kernel gives flops.
-// `count: N` repeats a kernel N times. Variables an expression may name:
+// `count: N` repeats a kernel N times; `streams: S` says it runs over S compute streams
+// that share the SMs (the two-stream overlap law). Variables an expression may name:
 //   m n k groups       the op's GEMM shape (routed experts: m = the rows per GPU)
 //   flops bytes        the op's FLOPs and HBM bytes of this pass (R: the recompute's)
 //   bytes_f bytes_b bytes_w   the op's HBM bytes of F, B, W whatever the pass
@@ -38,6 +39,9 @@ struct RecipeKernel {
   std::string m, n, k, bytes, flops;  // expressions as written ("" where not written)
   int count = 1;
   SourceMark mark;
+  // > 1: the kernel runs on one of this many compute streams that share the SMs
+  // (calibration_fit's stream-overlap group; the step model applies its law).
+  int streams = 1;
 };
 
 struct RecipeStep {
@@ -90,6 +94,7 @@ struct PlannedKernel {
   std::string class_name;
   KernelShape shape;
   SourceMark mark;
+  int streams = 1;  // of its recipe kernel
 };
 
 // The kernels of `layer` (a transformer layer of the workload's cost model), in

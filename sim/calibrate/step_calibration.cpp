@@ -145,6 +145,40 @@ std::vector<ModelFormError> load_model_form_errors(const std::string& file, cons
   return out;
 }
 
+std::vector<StepStreamOverlap> load_stream_overlaps(const std::string& file) {
+  const YAML::Node root = config::read_yaml_file(file, "a calibration");
+  const YAML::Node fit = root.IsMap() ? root["fit"] : YAML::Node();
+  std::vector<StepStreamOverlap> out;
+  if (!fit.IsDefined() || !fit.IsMap()) return out;
+  const YAML::Node list = sequence_or_absent(file, fit["stream_overlaps"], "fit.stream_overlaps");
+  for (std::size_t i = 0; list.IsDefined() && i < list.size(); ++i) {
+    const YAML::Node entry = list[i];
+    const std::string path = fmt::format("fit.stream_overlaps[{}]", i);
+    if (!entry.IsMap() || !entry["phase"].IsScalar() || !entry["streams"].IsScalar() || !entry["alpha"].IsMap() ||
+        !entry["alpha"]["value"].IsScalar())
+      throw InputError(mark_of(file, entry), path + ": expected {phase, streams, alpha: {value, ...}}");
+    StepStreamOverlap o{entry["phase"].Scalar(), 2, 1};
+    try {
+      const double streams = units::plain_number(entry["streams"].Scalar());
+      config::Range{2, true, 8, true}.check(streams, entry["streams"].Scalar());
+      if (streams != std::floor(streams)) throw std::invalid_argument("expected a whole number of streams");
+      o.streams = static_cast<int>(streams);
+    } catch (const std::invalid_argument& ex) {
+      throw InputError(mark_of(file, entry["streams"]), path + ".streams: " + config::printable(ex.what()));
+    }
+    try {
+      o.alpha = units::plain_number(entry["alpha"]["value"].Scalar());
+      config::Range{0, true}.check(o.alpha, entry["alpha"]["value"].Scalar());
+    } catch (const std::invalid_argument& ex) {
+      throw InputError(mark_of(file, entry["alpha"]["value"]), path + ".alpha.value: " + config::printable(ex.what()));
+    }
+    for (const StepStreamOverlap& seen : out)
+      if (seen.phase == o.phase) throw InputError(mark_of(file, entry["phase"]), path + ".phase: \"" + o.phase + "\" is listed twice");
+    out.push_back(o);
+  }
+  return out;
+}
+
 double StepCalibration::multiplier(const std::string& class_name) const {
   for (const CalibrationMultiplier& m : multipliers)
     if (m.class_name == class_name) return m.value;
@@ -199,6 +233,7 @@ std::optional<StepCalibration> load_step_calibration(const ClusterSpec& cluster,
   out.laws = load_cost_laws(cal_file, load_kernel_classes(classes_file));
   out.recipes = load_recipes(recipes_file, out.laws);
   out.model_errors = load_model_form_errors(cal_file, out.laws);
+  out.stream_overlaps = load_stream_overlaps(cal_file);
   for (const CalibrationMultiplier& m : cluster.calibration_multipliers) {
     if (out.laws.find(m.class_name) != nullptr) continue;
     std::vector<std::string> names;
@@ -231,7 +266,16 @@ CalibratedOpPasses calibrated_op_passes(const StepCalibration& calibration, cons
   const double gap = calibration.laws.launch_gap_s;
   for (const PlannedKernel& k : expand_recipes(own, layer, workload)) {
     CalibratedPass& p = out[{k.op, k.pass}];
-    const double multiplier = calibration.multiplier(k.class_name);
+    double multiplier = calibration.multiplier(k.class_name);
+    if (k.streams > 1) {  // shares the SMs with kernels of another stream: the phase's overlap law
+      for (const StepStreamOverlap& o : calibration.stream_overlaps) {
+        if (o.phase != k.phase) continue;
+        if (o.streams != k.streams)
+          throw InputError(k.mark, fmt::format("streams: {} but the calibration's stream-overlap law of phase \"{}\" is "
+                                               "for {} streams", k.streams, k.phase, o.streams));
+        multiplier *= o.overlap_factor();
+      }
+    }
     p.all_sms += multiplier * calibrated_kernel_seconds(calibration.laws, k, 1) + gap;
     p.sm_shared += multiplier * calibrated_kernel_seconds(calibration.laws, k, sm_share) + gap;
     ++p.kernels;

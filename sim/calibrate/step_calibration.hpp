@@ -57,8 +57,22 @@ inline constexpr int kPercentileShapes = 10;
 [[nodiscard]] std::vector<ModelFormError> load_model_form_errors(const std::string& calibration_file,
                                                                  const CostLawTable& laws);
 
+// The two-stream overlap law of one phase (a calibration file's fit.stream_overlaps):
+// kernels sharing the SMs over `streams` compute streams take, as a group,
+// S/s + alpha·(S − S/s) for a solo sum S; so each kernel's time is its solo time × overlap_factor.
+struct StepStreamOverlap {
+  std::string phase;
+  int streams = 2;
+  double alpha = 1;
+  [[nodiscard]] double overlap_factor() const { return 1.0 / streams + alpha * (1 - 1.0 / streams); }
+};
+
+// fit.stream_overlaps of a calibration file (absent: none). Bad entries are FILE:LINE:COL errors.
+[[nodiscard]] std::vector<StepStreamOverlap> load_stream_overlaps(const std::string& calibration_file);
+
 struct StepCalibration {
   CostLawTable laws;
+  std::vector<StepStreamOverlap> stream_overlaps;  // per phase
   RecipeSet recipes;
   std::vector<ModelFormError> model_errors;           // one per law, in law order
   std::vector<CalibrationMultiplier> multipliers;     // the cluster's --set gpu.calibration.CLASS
@@ -99,6 +113,9 @@ using CalibratedOpPasses = std::map<std::pair<std::string, OpPass>, CalibratedPa
 // skipped; recompute kernels only for ops the workload recomputes), summed over the
 // recipe's steps, with compute kernels getting `sm_share` of the SMs beside communication;
 // each kernel's law time times its class's multiplier (the launch gap is not multiplied).
+// A recipe kernel on `streams: S` > 1 compute streams takes its law time × the overlap factor
+// of its phase's stream-overlap law (S must match the law's streams; a phase without one
+// keeps solo times: factor 1). Launch gaps stay whole (assumption: launches do not overlap).
 [[nodiscard]] CalibratedOpPasses calibrated_op_passes(const StepCalibration& calibration, const LayerCost& layer,
                                                       const WorkloadSpec& workload, double sm_share);
 
