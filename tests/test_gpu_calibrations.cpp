@@ -109,6 +109,17 @@ TEST_CASE("the H100 file's laws taken from the H800 fit are the H800 file's (scr
   }
 }
 
+TEST_CASE("the H100 file carries the H800 fit's two-stream overlap law", "[gpu_calibrations]") {
+  const YAML::Node h800 = YAML::LoadFile(kCal + "h800-deepseek-v3.yaml")["fit"]["stream_overlaps"];
+  const YAML::Node h100 = YAML::LoadFile(kCal + "h100-kernel-benchmarks.yaml")["fit"]["stream_overlaps"];
+  REQUIRE(h800.size() > 0);
+  REQUIRE(h100.size() == h800.size());
+  for (std::size_t i = 0; i < h800.size(); ++i) {
+    CHECK(h100[i]["phase"].as<std::string>() == h800[i]["phase"].as<std::string>());
+    CHECK(h100[i]["alpha"]["value"].as<double>() == h800[i]["alpha"]["value"].as<double>());
+  }
+}
+
 TEST_CASE("an FP8 workload on the A100 cluster is refused at its precision key, exit 2", "[gpu_calibrations]") {
   const std::string base = "check --cluster topologies/a100-1024.yaml --workload workloads/llama3-8b.yaml --set workload.parallelism.dp=256";
   CHECK(test::run_trainsim(base).status == 0);
