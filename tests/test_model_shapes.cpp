@@ -93,7 +93,8 @@ TEST_CASE("GELU FFN: two GEMMs h -> I -> h and a memory-bound GELU, SwiGLU has t
   SECTION("recomputing the activation output drops the down GEMM's input and re-reads the GELU") {
     WorkloadSpec spec = small_model(FfnActivation::gelu, AttentionImplementation::flash);
     spec.training.recompute.swiglu = true;
-    const LayerCost& r = layer0(model_cost(spec));
+    const ModelCost recomputed = model_cost(spec);  // kept: layer0 returns a reference into it
+    const LayerCost& r = layer0(recomputed);
     CHECK(op_named(r, "ffn.down").activation_bytes == 0);
     CHECK(op_named(r, "ffn.gelu").recompute_bytes == Approx(2 * T * I * 2));
     CHECK(r.recompute_flops() == 0);
