@@ -84,7 +84,11 @@ double linear_percentile(std::vector<double> values, double p) {
 }
 
 std::vector<ModelFormError> load_model_form_errors(const std::string& file, const CostLawTable& laws) {
-  const YAML::Node root = config::read_yaml_file(file, "a calibration");
+  return model_form_errors_of(file, config::read_yaml_file(file, "a calibration"), laws);
+}
+
+std::vector<ModelFormError> model_form_errors_of(const std::string& file, const YAML::Node& root,
+                                                 const CostLawTable& laws) {
   const std::string file_name = fs::path(file).filename().string();
   std::map<std::string, ModelFormError> found;  // class → rule 1 or 2
   std::optional<std::pair<double, double>> fallback;
@@ -146,7 +150,10 @@ std::vector<ModelFormError> load_model_form_errors(const std::string& file, cons
 }
 
 std::vector<StepStreamOverlap> load_stream_overlaps(const std::string& file) {
-  const YAML::Node root = config::read_yaml_file(file, "a calibration");
+  return stream_overlaps_of(file, config::read_yaml_file(file, "a calibration"));
+}
+
+std::vector<StepStreamOverlap> stream_overlaps_of(const std::string& file, const YAML::Node& root) {
   const YAML::Node fit = root.IsMap() ? root["fit"] : YAML::Node();
   std::vector<StepStreamOverlap> out;
   if (!fit.IsDefined() || !fit.IsMap()) return out;
@@ -232,8 +239,9 @@ std::optional<StepCalibration> load_step_calibration(const ClusterSpec& cluster,
   StepCalibration out;
   out.laws = load_cost_laws(cal_file, load_kernel_classes(classes_file));
   out.recipes = load_recipes(recipes_file, out.laws);
-  out.model_errors = load_model_form_errors(cal_file, out.laws);
-  out.stream_overlaps = load_stream_overlaps(cal_file);
+  const YAML::Node calibration_root = config::read_yaml_file(cal_file, "a calibration");  // read once for both
+  out.model_errors = model_form_errors_of(cal_file, calibration_root, out.laws);
+  out.stream_overlaps = stream_overlaps_of(cal_file, calibration_root);
   for (const CalibrationMultiplier& m : cluster.calibration_multipliers) {
     if (out.laws.find(m.class_name) != nullptr) continue;
     std::vector<std::string> names;

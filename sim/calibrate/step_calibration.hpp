@@ -14,6 +14,7 @@
 // gaps are kept whole, as op_time keeps the HBM-bound part (assumption: the SMs left
 // still saturate HBM bandwidth).
 #include <map>
+#include <yaml-cpp/yaml.h>
 #include <optional>
 #include <string>
 #include <utility>
@@ -69,6 +70,11 @@ struct StepStreamOverlap {
 
 // fit.stream_overlaps of a calibration file (absent: none). Bad entries are FILE:LINE:COL errors.
 [[nodiscard]] std::vector<StepStreamOverlap> load_stream_overlaps(const std::string& calibration_file);
+
+// The same two readers on a calibration already parsed (`file` names it in errors).
+[[nodiscard]] std::vector<ModelFormError> model_form_errors_of(const std::string& file, const YAML::Node& root,
+                                                               const CostLawTable& laws);
+[[nodiscard]] std::vector<StepStreamOverlap> stream_overlaps_of(const std::string& file, const YAML::Node& root);
 
 struct StepCalibration {
   CostLawTable laws;
