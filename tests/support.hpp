@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -34,11 +35,19 @@ inline CommandResult run_command(const std::string& command) {
   return r;
 }
 
+// TRAINSIM_TEST_EXE, when set, names the executable to run instead of the one built
+// beside the tests (scripts/test runs the Monte Carlo claim tests of the sanitizer
+// build's test binary against the Release executable).
+inline std::string trainsim_exe() {
+  const char* chosen = std::getenv("TRAINSIM_TEST_EXE");
+  return chosen != nullptr && *chosen != '\0' ? chosen : TRAINSIM_EXE;
+}
+
 // Runs `trainsim ARGS` in `dir` (the source tree by default, so the default
 // config files resolve); stderr is captured too unless `with_stderr` is false.
 inline CommandResult run_trainsim(const std::string& args, bool with_stderr = true,
                                   const std::string& dir = TRAINSIM_SOURCE_DIR) {
-  return run_command("cd '" + dir + "' && '" TRAINSIM_EXE "' " + args + (with_stderr ? " 2>&1" : " 2>/dev/null"));
+  return run_command("cd '" + dir + "' && '" + trainsim_exe() + "' " + args + (with_stderr ? " 2>&1" : " 2>/dev/null"));
 }
 
 // A small H800-like cluster written in code (numbers as in topologies/h800-2048.yaml),
