@@ -110,4 +110,30 @@ TEST_CASE("recipe bytes: router copies and memsets as the trace's bytes args, th
         std::vector<double>{4096.0 * 8 * 8, 4096.0 * 8 * 8});
 }
 
+TEST_CASE("recipe bytes: SwiGLU kernels, norm backward and routed scale copies by the tensors they touch", "[recipes][bytes]") {
+  const Expanded e;
+  const OpPass F = OpPass::forward, B = OpPass::backward_input;
+  const double I = 2048;  // the expert intermediate
+  // swiglu_forward_with_weight_and_per_token_cast_to_fp8 (grid = rows): BF16 input 2I and FP32 weight read,
+  // FP8 output I and FP32 scales I/128 written; routed rows (32512 in F here) and the shared expert's tokens
+  CHECK(e.bytes("mlp(F)", "moe.routed.swiglu", F, "swiglu") == std::vector<double>{32512 * (4 * I + 4 + I + I / 32)});
+  CHECK(e.bytes("mlp(F)", "moe.shared.swiglu", F, "swiglu") == std::vector<double>{4096 * (4 * I + 4 + I + I / 32)});
+  // swiglu_and_per_channel_cast_and_transpose: input read, FP8 transposed output and scales written
+  CHECK(e.bytes("mlp(B)", "moe.shared.swiglu", OpPass::recompute, "swiglu") == std::vector<double>{4096 * (4 * I + I + I / 32)});
+  // swiglu_forward_backward_with_weight: input 2I, dY I read, dX 2I and the output I written (BF16), FP32 weight;
+  // swiglu_weight_backward_with_weight: output and dY read, one FP32 per row written (32128 rows in B here)
+  CHECK(e.bytes("mlp(B)", "moe.routed.swiglu", B, "swiglu") ==
+        std::vector<double>{32128 * (4 * I + 2 * I + 4 + 4 * I + 2 * I), 32128 * (4 * I + 4)});
+  // ln_bwd_kernel: x, dY read, dX written, gamma (BF16), plus one FP32 dgamma and dbeta row per block (grid 132 / 660 / 528)
+  CHECK(e.bytes("attn(B)", "attn.norm", B, "norm_bwd") == std::vector<double>{6.0 * 4096 * 7168 + 2 * 7168 + 132.0 * 7168 * 8});
+  CHECK(e.bytes("attn(B)", "attn.q_norm", B, "norm_bwd") == std::vector<double>{6.0 * 4096 * 1536 + 2 * 1536 + 660.0 * 1536 * 8});
+  CHECK(e.bytes("attn(B)", "attn.kv_norm", B, "norm_bwd") == std::vector<double>{6.0 * 4096 * 512 + 2 * 512 + 528.0 * 512 * 8});
+  CHECK(e.bytes("attn(B)", "attn.norm", B, "norm").empty());
+  // the FP32 scales per 128 of the grouped GEMMs' FP8 rows, read and written (copy grid x 256 = rows x width/128)
+  CHECK(e.bytes("mlp(F)", "moe.routed.gate_up", F, "copy") == std::vector<double>{32512.0 * 7168 / 128 * 8});
+  CHECK(e.bytes("mlp(F)", "moe.routed.down", F, "copy") == std::vector<double>{32512.0 * 2048 / 128 * 8});
+  CHECK(e.bytes("mlp(B)", "moe.routed.down", B, "copy") == std::vector<double>{32128.0 * 7168 / 128 * 8});
+  CHECK(e.bytes("mlp(B)", "moe.routed.gate_up", B, "copy") == std::vector<double>{32128.0 * 4096 / 128 * 8});
+}
+
 }  // namespace test_recipe_bytes
