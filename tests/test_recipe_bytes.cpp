@@ -93,12 +93,12 @@ TEST_CASE("recipe bytes: casts, cast-backs and cast-transposes of the tensors th
 TEST_CASE("recipe bytes: router copies and memsets as the trace's bytes args, the MoE reduce over the routed rows", "[recipes][bytes]") {
   const Expanded e;
   // Memcpy DtoD of 131072 and 4194304 bytes (the trace's bytes args; read + written), the direct copy of
-  // tokens x top_k int64; the second copy keeps the router op's bytes (its tensor is not known).
+  // tokens x top_k int64 (the strided scores copy between them is a copy_strided).
   const std::vector<double> copies = e.bytes("attn(F)", "moe.router", OpPass::forward, "copy");
-  REQUIRE(copies.size() == 4);
+  REQUIRE(copies.size() == 3);  // the strided one (grid 2048) is a copy_strided, tested above
   CHECK(copies[0] == 2.0 * 131072);
-  CHECK(copies[2] == 2.0 * 4194304);
-  CHECK(copies[3] == 4096.0 * 8 * 16);
+  CHECK(copies[1] == 2.0 * 4194304);
+  CHECK(copies[2] == 4096.0 * 8 * 16);
   CHECK(e.bytes("attn(F)", "moe.router", OpPass::forward, "memset") == std::vector<double>{8, 1024});
   CHECK(e.bytes("attn(B)", "moe.router", OpPass::backward_input, "memset") == std::vector<double>{4});
   // reduce_fused: the pass's routed rows (32512 F, 32128 B here; x 7168, BF16) read, the tokens written.
@@ -130,10 +130,28 @@ TEST_CASE("recipe bytes: SwiGLU kernels, norm backward and routed scale copies b
   CHECK(e.bytes("attn(B)", "attn.kv_norm", B, "norm_bwd") == std::vector<double>{6.0 * 4096 * 512 + 2 * 512 + 528.0 * 512 * 8});
   CHECK(e.bytes("attn(B)", "attn.norm", B, "norm").empty());
   // the FP32 scales per 128 of the grouped GEMMs' FP8 rows, read and written (copy grid x 256 = rows x width/128)
-  CHECK(e.bytes("mlp(F)", "moe.routed.gate_up", F, "copy") == std::vector<double>{32512.0 * 7168 / 128 * 8});
-  CHECK(e.bytes("mlp(F)", "moe.routed.down", F, "copy") == std::vector<double>{32512.0 * 2048 / 128 * 8});
-  CHECK(e.bytes("mlp(B)", "moe.routed.down", B, "copy") == std::vector<double>{32128.0 * 7168 / 128 * 8});
-  CHECK(e.bytes("mlp(B)", "moe.routed.gate_up", B, "copy") == std::vector<double>{32128.0 * 4096 / 128 * 8});
+  CHECK(e.bytes("mlp(F)", "moe.routed.gate_up", F, "copy_strided") == std::vector<double>{32512.0 * 7168 / 128 * 8});
+  CHECK(e.bytes("mlp(F)", "moe.routed.down", F, "copy_strided") == std::vector<double>{32512.0 * 2048 / 128 * 8});
+  CHECK(e.bytes("mlp(B)", "moe.routed.down", B, "copy_strided") == std::vector<double>{32128.0 * 7168 / 128 * 8});
+  CHECK(e.bytes("mlp(B)", "moe.routed.gate_up", B, "copy_strided") == std::vector<double>{32128.0 * 4096 / 128 * 8});
+  CHECK(e.bytes("mlp(F)", "moe.routed.gate_up", F, "copy").empty());
+}
+
+TEST_CASE("recipe bytes: strided copies of the MLA split, the k_pe broadcast and the router scores by their grids", "[recipes][bytes]") {
+  const Expanded e;
+  const OpPass F = OpPass::forward, B = OpPass::backward_input, R = OpPass::recompute;
+  // elementwise_kernel<128, 4> copies: grid x 512 elements, BF16 read + written
+  CHECK(e.bytes("attn(F)", "attn.q_norm", F, "copy_strided") == std::vector<double>{4096.0 * 512 * 4});  // grid 4096: kv latent
+  CHECK(e.bytes("attn(F)", "attn.kv_norm", F, "copy_strided") == std::vector<double>{4096.0 * 64 * 4});  // grid 512: k_pe
+  CHECK(e.bytes("attn(B)", "attn.q_norm", R, "copy_strided") == std::vector<double>{4096.0 * 512 * 4});
+  CHECK(e.bytes("attn(B)", "attn.kv_down", B, "copy_strided") == std::vector<double>{4096.0 * 64 * 4, 4096.0 * 512 * 4});
+  // grid 65536 x 512 = tokens x 128 heads x 64: k_pe read once, written per head
+  CHECK(e.bytes("attn(F)", "attn.rope", F, "copy_strided") == std::vector<double>{4096.0 * 128 * 64 * 2 + 4096.0 * 64 * 2});
+  CHECK(e.bytes("attn(B)", "attn.rope", R, "copy_strided") == std::vector<double>{4096.0 * 128 * 64 * 2 + 4096.0 * 64 * 2});
+  // the contiguous q/k assembly stays a copy (_copy_tensor_kernel)
+  CHECK(e.bytes("attn(F)", "attn.rope", F, "copy") == std::vector<double>{4096.0 * 128 * (192 + 128) * 2});
+  // router: grid 2048 x 512 = tokens x 256 FP32 scores, read + written
+  CHECK(e.bytes("attn(F)", "moe.router", F, "copy_strided") == std::vector<double>{4096.0 * 256 * 8});
 }
 
 }  // namespace test_recipe_bytes
