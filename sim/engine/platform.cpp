@@ -40,6 +40,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "sim/engine/route_cache.hpp"
 #include "sim/engine/simgrid_access.hpp"
 
 namespace trainsim::engine {
@@ -52,6 +53,9 @@ struct Simulator::Impl {
   ClusterSpec spec;
   PlatformOptions options;
   ClusterGraph graph;
+  // Filled on demand as SimGrid and the link audits ask (route_cache.hpp); mutable: the
+  // zone and route_links() answer through const references.
+  mutable RouteCache routes{graph};
   simgrid::s4u::Engine* engine = nullptr;  // owned by SimGrid for the whole process
   std::vector<simgrid::s4u::Host*> hosts;  // by GPU
   std::vector<simgrid::s4u::Link*> links;  // by LinkIndex
@@ -73,8 +77,7 @@ class GraphZone final : public sgr::NetZoneImpl {
                        double* latency) override {
     const int s = impl_.gpu_by_netpoint.at(src->id());
     const int d = impl_.gpu_by_netpoint.at(dst->id());
-    for (const Hop& hop : route(impl_.graph, s, d)) {
-      const LinkIndex link = 2 * hop.edge + (hop.from == impl_.graph.edge_source(hop.edge) ? 0 : 1);
+    for (const LinkIndex link : impl_.routes.links(s, d)) {
       into->link_list_.push_back(impl_.links[link]->get_impl());
       if (latency != nullptr) *latency += impl_.latency_s[link];
     }
@@ -186,9 +189,8 @@ LinkIndex Simulator::link_of(const Hop& hop) const {
 }
 
 std::vector<LinkIndex> Simulator::route_links(int src_gpu, int dst_gpu) const {
-  std::vector<LinkIndex> links;
-  for (const Hop& hop : route(impl_->graph, src_gpu, dst_gpu)) links.push_back(link_of(hop));
-  return links;
+  const auto cached = impl_->routes.links(src_gpu, dst_gpu);
+  return {cached.begin(), cached.end()};
 }
 
 double Simulator::route_latency_s(int src_gpu, int dst_gpu) const {
@@ -202,6 +204,18 @@ double Simulator::route_bandwidth_bytes_per_s(int src_gpu, int dst_gpu) const {
   for (LinkIndex link : route_links(src_gpu, dst_gpu)) bandwidth = std::min(bandwidth, impl_->bandwidth_bytes_per_s[link]);
   return bandwidth;
 }
+
+std::vector<LinkIndex> Simulator::simgrid_route_links(int src_gpu, int dst_gpu) const {
+  std::vector<simgrid::s4u::Link*> sg_links;
+  double latency = 0;
+  impl_->hosts.at(static_cast<std::size_t>(src_gpu))->route_to(impl_->hosts.at(static_cast<std::size_t>(dst_gpu)), sg_links, &latency);
+  std::vector<LinkIndex> links;
+  for (const auto* link : sg_links) links.push_back(std::stoul(link->get_name().substr(1)));  // named l<index>
+  return links;
+}
+
+std::size_t Simulator::cached_route_pairs() const { return impl_->routes.pairs(); }
+std::size_t Simulator::cached_route_bytes() const { return impl_->routes.approx_bytes(); }
 
 const PlatformOptions& Simulator::options() const { return impl_->options; }
 

@@ -56,6 +56,11 @@ class Simulator {
   [[nodiscard]] std::vector<LinkIndex> route_links(int src_gpu, int dst_gpu) const;
   [[nodiscard]] double route_latency_s(int src_gpu, int dst_gpu) const;
   [[nodiscard]] double route_bandwidth_bytes_per_s(int src_gpu, int dst_gpu) const;  // its slowest link
+  // The route as SimGrid's platform answers it (through the zone; for tests of the route cache).
+  [[nodiscard]] std::vector<LinkIndex> simgrid_route_links(int src_gpu, int dst_gpu) const;
+  // Routes are cached per GPU pair on first use (route_cache.hpp): pairs cached, bytes held.
+  [[nodiscard]] std::size_t cached_route_pairs() const;
+  [[nodiscard]] std::size_t cached_route_bytes() const;
 
   [[nodiscard]] const PlatformOptions& options() const;
   // Energy a GPU's host has consumed since the simulation began (joules), from
