@@ -288,14 +288,12 @@ ChainTiming run_chains_detached(const Chains& c) {
   return t;
 }
 
-ChainTiming run_chains_actors(const Chains& c, int gpus) {
-  static int payload = 0;
-  ChainTiming t;
-  t.chain_end_s.assign(c.chains.size(), 0);
-  const double t0 = sg::Engine::get_clock();
-  const double cpu0 = cpu_seconds();
-  const auto wall0 = std::chrono::steady_clock::now();
-  for (int gpu = 0; gpu < gpus / 2; ++gpu)
+int g_payload = 0;  // what mailbox comms carry (SimGrid refuses a null payload)
+
+// One actor per GPU of the first half: puts its background sends, gets its receives,
+// waits on them with wait_any.
+void start_background_actors(const Chains& c, int gpus, ChainTiming& t) {
+  for (int gpu = 0; gpu < gpus; ++gpu)
     sg::Actor::create("bg-" + std::to_string(gpu), engine::gpu_host(gpu), [&c, &t, gpu] {
       std::vector<sg::ActivityPtr> mine;
       std::vector<int*> slots(c.background.size(), nullptr);
@@ -303,7 +301,7 @@ ChainTiming run_chains_actors(const Chains& c, int gpus) {
         const Flow& f = c.background[i];
         if (f.src != gpu && f.dst != gpu) continue;
         auto* box = sg::Mailbox::by_name("b" + std::to_string(f.src) + "-" + std::to_string(f.dst));
-        if (f.src == gpu) mine.push_back(box->put_async(&payload, f.bytes));
+        if (f.src == gpu) mine.push_back(box->put_async(&g_payload, f.bytes));
         if (f.dst == gpu) mine.push_back(box->get_async<int>(&slots[i]));
       }
       while (!mine.empty()) {
@@ -313,11 +311,20 @@ ChainTiming run_chains_actors(const Chains& c, int gpus) {
       }
       t.background_end_s = std::max(t.background_end_s, sg::Engine::get_clock());
     });
+}
+
+ChainTiming run_chains_actors(const Chains& c, int gpus) {
+  ChainTiming t;
+  t.chain_end_s.assign(c.chains.size(), 0);
+  const double t0 = sg::Engine::get_clock();
+  const double cpu0 = cpu_seconds();
+  const auto wall0 = std::chrono::steady_clock::now();
+  start_background_actors(c, gpus / 2, t);
   for (std::size_t chain = 0; chain < c.chains.size(); ++chain) {
     const std::vector<Flow>& flows = c.chains[chain];
     auto* box = sg::Mailbox::by_name("c" + std::to_string(chain));
     sg::Actor::create("send-" + std::to_string(chain), engine::gpu_host(flows[0].src), [&flows, box] {
-      for (const Flow& f : flows) box->put_async(&payload, f.bytes)->wait();
+      for (const Flow& f : flows) box->put_async(&g_payload, f.bytes)->wait();
     });
     sg::Actor::create("recv-" + std::to_string(chain), engine::gpu_host(flows[0].dst), [&flows, &t, box, chain] {
       int* slot = nullptr;
@@ -333,6 +340,130 @@ ChainTiming run_chains_actors(const Chains& c, int gpus) {
   for (double& e : t.chain_end_s) e -= t0;
   t.background_end_s -= t0;
   return t;
+}
+
+// Chains whose next flow needs another GPU's actor (a task's successor on other GPUs):
+// one actor per GPU of the second half, all its comms in one wait_any with a doorbell.
+// At a flow's end its receiver asks the next flow's sender and receiver to start their
+// sides, ringing the doorbell of an actor blocked in wait_any. The doorbell: an Exec of
+// endless work on an otherwise idle host (here the GPU host of the first half with the
+// same index: background flows use its links, not its CPU), which the ringer cancels; the
+// sleeper's wait_any then throws CancelException at the same simulated instant.
+struct RelayActor {
+  struct Side {
+    std::size_t chain = 0;
+    std::size_t index = 0;
+    bool send = false;
+  };
+  std::vector<Side> queued;  // sides to start at the next turn
+  sg::ExecPtr bell;
+  bool sleeping = false;
+  std::size_t wakeups = 0;
+};
+
+ChainTiming run_chains_relay(const Chains& c, int gpus, std::size_t* wakeups = nullptr) {
+  ChainTiming t;
+  t.chain_end_s.assign(c.chains.size(), 0);
+  const int half = gpus / 2;
+  std::vector<RelayActor> actors(static_cast<std::size_t>(half));
+  std::vector<std::size_t> sides_left(static_cast<std::size_t>(half), 0);  // per actor: flows it sends or gets
+  for (const auto& chain : c.chains)
+    for (const Flow& f : chain) {
+      ++sides_left[static_cast<std::size_t>(f.src - half)];
+      ++sides_left[static_cast<std::size_t>(f.dst - half)];
+    }
+  std::size_t chains_left = c.chains.size();
+  auto ask = [&actors, half](int gpu, RelayActor::Side side) {
+    RelayActor& a = actors[static_cast<std::size_t>(gpu - half)];
+    a.queued.push_back(side);
+    if (a.sleeping && a.bell) {
+      a.bell->cancel();
+      a.bell = nullptr;
+      ++a.wakeups;
+    }
+  };
+  const double t0 = sg::Engine::get_clock();
+  const double cpu0 = cpu_seconds();
+  const auto wall0 = std::chrono::steady_clock::now();
+  start_background_actors(c, half, t);
+  for (std::size_t chain = 0; chain < c.chains.size(); ++chain) {
+    ask(c.chains[chain][0].src, {chain, 0, true});
+    ask(c.chains[chain][0].dst, {chain, 0, false});
+  }
+  for (int gpu = half; gpu < gpus; ++gpu)
+    sg::Actor::create("relay-" + std::to_string(gpu), engine::gpu_host(gpu), [&, gpu] {
+      RelayActor& me = actors[static_cast<std::size_t>(gpu - half)];
+      std::size_t& left = sides_left[static_cast<std::size_t>(gpu - half)];
+      std::vector<sg::ActivityPtr> waiting;       // the comms, then the doorbell last
+      std::vector<RelayActor::Side> waiting_side;
+      int* slot = nullptr;
+      while (left > 0) {
+        for (const RelayActor::Side& side : me.queued) {
+          auto* box = sg::Mailbox::by_name("r" + std::to_string(side.chain));
+          waiting.push_back(side.send ? box->put_async(&g_payload, c.chains[side.chain][side.index].bytes)
+                                      : box->get_async<int>(&slot));
+          waiting_side.push_back(side);
+        }
+        me.queued.clear();
+        if (!me.bell) {
+          me.bell = sg::Exec::init();
+          me.bell->set_flops_amount(1e30)->set_host(engine::gpu_host(gpu - half))->start();
+        }
+        waiting.push_back(me.bell);
+        me.sleeping = true;
+        std::size_t k = waiting.size() - 1;
+        try {
+          k = static_cast<std::size_t>(sg::Activity::wait_any(waiting));
+        } catch (const simgrid::CancelException&) {
+        }
+        me.sleeping = false;
+        waiting.pop_back();  // the doorbell (replaced when rung)
+        if (k == waiting.size()) continue;  // rung: start what was asked
+        const RelayActor::Side side = waiting_side[k];
+        waiting[k] = waiting.back();
+        waiting.pop_back();
+        waiting_side[k] = waiting_side.back();
+        waiting_side.pop_back();
+        --left;
+        if (side.send) continue;
+        // This GPU received flow `index` of the chain: its successor may start.
+        const auto& chain = c.chains[side.chain];
+        t.chain_end_s[side.chain] = sg::Engine::get_clock();
+        if (side.index + 1 < chain.size()) {
+          ask(chain[side.index + 1].src, {side.chain, side.index + 1, true});
+          ask(chain[side.index + 1].dst, {side.chain, side.index + 1, false});
+        } else if (--chains_left == 0) {
+          t.chains_cpu_s = cpu_seconds();
+        }
+      }
+      if (me.bell) me.bell->cancel();  // or the engine would run it to its end
+      me.bell = nullptr;
+    });
+  engine::simgrid_engine().run();
+  t.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+  t.cpu_s = cpu_seconds() - cpu0;
+  t.chains_cpu_s -= cpu0;
+  for (double& e : t.chain_end_s) e -= t0;
+  t.background_end_s -= t0;
+  if (wakeups != nullptr)
+    for (const RelayActor& a : actors) *wakeups += a.wakeups;
+  return t;
+}
+
+// Relay chains: flow k+1 leaves from flow k's receiver, towards the GPU of the same index
+// one node on (GPU k of the second half's first nodes starting).
+Chains relay_flows(std::size_t background, int gpus, std::size_t chain_length) {
+  Chains c = bench_flows(background, gpus, chain_length);
+  const int half = gpus / 2;
+  for (std::size_t k = 0; k < c.chains.size(); ++k) {
+    int at = half + static_cast<int>(k);
+    for (Flow& f : c.chains[k]) {
+      f.src = at;
+      at = half + (at - half + 8) % half;
+      f.dst = at;
+    }
+  }
+  return c;
 }
 
 double max_rel_diff(const ChainTiming& a, const ChainTiming& b) {
@@ -359,6 +490,23 @@ TEST_CASE("engine actors: chains of flows beside background flows end alike in b
   REQUIRE(max_rel_diff(detached, actors) < 1e-12);
 }
 
+TEST_CASE("engine actors: relay chains woken through doorbells end as maestro's chains do", "[engine][actors]") {
+  const int gpus = 64;
+  engine::Simulator::create(test::h800_like_cluster(gpus / 8, "multi-plane-fat-tree"));
+  const std::size_t chain_length = 20;
+  const Chains c = relay_flows(256, gpus, chain_length);
+  const ChainTiming detached = run_chains_detached(c);
+  std::size_t wakeups = 0;
+  const ChainTiming relay = run_chains_relay(c, gpus, &wakeups);
+  REQUIRE(max_rel_diff(detached, relay) < 1e-12);
+  // Each flow after the first of its chain is asked of two actors other than the one that
+  // saw its predecessor end (the receiver of flow k sends flow k+1, so it asks itself
+  // once): one doorbell per flow at most, and at least one: the next receiver sleeps.
+  const std::size_t flows_after_first = c.chains.size() * (chain_length - 1);
+  REQUIRE(wakeups >= flows_after_first / 2);
+  REQUIRE(wakeups <= flows_after_first + 2 * c.chains.size());
+}
+
 std::vector<std::size_t> bench_sizes() {
   std::vector<std::size_t> sizes;
   const char* env = std::getenv("TRAINSIM_BENCH_FLOWS");
@@ -374,6 +522,7 @@ TEST_CASE("engine actors: wall and CPU time of detached vs actor-owned flows (be
   std::printf("%d GPUs; 32 chains x %zu short flows beside N background flows\n", gpus, chain_length);
   std::printf("%8s %10s %10s %10s %10s %10s %10s %9s %9s %12s\n", "N", "det_wall_s", "det_cpu_s", "det_chains",
               "act_wall_s", "act_cpu_s", "act_chains", "cpu_ratio", "chains_r", "max_rel_diff");
+  std::printf("%8s %10s %10s %10s %10s %10s %10s %9s %9s %12s\n", "relay:", "", "", "", "", "", "", "", "", "wakeups");
   for (std::size_t n : bench_sizes()) {
     const Chains c = bench_flows(n, gpus, chain_length);
     const ChainTiming detached = run_chains_detached(c);
@@ -384,6 +533,15 @@ TEST_CASE("engine actors: wall and CPU time of detached vs actor-owned flows (be
                 detached.cpu_s / actors.cpu_s, detached.chains_cpu_s / actors.chains_cpu_s, diff);
     std::fflush(stdout);
     CHECK(diff < 1e-9);
+    const Chains r = relay_flows(n, gpus, chain_length);
+    const ChainTiming r_detached = run_chains_detached(r);
+    std::size_t wakeups = 0;
+    const ChainTiming r_actors = run_chains_relay(r, gpus, &wakeups);
+    std::printf("%8s %10.3f %10.3f %10.3f %10.3f %10.3f %10.3f %9.2f %9.2f %12zu\n", "relay", r_detached.wall_s,
+                r_detached.cpu_s, r_detached.chains_cpu_s, r_actors.wall_s, r_actors.cpu_s, r_actors.chains_cpu_s,
+                r_detached.cpu_s / r_actors.cpu_s, r_detached.chains_cpu_s / r_actors.chains_cpu_s, wakeups);
+    std::fflush(stdout);
+    CHECK(max_rel_diff(r_detached, r_actors) < 1e-9);
   }
 }
 
