@@ -63,7 +63,7 @@ ClusterSpec load_cluster(const std::string& path, const std::vector<Override>& o
   c.gpu.power_idle_w = power.number("idle");
   c.gpu.power_busy_w = power.number("busy");
   if (c.gpu.power_idle_w > c.gpu.power_busy_w)
-    power.fail_value("idle", "idle power exceeds busy power (" + power.text("busy") + ")");
+    power.fail_value("idle", "idle power exceeds busy power (" + config::number_text(c.gpu.power_busy_w) + " W)");
   c.gpu.launch_overhead_s = gpu.number("launch_overhead");
   const Section eff = gpu.section("efficiency");
   const Section dense = eff.section("dense_gemm");
@@ -324,6 +324,20 @@ void check_workload_fits_cluster(const WorkloadSpec& w, const ClusterSpec& c) {
                                " nodes x " + str(c.node.gpus) + ")");
   if (p.tp > c.node.gpus)
     fail("parallelism.tp", "tp " + str(p.tp) + " exceeds the " + str(c.node.gpus) + " GPUs of a node");
+  if (const auto& moe = w.model.moe) {
+    // The EP group's ranks are ordered node by node: a group wider than a node fills whole nodes.
+    if (p.ep > c.node.gpus && p.ep % c.node.gpus != 0)
+      fail("parallelism.ep", "ep " + str(p.ep) + " spans more than one node but is not a multiple of the " +
+                                 str(c.node.gpus) + " GPUs of a node");
+    // Node-limited routing: a token's top_k experts must fit on the nodes it may reach.
+    const int ep_nodes = std::max(1, p.ep / c.node.gpus);
+    const int reachable = moe->max_nodes_per_token == 0 ? ep_nodes : std::min(moe->max_nodes_per_token, ep_nodes);
+    const int experts_per_node = moe->routed_experts / ep_nodes;
+    if (static_cast<long long>(reachable) * experts_per_node < moe->top_k)
+      fail("model.moe.top_k", "top_k " + str(moe->top_k) + " experts do not fit on the " + str(reachable) +
+                                  " node(s) a token may reach (model.moe.max_nodes_per_token) with " +
+                                  str(experts_per_node) + " experts each");
+  }
   if (w.model.moe && w.model.moe->max_nodes_per_token > 0) {
     const int spanned = std::max(1, p.ep / c.node.gpus);
     if (w.model.moe->max_nodes_per_token > spanned)
