@@ -243,7 +243,7 @@ TEST_CASE("Errors carry the position of the offending key or value", "[config]")
   } catch (const InputError& e) {
     CHECK(e.mark().file == "--set node.gpus=0");
     CHECK(e.mark().line == 0);
-    CHECK(std::string(e.what()) == "--set node.gpus=0: node.gpus: must be at least 1, got 0");
+    CHECK(std::string(e.what()) == "--set node.gpus=0: node.gpus: must be in [1, 1024], got 0");
   }
   const ClusterSpec c = load_cluster(file, {});
   const WorkloadSpec w = load_workload(src("workloads/deepseek-v3.yaml"), parse_overrides({"parallelism.dp=64"}));
@@ -382,7 +382,7 @@ TEST_CASE("Overrides: values of the wrong kind are refused with the key named", 
       {true, "gpu.sms=many", "gpu.sms: expected an integer, got \"many\""},
       {true, "node.nvlink_latency=1",
        "node.nvlink_latency: expected a time such as 2.8us, 1ms or 500ns, got \"1\" (a unit is required)"},
-      {true, "network.link_latency=0.1ns", "network.link_latency: must be at least 1e-09, got 0.1ns"},
+      {true, "network.link_latency=0.1ns", "network.link_latency: must be in [1e-09, 0.001], got 0.1ns"},
       {false, "training.causal=1", "training.causal: expected true or false, got \"1\""},
       {false, "training.precision.gemm=fp9",
        "training.precision.gemm: expected one of fp8, bf16, got \"fp9\"; did you mean \"fp8\"?"},

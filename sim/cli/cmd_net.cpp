@@ -87,6 +87,9 @@ int run_net(const NetOptions& o) {
   } catch (const std::invalid_argument& e) {
     throw InputError(flag("size"), e.what());
   }
+  // At least one byte (a zero-size collective prints 0 GB/s), at most 10 TB per rank (beyond any GPU's memory).
+  if (!(bytes >= 1 && bytes <= 1e13))
+    throw InputError(flag("size"), "must be in [1 B, 10 TB] per rank, got " + o.size);
   const bool moe = kind.routed;
   const std::string algorithm = parallel::collective_algorithm(kind, o.algorithm, flag("algorithm"));
 

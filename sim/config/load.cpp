@@ -56,6 +56,16 @@ ClusterSpec load_cluster(const std::string& path, const std::vector<Override>& o
   const Section peak = gpu.section("peak_tflops");
   c.gpu.peak_flops_bf16 = peak.number("bf16");
   c.gpu.peak_flops_fp8 = peak.number("fp8");
+  {
+    // The fp8 range includes 0 (absent: no FP8 tensor cores); a present peak is a peak like bf16's.
+    double fp8_low = c.gpu.peak_flops_fp8;
+    for (const UncertainConstant& u : c.uncertain)
+      if (u.path == "cluster.gpu.peak_tflops.fp8") fp8_low = u.low;
+    const Range& present = config::cluster_keys().find("gpu.peak_tflops.bf16")->range;
+    if (fp8_low != 0 && !present.contains(fp8_low))
+      peak.fail_value("fp8", "must be 0 (no FP8 tensor cores) or in " + present.bounds() + " FLOP/s, got " +
+                                 config::number_text(fp8_low) + " FLOP/s");
+  }
   c.gpu.sms = gpu.integer("sms");
   c.gpu.hbm_bytes = gpu.number("hbm");
   c.gpu.hbm_bytes_per_s = gpu.number("hbm_bandwidth");
@@ -63,7 +73,16 @@ ClusterSpec load_cluster(const std::string& path, const std::vector<Override>& o
   c.gpu.power_idle_w = power.number("idle");
   c.gpu.power_busy_w = power.number("busy");
   if (c.gpu.power_idle_w > c.gpu.power_busy_w)
-    power.fail_value("idle", "idle power exceeds busy power (" + power.text("busy") + ")");
+    power.fail_value("idle", "idle power exceeds busy power (" + config::number_text(c.gpu.power_busy_w) + " W)");
+  // `trainsim claim` samples an uncertain constant anywhere in [low, high]: the rule must hold over the ranges.
+  double idle_high = c.gpu.power_idle_w, busy_low = c.gpu.power_busy_w;
+  for (const UncertainConstant& u : c.uncertain) {
+    if (u.path == "cluster.gpu.power.idle") idle_high = u.high;
+    if (u.path == "cluster.gpu.power.busy") busy_low = u.low;
+  }
+  if (idle_high > busy_low)
+    power.fail_value("idle", "idle power up to " + config::number_text(idle_high) + " W exceeds busy power down to " +
+                                 config::number_text(busy_low) + " W (their {low, high} ranges; claim samples both)");
   c.gpu.launch_overhead_s = gpu.number("launch_overhead");
   const Section eff = gpu.section("efficiency");
   const Section dense = eff.section("dense_gemm");
@@ -324,6 +343,20 @@ void check_workload_fits_cluster(const WorkloadSpec& w, const ClusterSpec& c) {
                                " nodes x " + str(c.node.gpus) + ")");
   if (p.tp > c.node.gpus)
     fail("parallelism.tp", "tp " + str(p.tp) + " exceeds the " + str(c.node.gpus) + " GPUs of a node");
+  if (const auto& moe = w.model.moe) {
+    // The EP group's ranks are ordered node by node: a group wider than a node fills whole nodes.
+    if (p.ep > c.node.gpus && p.ep % c.node.gpus != 0)
+      fail("parallelism.ep", "ep " + str(p.ep) + " spans more than one node but is not a multiple of the " +
+                                 str(c.node.gpus) + " GPUs of a node");
+    // Node-limited routing: a token's top_k experts must fit on the nodes it may reach.
+    const int ep_nodes = std::max(1, p.ep / c.node.gpus);
+    const int reachable = moe->max_nodes_per_token == 0 ? ep_nodes : std::min(moe->max_nodes_per_token, ep_nodes);
+    const int experts_per_node = moe->routed_experts / ep_nodes;
+    if (static_cast<long long>(reachable) * experts_per_node < moe->top_k)
+      fail("model.moe.top_k", "top_k " + str(moe->top_k) + " experts do not fit on the " + str(reachable) +
+                                  " node(s) a token may reach (model.moe.max_nodes_per_token) with " +
+                                  str(experts_per_node) + " experts each");
+  }
   if (w.model.moe && w.model.moe->max_nodes_per_token > 0) {
     const int spanned = std::max(1, p.ep / c.node.gpus);
     if (w.model.moe->max_nodes_per_token > spanned)

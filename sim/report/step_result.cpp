@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <set>
+#include <stdexcept>
 
 #include "sim/model/cost_model.hpp"
 #include "sim/parallel/schedule.hpp"
@@ -322,6 +324,15 @@ std::string memory_text(const GpuMemory& m) {
   return s + "\n";
 }
 
+void require_finite(const nlohmann::ordered_json& j, const std::string& path) {
+  if (j.is_number_float() && !std::isfinite(j.get<double>()))
+    throw std::logic_error("non-finite " + (path.empty() ? std::string("figure") : path) + " in the output");
+  if (j.is_object())
+    for (const auto& [key, value] : j.items()) require_finite(value, path.empty() ? key : path + "." + key);
+  if (j.is_array())
+    for (std::size_t i = 0; i < j.size(); ++i) require_finite(j[i], path + "[" + std::to_string(i) + "]");
+}
+
 nlohmann::ordered_json to_json(const StepResult& r) {
   nlohmann::ordered_json j;
   j["cluster"] = r.cluster_name;
@@ -362,10 +373,12 @@ nlohmann::ordered_json to_json(const StepResult& r) {
   j["simulated_gpus"] = r.simulated_gpus;
   j["tasks"] = r.tasks;
   j["notes"] = r.notes;
+  require_finite(j, "");
   return j;
 }
 
 std::string to_text(const StepResult& r) {
+  (void)to_json(r);  // every figure finite, or an internal error naming it
   std::string s;
   s += fmt::format("trainsim run: {} on {} ({} GPUs; pp {} ep {} dp {} tp {}; {}; {} micro-batches; {} fidelity)\n\n",
                    r.workload_name, r.cluster_name, r.num_gpus, r.parallelism.pp, r.parallelism.ep, r.parallelism.dp,
@@ -397,6 +410,7 @@ std::string to_text(const StepResult& r) {
 }
 
 std::string to_csv(const StepResult& r) {
+  (void)to_json(r);  // every figure finite, or an internal error naming it
   std::string header = "cluster,workload,num_gpus,schedule,fidelity,step_time_s,tokens_per_step,tokens_per_s,"
                        "tflops_per_gpu,mfu,gpu_hours_per_trillion_tokens,days_per_trillion_tokens,total_gpu_hours,"
                        "total_days,cost_usd,energy_mwh";
@@ -443,6 +457,7 @@ std::string to_chrome_trace(const StepProgram& program, const engine::StepExecut
   nlohmann::ordered_json j;
   j["traceEvents"] = events;
   j["displayTimeUnit"] = "ms";
+  require_finite(j, "trace");
   return j.dump();
 }
 

@@ -61,6 +61,10 @@ void integrate_run(StepResult& result, const ClusterSpec& cluster, const Workloa
 // The per-GPU memory block of the text output (a loud line first when it does not fit).
 [[nodiscard]] std::string memory_text(const GpuMemory& m);
 
+// Last-resort guard (the input ranges make it unreachable): std::logic_error "non-finite PATH in
+// the output" for the first inf or NaN number in `j`; to_json, to_text, to_csv and the trace call it.
+void require_finite(const nlohmann::ordered_json& j, const std::string& path);
+
 [[nodiscard]] nlohmann::ordered_json to_json(const StepResult& r);
 [[nodiscard]] std::string to_text(const StepResult& r);
 [[nodiscard]] std::string to_csv(const StepResult& r);  // header line + one row

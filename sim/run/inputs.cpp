@@ -1,16 +1,31 @@
 #include "sim/run/inputs.hpp"
 
+#include <stdexcept>
+#include <string_view>
+
 #include "sim/calibrate/step_calibration.hpp"
 #include "sim/parallel/data_parallel.hpp"
+#include "sim/parallel/moe_routing.hpp"
 #include "sim/parallel/moe_routing_registry.hpp"
 #include "sim/parallel/schedule.hpp"
 #include "sim/topology/fabric_registry.hpp"
+#include "sim/topology/fabrics/fabric_parts.hpp"
 
 namespace trainsim {
 
 ClusterSpec load_checked_cluster(const std::string& path, const std::vector<Override>& overrides) {
   ClusterSpec cluster = load_cluster(path, overrides);
   check_fabric(cluster);
+  // The fabric's sizes, as the graph builder checks and computes them: an odd switch radix, or one
+  // that cannot hold the GPUs, is refused here (check and run alike), not when the graph is built.
+  try {
+    fabric_parts::check_sizes(cluster);
+    (void)fabric_named(cluster.network.fabric).shape(cluster);
+  } catch (const std::invalid_argument& e) {
+    std::string_view why = e.what();
+    if (why.rfind("topology: ", 0) == 0) why.remove_prefix(10);
+    throw InputError(cluster_mark(cluster, "network.switch_radix"), "network.switch_radix: " + std::string(why));
+  }
   return cluster;
 }
 
@@ -26,6 +41,20 @@ Inputs load_inputs(const std::string& cluster_path, const std::string& workload_
                    const std::vector<Override>& overrides) {
   Inputs in{load_checked_cluster(cluster_path, overrides), load_checked_workload(workload_path, overrides)};
   check_workload_fits_cluster(in.workload, in.cluster);
+  // Backstop: the routing's rules that run applies to each micro-batch, checked here, so that a layout the
+  // routing cannot serve is an input error of check and run alike, never an internal error of run.
+  if (in.workload.model.moe) {
+    try {
+      // No tokens: the same checks without the draw (a Zipf draw of a micro-batch takes seconds).
+      parallel::MoeRoutingParams params = parallel::routing_params(in.workload, in.cluster.node.gpus);
+      params.tokens = 0;
+      (void)parallel::route_tokens(params);
+    } catch (const std::invalid_argument& e) {
+      const auto it = in.workload.marks.find("model.moe.top_k");
+      throw InputError(it != in.workload.marks.end() ? it->second : SourceMark{in.workload.source_file, 0, 0},
+                       std::string("model.moe: ") + e.what());
+    }
+  }
   (void)calibrate::load_step_calibration(in.cluster, in.workload);  // its files' errors at check time
   return in;
 }
