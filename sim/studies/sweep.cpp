@@ -96,6 +96,20 @@ Plan parse_plan(const std::vector<std::string>& set_args) {
     entry.values = split_values(arg.substr(eq + 1), origin);
     plan.sets.push_back(std::move(entry));
   }
+  // The product is counted in floating point, so that it cannot wrap around (8 axes of 256 values wrapped to 0
+  // points in size_t: an empty CSV and exit 0), and refused above a limit: each point simulates a step (the
+  // default case: about 5 s), so 100,000 points are about a CPU-week (assumption: the most one sweep should be).
+  constexpr double kMaxPoints = 1e5;
+  double points = 1;
+  std::string sizes;
+  for (const auto& s : plan.sets) {
+    points *= static_cast<double>(s.values.size());
+    sizes += (sizes.empty() ? "" : " x ") + std::to_string(s.values.size());
+  }
+  if (points > kMaxPoints)
+    throw InputError({"--set", 0, 0}, fmt::format("the sweep's axes have {} values = {:.6g} points; at most {:.0f} "
+                                                  "are run in one sweep: use fewer values or split the sweep",
+                                                  sizes, points, kMaxPoints));
   return plan;
 }
 
