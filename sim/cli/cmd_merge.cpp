@@ -83,8 +83,8 @@ void register_merge(CLI::App& app, Action& action) {
   cmd->add_option("--format", opts.format, "Output format (default csv)")->check(CLI::IsMember({"csv", "jsonl"}));
   cmd->add_option("--output", opts.output_path, "Write to FILE instead of stdout");
   cmd->add_option("--expect-points", opts.expect_points,
-                  "Number of points of the sweep, so that missing last points are reported too")
-      ->check(CLI::NonNegativeNumber);
+                  "Number of points of the sweep, so that missing last points are reported too (at most 100000)")
+      ->check(CLI::Range(0LL, sweep::kMaxPoints));
   cmd->add_option("FILES", opts.inputs, "JSON-lines row files (a directory: its *.jsonl files)")->required();
   cmd->callback([&action] { action = [] { return merge_command(opts); }; });
 }

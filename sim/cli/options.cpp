@@ -78,8 +78,11 @@ void add_run_options(CLI::App& cmd, RunOptions& opts, unsigned which) {
         ->group(kRunGroup);
   if (which & ramp_points_option)
     cmd.add_option("--ramp-points", opts.ramp_points,
-                   "Batch sizes simulated over the batch ramp, full batch included (default 5; <2: none)")
-        ->check(CLI::NonNegativeNumber)
+                   "Batch sizes simulated over the batch ramp, full batch included (default 5; <2: none; at most "
+                   "100)")
+        // Each point is one more step simulated in its own process; 100 (assumption) resolves a linear ramp's
+        // integral far below the model's error, and bounds a run to 100 steps' time.
+        ->check(CLI::Range(0, 100))
         ->group(kRunGroup);
   if (which & jobs_option)
     cmd.add_option("--jobs", opts.jobs, "Simulations run side by side, one process each (default 2)")

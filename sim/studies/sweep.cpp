@@ -96,6 +96,18 @@ Plan parse_plan(const std::vector<std::string>& set_args) {
     entry.values = split_values(arg.substr(eq + 1), origin);
     plan.sets.push_back(std::move(entry));
   }
+  // The product is counted in floating point, so that it cannot wrap around (8 axes of 256 values wrapped to 0
+  // points in size_t: an empty CSV and exit 0), and refused above kMaxPoints.
+  double points = 1;
+  std::string sizes;
+  for (const auto& s : plan.sets) {
+    points *= static_cast<double>(s.values.size());
+    sizes += (sizes.empty() ? "" : " x ") + std::to_string(s.values.size());
+  }
+  if (points > static_cast<double>(kMaxPoints))
+    throw InputError({"--set", 0, 0}, fmt::format("the sweep's axes have {} values = {:.6g} points; at most {:.0f} "
+                                                  "are run in one sweep: use fewer values or split the sweep",
+                                                  sizes, points, static_cast<double>(kMaxPoints)));
   return plan;
 }
 
@@ -232,6 +244,10 @@ std::vector<Row> read_rows(const std::string& text, const std::string& file) {
     if (!row.is_object() || !row.contains("point") || !row["point"].is_number_integer() ||
         row["point"].get<long long>() < 0)
       throw InputError({file, line_number, 1}, "expected a sweep row: a JSON object with a \"point\" index");
+    // missing_points walks every index up to the largest: a row's claim of a huge one would allocate without bound.
+    if (row["point"].get<long long>() >= kMaxPoints)
+      throw InputError({file, line_number, 1}, fmt::format("point {} is beyond the largest sweep ({} points)",
+                                                           row["point"].get<long long>(), kMaxPoints));
     rows.push_back(std::move(row));
   }
   return rows;

@@ -38,6 +38,10 @@ struct Plan {
 // a key given twice as an axis, or a bad value list.
 [[nodiscard]] Plan parse_plan(const std::vector<std::string>& set_args);
 
+// The most points one sweep runs (each simulates a step; the default case takes about 5 s, so 100,000 points are
+// about a CPU-week; assumption); parse_plan refuses more, and merge a row or --expect-points beyond it.
+inline constexpr long long kMaxPoints = 100000;
+
 // Product of the axis sizes (1 when there is no axis).
 [[nodiscard]] std::size_t point_count(const Plan& plan);
 
