@@ -13,6 +13,7 @@
 
 #include <filesystem>
 #include <limits>
+#include <string_view>
 #include <utility>
 
 #include "sim/config/overrides.hpp"
@@ -56,11 +57,16 @@ ClusterSpec load_cluster(const std::string& path, const std::vector<Override>& o
   const Section peak = gpu.section("peak_tflops");
   c.gpu.peak_flops_bf16 = peak.number("bf16");
   c.gpu.peak_flops_fp8 = peak.number("fp8");
+  // `trainsim claim` samples an uncertain constant anywhere in [low, high]: rules between keys must
+  // hold over those ranges. The range of a key (its value twice when it is certain):
+  const auto sampled_range = [&c](std::string_view key, double value) {
+    for (const UncertainConstant& u : c.uncertain)
+      if (u.path == key) return std::pair{u.low, u.high};
+    return std::pair{value, value};
+  };
   {
     // The fp8 range includes 0 (absent: no FP8 tensor cores); a present peak is a peak like bf16's.
-    double fp8_low = c.gpu.peak_flops_fp8;
-    for (const UncertainConstant& u : c.uncertain)
-      if (u.path == "cluster.gpu.peak_tflops.fp8") fp8_low = u.low;
+    const double fp8_low = sampled_range("cluster.gpu.peak_tflops.fp8", c.gpu.peak_flops_fp8).first;
     const Range& present = config::cluster_keys().find("gpu.peak_tflops.bf16")->range;
     if (fp8_low != 0 && !present.contains(fp8_low))
       peak.fail_value("fp8", "must be 0 (no FP8 tensor cores) or in " + present.bounds() + " FLOP/s, got " +
@@ -74,12 +80,8 @@ ClusterSpec load_cluster(const std::string& path, const std::vector<Override>& o
   c.gpu.power_busy_w = power.number("busy");
   if (c.gpu.power_idle_w > c.gpu.power_busy_w)
     power.fail_value("idle", "idle power exceeds busy power (" + config::number_text(c.gpu.power_busy_w) + " W)");
-  // `trainsim claim` samples an uncertain constant anywhere in [low, high]: the rule must hold over the ranges.
-  double idle_high = c.gpu.power_idle_w, busy_low = c.gpu.power_busy_w;
-  for (const UncertainConstant& u : c.uncertain) {
-    if (u.path == "cluster.gpu.power.idle") idle_high = u.high;
-    if (u.path == "cluster.gpu.power.busy") busy_low = u.low;
-  }
+  const double idle_high = sampled_range("cluster.gpu.power.idle", c.gpu.power_idle_w).second;
+  const double busy_low = sampled_range("cluster.gpu.power.busy", c.gpu.power_busy_w).first;
   if (idle_high > busy_low)
     power.fail_value("idle", "idle power up to " + config::number_text(idle_high) + " W exceeds busy power down to " +
                                  config::number_text(busy_low) + " W (their {low, high} ranges; claim samples both)");
@@ -361,11 +363,8 @@ void check_workload_fits_cluster(const WorkloadSpec& w, const ClusterSpec& c) {
       fail("model.moe.top_k", "top_k " + str(moe->top_k) + " experts do not fit on the " + str(reachable) +
                                   " node(s) a token may reach (model.moe.max_nodes_per_token) with " +
                                   str(experts_per_node) + " experts each");
-  }
-  if (w.model.moe && w.model.moe->max_nodes_per_token > 0) {
-    const int spanned = std::max(1, p.ep / c.node.gpus);
-    if (w.model.moe->max_nodes_per_token > spanned)
-      fail("model.moe.max_nodes_per_token", str(w.model.moe->max_nodes_per_token) + " exceeds the " + str(spanned) +
+    if (moe->max_nodes_per_token > ep_nodes)
+      fail("model.moe.max_nodes_per_token", str(moe->max_nodes_per_token) + " exceeds the " + str(ep_nodes) +
                                                 " node(s) an EP group of " + str(p.ep) + " GPUs spans (" +
                                                 str(c.node.gpus) + " GPUs per node)");
   }

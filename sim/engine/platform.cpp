@@ -184,10 +184,6 @@ double Simulator::link_bandwidth_bytes_per_s(LinkIndex link) const { return impl
 double Simulator::link_latency_s(LinkIndex link) const { return impl_->latency_s.at(link); }
 EdgeKind Simulator::link_kind(LinkIndex link) const { return impl_->graph.edge(link / 2).kind; }
 
-LinkIndex Simulator::link_of(const Hop& hop) const {
-  return 2 * hop.edge + (hop.from == impl_->graph.edge_source(hop.edge) ? 0 : 1);
-}
-
 std::vector<LinkIndex> Simulator::route_links(int src_gpu, int dst_gpu) const {
   const auto cached = impl_->routes.links(src_gpu, dst_gpu);
   return {cached.begin(), cached.end()};

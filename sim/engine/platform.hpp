@@ -50,7 +50,6 @@ class Simulator {
   [[nodiscard]] double link_bandwidth_bytes_per_s(LinkIndex link) const;
   [[nodiscard]] double link_latency_s(LinkIndex link) const;
   [[nodiscard]] EdgeKind link_kind(LinkIndex link) const;
-  [[nodiscard]] LinkIndex link_of(const Hop& hop) const;
 
   // The route SimGrid uses between two GPUs (the topology's route()), as directed links.
   [[nodiscard]] std::vector<LinkIndex> route_links(int src_gpu, int dst_gpu) const;

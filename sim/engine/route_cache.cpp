@@ -22,8 +22,7 @@ std::span<const std::uint32_t> RouteCache::links(int src_gpu, int dst_gpu) {
       throw std::length_error("engine::RouteCache: more than 2^32 cached links");
     it->second.offset = static_cast<std::uint32_t>(links_.size());
     it->second.count = static_cast<std::uint32_t>(hops.size());
-    for (const Hop& hop : hops)
-      links_.push_back(static_cast<std::uint32_t>(2 * hop.edge + (hop.from == graph_.edge_source(hop.edge) ? 0 : 1)));
+    for (const Hop& hop : hops) links_.push_back(directed_link(graph_, hop));
   }
   return {links_.data() + it->second.offset, it->second.count};
 }

@@ -20,6 +20,11 @@
 
 namespace trainsim::engine {
 
+// A hop's directed platform link: 2·edge, +1 when it runs against the edge's direction.
+[[nodiscard]] inline std::uint32_t directed_link(const ClusterGraph& graph, const Hop& hop) {
+  return static_cast<std::uint32_t>(2 * hop.edge + (hop.from == graph.edge_source(hop.edge) ? 0 : 1));
+}
+
 class RouteCache {
  public:
   explicit RouteCache(const ClusterGraph& graph) : graph_(graph) {}

@@ -81,9 +81,7 @@ Inputs load_inputs(const std::string& cluster_path, const std::string& workload_
       params.tokens = 0;
       (void)parallel::route_tokens(params);
     } catch (const std::invalid_argument& e) {
-      const auto it = in.workload.marks.find("model.moe.top_k");
-      throw InputError(it != in.workload.marks.end() ? it->second : SourceMark{in.workload.source_file, 0, 0},
-                       std::string("model.moe: ") + e.what());
+      throw InputError(in.workload.mark_of("model.moe.top_k"), std::string("model.moe: ") + e.what());
     }
   }
   (void)calibrate::load_step_calibration(in.cluster, in.workload);  // its files' errors at check time
