@@ -58,6 +58,7 @@ struct Simulator::Impl {
   mutable RouteCache routes{graph};
   simgrid::s4u::Engine* engine = nullptr;  // owned by SimGrid for the whole process
   std::vector<simgrid::s4u::Host*> hosts;  // by GPU
+  std::vector<simgrid::s4u::Host*> bell_hosts;  // by GPU (bell_host, simgrid_access.hpp)
   std::vector<simgrid::s4u::Link*> links;  // by LinkIndex
   std::vector<double> bandwidth_bytes_per_s;
   std::vector<double> latency_s;
@@ -124,6 +125,9 @@ Simulator::Simulator(const ClusterSpec& spec, const PlatformOptions& options)
   simgrid::s4u::Engine::set_config("network/weight-S:0");
   simgrid::s4u::Engine::set_config(fmt::format("network/bandwidth-factor:{}", spec.network.bandwidth_factor));
   simgrid::s4u::Engine::set_config(fmt::format("network/latency-factor:{}", spec.network.latency_factor));
+  // The actor executor runs one actor per GPU (16,384 at most); its loop is shallow, so
+  // a 512 KiB stack each instead of SimGrid's 8 MiB (address space, not memory touched).
+  simgrid::s4u::Engine::set_config("contexts/stack-size:512");
 
   // Plugins attach to hosts and links as they are created, so before the platform.
   sg_host_energy_plugin_init();
@@ -138,17 +142,23 @@ Simulator::Simulator(const ClusterSpec& spec, const PlatformOptions& options)
   auto* zone = new GraphZone("cluster", im);
   const ClusterGraph& g = im.graph;
   const int gpus = g.num_gpus();
-  im.hosts.reserve(static_cast<std::size_t>(gpus));
-  for (int gpu = 0; gpu < gpus; ++gpu) {
-    auto* host = zone->create_host(g.vertex(g.gpu_vertex[static_cast<std::size_t>(gpu)]).name, std::vector<double>{1.0});
+  auto make_host = [&](const std::string& name) {
+    auto* host = zone->create_host(name, std::vector<double>{1.0});
     host->set_property("wattage_per_state", wattage);
     host->set_property("wattage_off", fmt::format("{}", spec.gpu.power_idle_w));
     host->seal();
+    return host;
+  };
+  im.hosts.reserve(static_cast<std::size_t>(gpus));
+  for (int gpu = 0; gpu < gpus; ++gpu) {
+    auto* host = make_host(g.vertex(g.gpu_vertex[static_cast<std::size_t>(gpu)]).name);
     const auto id = host->get_netpoint()->id();
     if (im.gpu_by_netpoint.size() <= id) im.gpu_by_netpoint.resize(id + 1, -1);
     im.gpu_by_netpoint[id] = gpu;
     im.hosts.push_back(host);
   }
+  im.bell_hosts.reserve(static_cast<std::size_t>(gpus));
+  for (int gpu = 0; gpu < gpus; ++gpu) im.bell_hosts.push_back(make_host(fmt::format("bell-{}", gpu)));
 
   const std::size_t edges = g.edges.size();
   im.links.resize(2 * edges);
@@ -231,6 +241,8 @@ double Simulator::link_peak_load_bytes_per_s(LinkIndex link) const {
 }
 
 simgrid::s4u::Host* gpu_host(int gpu) { return Simulator::get().impl().hosts.at(static_cast<std::size_t>(gpu)); }
+
+simgrid::s4u::Host* bell_host(int gpu) { return Simulator::get().impl().bell_hosts.at(static_cast<std::size_t>(gpu)); }
 
 simgrid::s4u::Engine& simgrid_engine() { return *Simulator::get().impl().engine; }
 

@@ -1,8 +1,7 @@
 #pragma once
 // Executes a step program on the SimGrid platform: compute tasks as Execs on
-// their GPU's host, transfer tasks as one Comm per transfer (joined by a
-// zero-work Exec), dependencies as activity dependencies. Returns when every
-// task has run.
+// their GPU's host, transfer tasks as one Comm per transfer; a task starts when its
+// predecessors have finished. Returns when every task has run.
 #include <string>
 #include <vector>
 
@@ -41,10 +40,25 @@ struct StepExecution {
   }
 };
 
+// Who creates and waits on the SimGrid activities (same DAG semantics, same model):
+//   actors:    one SimGrid actor per GPU on its host, owning that GPU's Execs and the
+//              sending and receiving sides of its flows (mailbox comms), so every
+//              activity sits in a short per-actor list (actor_executor.cpp);
+//   reference: maestro creates every activity from the completion callback (one
+//              actor-less Comm per flow): SimGrid 3.32 walks maestro's list of every
+//              running activity at each completion, a cost that grows with the step.
+enum class Executor { actors, reference };
+
+// The executor a run uses unless told: TRAINSIM_EXECUTOR=actors|reference in the
+// environment (internal: for comparisons and scripts/bench), else the default.
+// std::invalid_argument on another value.
+[[nodiscard]] Executor default_executor();
+
 struct ExecuteOptions {
   // Record every link's bytes and peak load (SimGrid's link-load plugin). Fixed when
   // the process's simulator is created: the first execute_step decides.
   bool audit_links = false;
+  Executor executor = default_executor();
 };
 
 // Creates the process's simulator for `cluster` on first use (SimGrid allows one

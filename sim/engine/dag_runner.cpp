@@ -1,0 +1,166 @@
+#include "sim/engine/dag_runner.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+#include <utility>
+
+namespace trainsim::engine {
+
+namespace sg = simgrid::s4u;
+
+namespace {
+
+// Rate of compute task t relative to its all-SM speed while a communication task
+// holds SMs on its GPU.
+double sm_shared_rate(const StepTask& t) { return t.seconds_sm_shared > t.seconds ? t.seconds / t.seconds_sm_shared : 1.0; }
+
+}  // namespace
+
+std::vector<int> comm_gpus(const StepTask& t) {
+  std::vector<int> gpus;
+  for (const auto& tr : t.transfers) {
+    if (tr.src_gpu == tr.dst_gpu) continue;
+    gpus.push_back(tr.src_gpu);
+    gpus.push_back(tr.dst_gpu);
+  }
+  std::sort(gpus.begin(), gpus.end());
+  gpus.erase(std::unique(gpus.begin(), gpus.end()), gpus.end());
+  return gpus;
+}
+
+DagRunner::DagRunner(const StepProgram& program, double t0, int num_gpus)
+    : program_(program), t0_(t0), comm_tasks_on_gpu_(static_cast<std::size_t>(num_gpus), 0),
+      computing_on_gpu_(static_cast<std::size_t>(num_gpus)) {
+  const auto& g = program.graph;
+  const std::size_t n = boost::num_vertices(g);
+  waiting_.assign(n, 0);
+  pending_.assign(n, 0);
+  result_.tasks.resize(n);
+  for (std::size_t v = 0; v < n; ++v) {
+    std::vector<std::size_t> preds;
+    for (auto [e, end] = boost::in_edges(v, g); e != end; ++e) preds.push_back(boost::source(*e, g));
+    std::sort(preds.begin(), preds.end());
+    waiting_[v] = static_cast<int>(std::unique(preds.begin(), preds.end()) - preds.begin());
+  }
+}
+
+void DagRunner::start_ready() {
+  for (std::size_t v = 0; v < waiting_.size(); ++v)
+    if (waiting_[v] == 0) start(v);
+}
+
+StepExecution DagRunner::take_result() {
+  const auto& g = program_.graph;
+  for (std::size_t v = 0; v < waiting_.size(); ++v)
+    if (waiting_[v] >= 0) throw std::logic_error("step program task never ran (dependency cycle?): " + g[v].name);
+  return std::move(result_);
+}
+
+double DagRunner::rate_cap(const StepTask& t) const {
+  return comm_tasks_on_gpu_[static_cast<std::size_t>(t.gpu)] > 0 ? sm_shared_rate(t) : 1.0;
+}
+
+DagRunner::Computing* DagRunner::computing(int gpu, std::size_t v) {
+  for (Computing& c : computing_on_gpu_[static_cast<std::size_t>(gpu)])
+    if (c.task == v) return &c;
+  return nullptr;
+}
+
+void DagRunner::exec_done(std::size_t v) {
+  auto& running = computing_on_gpu_[static_cast<std::size_t>(program_.graph[v].gpu)];
+  advance(running);
+  std::erase_if(running, [v](const Computing& c) { return c.task == v; });
+  share_host(running);
+  flow_done(v);
+}
+
+void DagRunner::flow_done(std::size_t v) {
+  if (--pending_[v] == 0) finish(v);
+}
+
+void DagRunner::start(std::size_t v) {
+  waiting_[v] = -1;  // started
+  const StepTask& t = program_.graph[v];
+  result_.tasks[v].start_s = sg::Engine::get_clock() - t0_;
+  if (t.is_transfer()) {
+    const std::size_t flows = launch_flows(v);
+    if (flows == 0) return finish(v);
+    pending_[v] = static_cast<int>(flows);
+    for (int gpu : comm_gpus(t))
+      if (comm_tasks_on_gpu_[static_cast<std::size_t>(gpu)]++ == 0) reschedule_computing(gpu);
+  } else {
+    if (t.seconds <= 0) return finish(v);
+    pending_[v] = 1;
+    start_computing(v);
+  }
+}
+
+void DagRunner::start_computing(std::size_t v) {
+  const StepTask& t = program_.graph[v];
+  auto& running = computing_on_gpu_[static_cast<std::size_t>(t.gpu)];
+  advance(running);
+  running.push_back({v, nullptr, t.seconds, sg::Engine::get_clock(), 0});
+  launch_exec(running.back());
+  share_host(running);
+}
+
+// The GPU's communication state changed: every compute Exec running there whose rate cap
+// changes continues its remaining work in a new Exec with the new cap.
+void DagRunner::reschedule_computing(int gpu) {
+  auto& running = computing_on_gpu_[static_cast<std::size_t>(gpu)];
+  advance(running);
+  for (Computing& c : running) {
+    if (sm_shared_rate(program_.graph[c.task]) >= 1.0) continue;
+    // Finishing at this instant (SimGrid may have ended it already and not yet told us:
+    // it then refuses even get_remaining()).
+    if (c.work_left <= kWorkEpsilon) continue;
+    drop_exec(c);
+    launch_exec(c);
+  }
+  share_host(running);
+}
+
+// Remaining work of the running compute Execs, kept here rather than asked of SimGrid
+// (see reschedule_computing): brought to now at their last rates.
+void DagRunner::advance(std::vector<Computing>& running) {
+  const double now = sg::Engine::get_clock();
+  for (Computing& c : running) {
+    c.work_left -= (now - c.since) * c.rate;
+    c.since = now;
+  }
+}
+
+// The rates SimGrid gives the Execs sharing one host of speed 1: max-min fair shares
+// under each one's cap (water-filling, equal weights).
+void DagRunner::share_host(std::vector<Computing>& running) const {
+  std::vector<std::pair<double, Computing*>> by_cap;
+  for (Computing& c : running) by_cap.emplace_back(rate_cap(program_.graph[c.task]), &c);
+  std::sort(by_cap.begin(), by_cap.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  double capacity = 1.0;
+  std::size_t left = by_cap.size();
+  for (auto& [cap, c] : by_cap) {
+    c->rate = std::min(cap, capacity / static_cast<double>(left));
+    capacity -= c->rate;
+    --left;
+  }
+}
+
+void DagRunner::finish(std::size_t v) {
+  const StepTask& t = program_.graph[v];
+  if (t.is_transfer())
+    for (int gpu : comm_gpus(t))
+      if (--comm_tasks_on_gpu_[static_cast<std::size_t>(gpu)] == 0) reschedule_computing(gpu);
+  const double now = sg::Engine::get_clock() - t0_;
+  result_.tasks[v].end_s = now;
+  result_.makespan_s = std::max(result_.makespan_s, now);
+  ++finished_;
+  const auto& g = program_.graph;
+  std::vector<std::size_t> succs;
+  for (auto [e, end] = boost::out_edges(v, g); e != end; ++e) succs.push_back(boost::target(*e, g));
+  std::sort(succs.begin(), succs.end());
+  succs.erase(std::unique(succs.begin(), succs.end()), succs.end());
+  for (std::size_t s : succs)
+    if (--waiting_[s] == 0) start(s);
+}
+
+}  // namespace trainsim::engine

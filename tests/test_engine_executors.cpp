@@ -1,0 +1,234 @@
+// Issue 14: the actor-based executor (one SimGrid actor per GPU) against today's maestro
+// executor, the reference: the same program must give the same step time, every task
+// the same start and end, every GPU the same energy and every link the same bytes.
+// Each run is a child process (one SimGrid engine per process).
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "sim/engine/step_executor.hpp"
+#include "sim/parallel/step_program.hpp"
+#include "sim/run/process_pool.hpp"
+#include "tests/support.hpp"
+
+namespace test_engine_executors {
+
+using namespace trainsim;
+
+namespace {
+
+struct Outcome {
+  double makespan = 0;
+  std::vector<double> start, end;  // by task
+  std::vector<double> energy_j;    // by simulated GPU
+  std::vector<double> link_bytes;  // audited links: index, bytes, peak load, in turn
+};
+
+// Runs `program` on `cluster` with `executor` in a child process.
+Outcome run(const ClusterSpec& cluster, const StepProgram& program, engine::Executor executor, bool audit_links) {
+  const std::size_t n = boost::num_vertices(program.graph);
+  const auto numbers = run_isolated([&] {
+    const auto x = engine::execute_step(cluster, program, {.audit_links = audit_links, .executor = executor});
+    std::vector<double> out{x.makespan_s, static_cast<double>(x.gpu_energy_j.size())};
+    for (const auto& t : x.tasks) out.insert(out.end(), {t.start_s, t.end_s});
+    out.insert(out.end(), x.gpu_energy_j.begin(), x.gpu_energy_j.end());
+    for (const auto& l : x.links) out.insert(out.end(), {static_cast<double>(l.link), l.bytes, l.peak_load_bytes_per_s});
+    return out;
+  });
+  REQUIRE(numbers.size() >= 2 + 2 * n);
+  Outcome o;
+  o.makespan = numbers[0];
+  const auto gpus = static_cast<std::size_t>(numbers[1]);
+  for (std::size_t v = 0; v < n; ++v) {
+    o.start.push_back(numbers[2 + 2 * v]);
+    o.end.push_back(numbers[3 + 2 * v]);
+  }
+  const auto energy_at = static_cast<long>(2 + 2 * n);
+  o.energy_j.assign(numbers.begin() + energy_at, numbers.begin() + energy_at + static_cast<long>(gpus));
+  o.link_bytes.assign(numbers.begin() + energy_at + static_cast<long>(gpus), numbers.end());
+  return o;
+}
+
+// Both executors on one program: equal to the last bits a different clock origin moves.
+void require_same(const ClusterSpec& cluster, const StepProgram& program, bool audit_links) {
+  const Outcome ref = run(cluster, program, engine::Executor::reference, audit_links);
+  const Outcome act = run(cluster, program, engine::Executor::actors, audit_links);
+  REQUIRE(ref.makespan > 0);
+  REQUIRE(act.makespan == Approx(ref.makespan).epsilon(1e-12));
+  REQUIRE(act.start.size() == ref.start.size());
+  for (std::size_t v = 0; v < ref.start.size(); ++v) {
+    INFO("task " << v << " " << program.graph[v].name);
+    REQUIRE(act.start[v] == Approx(ref.start[v]).epsilon(1e-12).margin(1e-15));
+    REQUIRE(act.end[v] == Approx(ref.end[v]).epsilon(1e-12).margin(1e-15));
+  }
+  REQUIRE(act.energy_j.size() == ref.energy_j.size());
+  for (std::size_t g = 0; g < ref.energy_j.size(); ++g) REQUIRE(act.energy_j[g] == Approx(ref.energy_j[g]).epsilon(1e-12));
+  // Links: the same links are audited. Their bytes and peaks come from SimGrid's
+  // link-load plugin, which samples each link's load at flow events; the actors start
+  // the flows of one instant over several scheduling rounds, so its samples differ
+  // (on the hand-made program up to 7.6 % on one link, the plugin's known gap against
+  // the bytes routed being up to 3.4 % under the reference, see test_invariants.cpp):
+  // reported, not asserted.
+  REQUIRE(act.link_bytes.size() == ref.link_bytes.size());
+  double worst = 0;
+  for (std::size_t i = 0; i < ref.link_bytes.size(); i += 3) {
+    REQUIRE(act.link_bytes[i] == ref.link_bytes[i]);
+    worst = std::max(worst, std::abs(act.link_bytes[i + 1] / ref.link_bytes[i + 1] - 1));
+  }
+  if (!ref.link_bytes.empty()) WARN("link bytes (plugin), actors vs reference: max relative gap " << worst);
+}
+
+StepTask compute(const std::string& name, int gpu, double seconds, double seconds_sm_shared = 0) {
+  StepTask t;
+  t.name = name;
+  t.category = Category::mlp;
+  t.gpu = gpu;
+  t.seconds = seconds;
+  t.seconds_sm_shared = seconds_sm_shared;
+  return t;
+}
+
+StepTask transfer(const std::string& name, std::vector<parallel::Transfer> flows) {
+  StepTask t;
+  t.name = name;
+  t.category = Category::ep;
+  t.gpu = flows.front().src_gpu;
+  t.stream = Stream::comm;
+  t.transfers = std::move(flows);
+  return t;
+}
+
+std::size_t add(StepProgram& p, StepTask t) { return boost::add_vertex(std::move(t), p.graph); }
+
+// An all-to-all among `gpus` GPUs with unequal sizes (so completions are spread and
+// links shared: every flow into one GPU crosses its NVLink or NIC).
+std::vector<parallel::Transfer> all_to_all(int gpus, int first, double bytes) {
+  std::vector<parallel::Transfer> flows;
+  for (int s = 0; s < gpus; ++s)
+    for (int d = 0; d < gpus; ++d)
+      if (s != d) flows.push_back({first + s, first + d, bytes * (1 + 0.37 * ((s * 7 + d * 3) % 5))});
+  return flows;
+}
+
+// 16 GPUs on 2 nodes: computes slowed by communication SMs, all-to-alls that start while
+// they run (so Execs are replaced at a new rate), successors on other GPUs (doorbells),
+// a pipeline chain across the nodes, and a self transfer that moves nothing.
+StepProgram crossing_program() {
+  const int gpus = 16;
+  StepProgram p;
+  p.num_gpus = gpus;
+  for (int g = 0; g < gpus; ++g) p.simulated_gpus.push_back(g);
+  std::vector<std::size_t> first(gpus), second(gpus), last(gpus);
+  for (int g = 0; g < gpus; ++g) first[g] = add(p, compute("a" + std::to_string(g), g, 0.01 + 0.001 * g, 0.0125 + 0.0012 * g));
+  const auto a2a = add(p, transfer("a2a", all_to_all(gpus, 0, 20e6)));
+  boost::add_edge(first[0], a2a, p.graph);  // starts while GPUs 1-15 still compute
+  for (int g = 0; g < gpus; ++g) {
+    second[g] = add(p, compute("b" + std::to_string(g), g, 0.004, 0.005));
+    boost::add_edge(a2a, second[g], p.graph);
+  }
+  std::size_t prev = second[0];
+  for (int g = 0; g + 1 < gpus; ++g) {
+    const auto send = add(p, transfer("p" + std::to_string(g), {{g, g + 1, 50e6 + 1e6 * g}, {g, g, 1e6}}));
+    boost::add_edge(prev, send, p.graph);
+    boost::add_edge(second[g + 1], send, p.graph);
+    last[g + 1] = add(p, compute("c" + std::to_string(g + 1), g + 1, 0.002, 0.003));
+    boost::add_edge(send, last[g + 1], p.graph);
+    prev = last[g + 1];
+  }
+  const auto a2a2 = add(p, transfer("a2a-again", all_to_all(8, 8, 5e6)));
+  for (int g = 1; g < gpus; ++g) boost::add_edge(last[g], a2a2, p.graph);
+  // Runs beside the second all-to-all on GPU 3 (outside it): its own rate, no replacement.
+  const auto tail = add(p, compute("tail", 3, 0.003, 0.004));
+  boost::add_edge(last[15], tail, p.graph);
+  return p;
+}
+
+const std::vector<std::string> kCut128 = {"nodes=16",          "model.layers=6", "model.moe.first_dense_layers=1",
+                                          "parallelism.pp=2",  "parallelism.dp=64", "training.global_batch=256",
+                                          "training.batch_ramp.start=256"};
+
+void require_same_full_step(std::vector<std::string> sets) {
+  const auto c = test::load_default_case(sets);
+  const auto program = build_step_program(c.cluster, c.workload, c.workload.training.global_batch, Fidelity::full);
+  REQUIRE(program.simulated_gpus.size() == 128);
+  require_same(c.cluster, program, false);
+}
+
+}  // namespace
+
+TEST_CASE("engine executors: a hand-made program with replaced Execs and doorbells runs alike on both",
+          "[engine][executors]") {
+  const StepProgram p = crossing_program();
+  require_same(test::h800_like_cluster(2), p, true);
+  // And its shape is what the program says: the first all-to-all starts when a0 ends,
+  // each b starts when it ends, and the chain runs in order.
+  const Outcome act = run(test::h800_like_cluster(2), p, engine::Executor::actors, false);
+  REQUIRE(act.start[16] == Approx(0.01).epsilon(1e-9));
+  for (std::size_t g = 0; g < 16; ++g) REQUIRE(act.start[17 + g] == act.end[16]);
+  // GPU 0's flows to the other node all cross its NIC (40 GB/s as simulated): a lower bound.
+  double off_node_bytes = 0;
+  for (const auto& f : p.graph[16].transfers)
+    if (f.src_gpu == 0 && f.dst_gpu >= 8) off_node_bytes += f.bytes;
+  REQUIRE(act.end[16] - act.start[16] >= off_node_bytes / 40e9);
+}
+
+TEST_CASE("engine executors: a lone flow ends at its closed form under the actors", "[engine][executors]") {
+  // compute 1 ms on GPU 0, then 16 MB from GPU 0 to GPU 9 (another node: NVLink, NIC,
+  // leaf switch, NIC, NVLink... per the route), then 1 ms on GPU 9.
+  StepProgram p;
+  p.num_gpus = 16;
+  p.simulated_gpus = {0, 9};
+  const auto a = add(p, compute("a", 0, 1e-3));
+  const auto t = add(p, transfer("t", {{0, 9, 16e6}}));
+  const auto b = add(p, compute("b", 9, 1e-3));
+  boost::add_edge(a, t, p.graph);
+  boost::add_edge(t, b, p.graph);
+  const ClusterSpec cluster = test::h800_like_cluster(2);
+  const auto numbers = run_isolated([&] {
+    const auto x = engine::execute_step(cluster, p, {.executor = engine::Executor::actors});
+    const auto& sim = engine::Simulator::get();
+    return std::vector<double>{x.makespan_s, x.tasks[t].start_s, x.tasks[t].end_s, sim.route_latency_s(0, 9),
+                               sim.route_bandwidth_bytes_per_s(0, 9)};
+  });
+  const double latency = numbers[3], bandwidth = numbers[4];
+  REQUIRE(bandwidth == Approx(40e9));  // the NIC at 80 % of 50 GB/s
+  REQUIRE(numbers[1] == Approx(1e-3).epsilon(1e-12));
+  REQUIRE(numbers[2] == Approx(1e-3 + latency + 16e6 / bandwidth).epsilon(1e-9));
+  REQUIRE(numbers[0] == Approx(2e-3 + latency + 16e6 / bandwidth).epsilon(1e-9));
+}
+
+TEST_CASE("engine executors: the 128-GPU DeepSeek-V3 cut in full fidelity runs alike on both",
+          "[engine][executors]") {
+  require_same_full_step(kCut128);
+}
+
+TEST_CASE("engine executors: an oversubscribed 4 to 1 fat-tree (shared uplinks) in full fidelity runs alike on both",
+          "[engine][executors]") {
+  auto sets = kCut128;
+  sets.insert(sets.end(), {"network.fabric=fat-tree", "network.planes=1", "network.oversubscription=4"});
+  require_same_full_step(sets);
+}
+
+TEST_CASE("engine executors: TRAINSIM_EXECUTOR picks the executor, and refuses another name", "[engine][executors]") {
+  const std::string args =
+      "run --format json --ramp-points 0 --set cluster.nodes=16 --set workload.model.layers=6 "
+      "--set workload.model.moe.first_dense_layers=1 --set workload.parallelism.pp=2 --set workload.parallelism.dp=64 "
+      "--set workload.training.global_batch=256 --set workload.training.batch_ramp.start=256";
+  auto with = [&](const std::string& executor) {
+    return test::run_command("cd '" + std::string(TRAINSIM_SOURCE_DIR) + "' && TRAINSIM_EXECUTOR=" + executor + " '" +
+                             test::trainsim_exe() + "' " + args + " 2>&1");
+  };
+  const auto reference = with("reference");
+  const auto actors = with("actors");
+  REQUIRE(reference.status == 0);
+  REQUIRE(actors.status == 0);
+  REQUIRE(actors.output == reference.output);
+  const auto bad = with("fast");
+  REQUIRE(bad.status != 0);
+  REQUIRE(bad.output.find("TRAINSIM_EXECUTOR=fast: expected actors or reference") != std::string::npos);
+}
+
+}  // namespace test_engine_executors
