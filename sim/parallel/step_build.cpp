@@ -24,6 +24,22 @@ StagesOfRank stages_of_rank(const PipelineSchedule& s) {
 
 }  // namespace
 
+ClusterSpec partition_reference(const ClusterSpec& c) {
+  ClusterSpec ref = c;
+  ref.gpu.efficiency = EfficiencySpec{1, 1, 1, 1, 1, 1, 1};
+  ref.gpu.launch_overhead_s = 0;
+  ref.calibration_multipliers.clear();
+  return ref;
+}
+
+std::vector<double> partition_layer_seconds(const ModelCost& cost, const ClusterSpec& c, const WorkloadSpec& w) {
+  const ClusterSpec ref = partition_reference(c);
+  const auto calibration = calibrate::load_step_calibration(ref, w);
+  std::vector<double> seconds;
+  for (const LayerCost& l : cost.layers) seconds.push_back(plan_layer(l, ref, w, calibration ? &*calibration : nullptr).seconds());
+  return seconds;
+}
+
 void plan_partition(StepBuild& b, int global_batch_sequences) {
   const ClusterSpec& c = b.cluster;
   const WorkloadSpec& w = b.workload;
@@ -36,11 +52,12 @@ void plan_partition(StepBuild& b, int global_batch_sequences) {
   for (const LayerCost& l : b.cost.layers) b.layers.push_back(plan_layer(l, c, w, calibration ? &*calibration : nullptr));
   if (b.schedule.num_stages > static_cast<int>(b.layers.size()))
     throw InputError(w.mark_of("parallelism.pp"), "more pipeline stages than layers");
-  std::vector<double> layer_seconds;
-  for (const LayerPlan& l : b.layers) layer_seconds.push_back(l.seconds());
   // Balanced per rank, not per stage: a rank that runs two stages (DualPipe's
-  // first and last, with the embedding and the head) carries both.
-  b.stage_layers = partition_layers(layer_seconds, b.schedule.num_stages, stages_of_rank(b.schedule));
+  // first and last, with the embedding and the head) carries both. On the
+  // reference costs, not b.layers: a what-if on a kernel or link constant keeps
+  // the partition (step_build.hpp).
+  b.stage_layers = partition_layers(partition_layer_seconds(b.cost, c, w), b.schedule.num_stages,
+                                    stages_of_rank(b.schedule));
 }
 
 void plan_step(StepBuild& b, int global_batch_sequences) {

@@ -87,6 +87,20 @@ void plan_step(StepBuild& b, int global_batch_sequences);
 // and stage partition (no routing: what the memory model needs, cheaply).
 void plan_partition(StepBuild& b, int global_batch_sequences);
 
+// The layer-to-stage partition is planned on reference costs that no uncertain
+// constant moves: the cluster with every efficiency at 1 (an op at its
+// precision's dense peak or at HBM peak bandwidth), no launch overhead and no
+// calibration multiplier (the calibration's laws stay: they are kernel data). A
+// what-if on a kernel efficiency, a link or a model-form error therefore changes
+// the simulated times and not the partition, so a slower kernel or link cannot
+// give a faster step by flipping the partition (a discrete choice planned on
+// estimates; issue 15). The datasheet peaks, the workload and parallelism still
+// move it.
+[[nodiscard]] ClusterSpec partition_reference(const ClusterSpec& c);
+// Seconds (forward + backward, all SMs) of each layer of `cost` on partition_reference(c).
+[[nodiscard]] std::vector<double> partition_layer_seconds(const ModelCost& cost, const ClusterSpec& c,
+                                                          const WorkloadSpec& w);
+
 // Bytes of one ring-attention KV block on one TP rank: K and V of seq_len/cp
 // tokens of a micro-batch for the rank's heads, in BF16. GQA/MHA: 2 x
 // max(1, kv_heads/tp) x head_dim; MLA: the up-projected per-head keys and values
