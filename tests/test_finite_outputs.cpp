@@ -148,7 +148,7 @@ TEST_CASE("check refuses, with exit 2, the layouts run used to stop on with exit
       {"--set cluster.network.switch_radix=63", "network.switch_radix: switch_radix must be even and >= 2, got 63"},
       {"--set cluster.network.switch_radix=2", "network.switch_radix: multi-plane-fat-tree needs"},
       {"--set cluster.gpu.efficiency.hbm=1e-300", "gpu.efficiency.hbm: must be in [0.001, 1], got 1e-300"},
-      {"--set cluster.gpu.peak_tflops.bf16=1e-300", "gpu.peak_tflops.bf16: must be in [1e+12, 1e+17], got 1e-300"},
+      {"--set cluster.gpu.peak_tflops.bf16=1e-300", "gpu.peak_tflops.bf16: must be in [1e+12, 1e+17] FLOP/s, got 1e-300"},
   };
   for (const auto& [set, message] : cases)
     for (const char* command : {"check", "run --ramp-points 1 --fidelity symmetric"}) {

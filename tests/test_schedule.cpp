@@ -284,10 +284,10 @@ TEST_CASE("trainsim schedule prints the timing as JSON and rejects bad input", "
 
   const auto odd = run_cli("schedule --schedule dualpipe --pp 3 --microbatches 12");
   REQUIRE(odd.status == 2);
-  REQUIRE(odd.output == "--schedule: dualpipe needs an even pp, got 3\n");
+  REQUIRE(odd.output == "--pp: dualpipe needs an even pp, got 3\n");
   const auto few = run_cli("schedule --schedule 1f1b --pp 8 --microbatches 4");
   REQUIRE(few.status == 2);
-  REQUIRE(few.output == "--schedule: 1f1b needs at least pp = 8 micro-batches; got 4 micro-batches\n");
+  REQUIRE(few.output == "--microbatches: 1f1b needs at least pp = 8 micro-batches; got 4 micro-batches\n");
 }
 
 TEST_CASE("The registry: one spelling per schedule, lookup by alias, suggestions", "[schedule]") {

@@ -35,6 +35,10 @@ using DenseCase = trainsim::test::LoadedCase;
 DenseCase dense_case(std::vector<std::string> sets) {
   std::vector<std::string> all = {"nodes=1",           "model.layers=2",         "parallelism.pp=1",
                                   "parallelism.dp=1",  "training.global_batch=2"};
+  // A key given twice is refused (--set is not last-wins): a case's own value replaces the base's.
+  const auto key_of = [](const std::string& set) { return set.substr(0, set.find('=')); };
+  for (const auto& set : sets)
+    std::erase_if(all, [&](const std::string& base) { return key_of(base) == key_of(set); });
   all.insert(all.end(), sets.begin(), sets.end());
   return trainsim::test::load_case("topologies/h100-2048.yaml", "workloads/llama3-8b.yaml", all);
 }

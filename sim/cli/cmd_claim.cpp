@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <cstdint>
+#include <limits>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -190,7 +192,8 @@ void register_claim(CLI::App& app, Action& action) {
   cmd->add_option("--metric", opts.metric, metric_help)->required();
   cmd->add_option("--value", opts.value, "The claimed value of the metric")->required();
   cmd->add_option("--samples", opts.samples, "Monte Carlo samples (default 32)")->check(CLI::Range(1, 100000));
-  cmd->add_option("--seed", opts.seed, "Seed of the sampler (default 1); same seed, same output");
+  cmd->add_option("--seed", opts.seed, "Seed of the sampler (default 1); same seed, same output")
+      ->check(seed_value(std::numeric_limits<std::uint64_t>::max()));
   cmd->add_option("--plot", opts.plot_path, "Draw a tornado chart and a histogram of the samples (PNG)");
   cmd->add_option("--csv", opts.csv_path, "Write every sample (constant values and metric) as CSV");
   cmd->add_flag("--no-model-error", opts.no_model_error,

@@ -17,7 +17,7 @@ void register_inspect(CLI::App& app, Action& action) {
   add_format_option(*cmd, *opts, {"text", "json"});
   cmd->callback([&action, opts] {
     action = [opts]() -> int {
-      const WorkloadSpec workload = load_checked_workload(opts->workload_path, parse_overrides(opts->set_args));
+      const WorkloadSpec workload = load_checked_workload(opts->workload_path, overrides_read_by(*opts, "inspect", FilesRead::workload));
       const ModelCost cost = model_cost(workload);
       if (opts->format == "json")
         std::cout << cost_to_json(cost, workload).dump(2) << '\n';

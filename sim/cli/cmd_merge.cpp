@@ -11,6 +11,7 @@
 
 #include "sim/cli/commands.hpp"
 #include "sim/config/error.hpp"
+#include "sim/config/yaml_file.hpp"
 #include "sim/studies/sweep.hpp"
 
 namespace trainsim::cli {
@@ -47,11 +48,8 @@ std::vector<std::string> expand_inputs(const std::vector<std::string>& inputs) {
 int merge_command(const MergeOptions& o) {
   std::vector<sweep::Row> rows;
   for (const auto& file : expand_inputs(o.inputs)) {
-    std::ifstream in(file, std::ios::binary);
-    if (!in) throw InputError({file, 0, 0}, "cannot read the file");
-    std::ostringstream text;
-    text << in.rdbuf();
-    for (auto& row : sweep::read_rows(text.str(), file)) rows.push_back(std::move(row));
+    // A regular file only: a FIFO without a writer would block, a device never end.
+    for (auto& row : sweep::read_rows(config::read_text_file(file), file)) rows.push_back(std::move(row));
   }
   rows = sweep::merge_rows(std::move(rows));
   sweep::write_output(o.output_path, o.format == "jsonl" ? sweep::to_jsonl(rows) : sweep::to_csv(rows));

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <limits>
 #include <numeric>
 #include <optional>
 #include <stdexcept>
@@ -46,6 +47,34 @@ struct NetOptions {
 
 SourceMark flag(const std::string& name) { return {"--" + name, 0, 0}; }
 
+// The first of `flags` the user typed, else --ranks: with no MoE flag typed, the
+// workload's values broke a rule only through the EP group size --ranks sets.
+SourceMark typed_flag(std::initializer_list<std::pair<const char*, bool>> flags) {
+  for (const auto& [name, typed] : flags)
+    if (typed) return flag(name);
+  return flag("ranks");
+}
+
+// route_tokens' rules on the MoE flags, each error naming the flag that was typed
+// (route_tokens' own error would name --ranks for all of them).
+void check_routing_flags(const NetOptions& o, const parallel::MoeRoutingParams& p, int hidden) {
+  if (p.ranks % p.ranks_per_node != 0)
+    throw InputError(flag("ranks"), fmt::format("{} ranks must be a multiple of the {} GPUs per node (ranks are taken node by node)",
+                                                p.ranks, p.ranks_per_node));
+  if (p.tokens < 1)
+    throw InputError(typed_flag({{"tokens", o.tokens.has_value()}}), fmt::format("must be at least 1 token per rank, got {}", p.tokens));
+  if (hidden < 1) throw InputError(typed_flag({{"hidden", o.hidden.has_value()}}), fmt::format("must be at least 1, got {}", hidden));
+  if (p.top_k < 1) throw InputError(typed_flag({{"top-k", o.top_k.has_value()}}), fmt::format("must be at least 1, got {}", p.top_k));
+  if (p.experts < 1 || p.experts % p.ranks != 0)
+    throw InputError(typed_flag({{"experts", o.experts.has_value()}}),
+                     fmt::format("{} routed experts must be a positive multiple of the {} ranks", p.experts, p.ranks));
+  if (p.top_k > p.experts)
+    throw InputError(typed_flag({{"top-k", o.top_k.has_value()}, {"experts", o.experts.has_value()}}),
+                     fmt::format("top-k {} exceeds the {} routed experts", p.top_k, p.experts));
+  if (p.max_nodes < 0)
+    throw InputError(flag("max-nodes"), fmt::format("must be at least 0 (0: no limit), got {}", p.max_nodes));
+}
+
 // The registered collectives and routing kinds, for `trainsim net --list`.
 int list_collectives() {
   std::cout << "collectives (trainsim net COLLECTIVE; --algorithm picks a variant, the first is the default):\n";
@@ -63,7 +92,9 @@ int run_net(const NetOptions& o) {
   if (o.list) return list_collectives();
   const parallel::CollectiveKind& kind = parallel::collective_named(o.collective, {"collective", 0, 0});
   if (o.routing) (void)parallel::moe_routing_named(*o.routing, flag("routing"));
-  const auto overrides = parse_overrides(o.config.set_args);
+  // Only a MoE collective reads the workload (its routing defaults).
+  const auto overrides = kind.routed ? parse_overrides(o.config.set_args)
+                                     : overrides_read_by(o.config, "net " + o.collective, FilesRead::cluster);
   const ClusterSpec cluster = load_checked_cluster(o.config.cluster_path, overrides);
   const int gpus = cluster.num_gpus();
 
@@ -112,10 +143,11 @@ int run_net(const NetOptions& o) {
     if (o.routing) params.routing = *o.routing;
     if (o.zipf_exponent) params.zipf_exponent = *o.zipf_exponent;
     if (o.seed) params.seed = *o.seed;
+    check_routing_flags(o, params, hidden);
     try {
       routing = parallel::route_tokens(params);
     } catch (const std::invalid_argument& e) {
-      throw InputError(flag("ranks"), e.what());
+      throw InputError(typed_flag({{"top-k", o.top_k.has_value()}, {"max-nodes", o.max_nodes.has_value()}}), e.what());
     }
     token_bytes = o.collective == "dispatch"
                       ? all_to_all_bytes_per_token(hidden, o.dispatch_precision.value_or(workload.training.dispatch),
@@ -229,7 +261,8 @@ void register_net(CLI::App& app, Action& action) {
   cmd->add_option("--routing", opts->routing,
                   fmt::format("MoE: routing kind, {} (see --list)", fmt::join(parallel::moe_routing_names(), ", ")));
   cmd->add_option("--zipf-exponent", opts->zipf_exponent, "MoE: Zipf exponent of expert popularity");
-  cmd->add_option("--seed", opts->seed, "MoE: seed of the zipf routing");
+  cmd->add_option("--seed", opts->seed, "MoE: seed of the zipf routing")
+      ->check(seed_value(std::numeric_limits<unsigned>::max()));
   // Hidden: build the platform and exit (platform build benchmark).
   cmd->add_flag("--build-only", opts->build_only, "")->group("");
   cmd->callback([&action, opts] {

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
@@ -40,6 +41,26 @@ double time_flag(const std::string& flag, const std::string& text) {
   } catch (const std::invalid_argument& e) {
     throw InputError({flag, 0, 0}, e.what());
   }
+}
+
+// make_schedule's checks, each error naming the flag the user typed (make_schedule's
+// own error names --schedule for all of them). A rule names a workload key; the
+// flag that stands for it here is named instead.
+void check_schedule_flags(const ScheduleDescriptor& kind, const ScheduleOptions& o) {
+  if (o.pp < 1) throw InputError({"--pp", 0, 0}, fmt::format("must be at least 1 pipeline rank, got {}", o.pp));
+  if (o.microbatches < 1)
+    throw InputError({"--microbatches", 0, 0}, fmt::format("must be at least 1 micro-batch, got {}", o.microbatches));
+  const int v = kind.reads_virtual_stages ? o.virtual_stages : 1;
+  const int group = kind.reads_virtual_stages ? o.microbatch_group : 0;
+  const auto broken = kind.rules({o.pp, o.microbatches, v, 0, group});
+  if (!broken) return;
+  const std::map<std::string, std::string> flag_of_key{{"training.global_batch", "--microbatches"},
+                                                        {"parallelism.pp", "--pp"},
+                                                        {"parallelism.virtual_stages", "--virtual-stages"},
+                                                        {"parallelism.microbatch_group", "--microbatch-group"}};
+  const auto it = flag_of_key.find(broken->key);
+  throw InputError({it == flag_of_key.end() ? "--schedule" : it->second, 0, 0},
+                   rule_message(*broken, std::to_string(o.microbatches) + " micro-batches"));
 }
 
 std::string op_label(const PipelineSchedule& s, const PipelineOp& op) {
@@ -80,6 +101,7 @@ int run_schedule(const ScheduleOptions& o) {
     throw InputError({"--f", 0, 0}, "chunk times must be >= 0");
   if (t.b < t.w) throw InputError({"--b", 0, 0}, "--b is the full backward (input + weight) and must be >= --w");
 
+  check_schedule_flags(*kind, o);
   PipelineSchedule s;
   try {
     s = make_schedule(*kind, o.pp, o.microbatches, o.virtual_stages, o.microbatch_group);

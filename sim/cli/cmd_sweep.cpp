@@ -174,7 +174,10 @@ int emit_jobs(const SweepOptions& o, const sweep::Plan& plan) {
 int sweep_command(SweepOptions o) {
   const sweep::Plan plan = sweep::parse_plan(o.config.set_args);
   // Every key and value list is checked before any point runs: a typo fails fast.
-  [[maybe_unused]] const auto overrides = parse_overrides(sweep::all_set_args(plan));
+  // An axis lists several values of one key: each is checked alone, then one point's
+  // arguments together, so that two spellings of one key (nodes, cluster.nodes) are refused.
+  for (const std::string& arg : sweep::all_set_args(plan)) (void)parse_overrides({arg});
+  (void)parse_overrides(sweep::point_set_args(plan, 0));
   for (auto* path : {&o.config.cluster_path, &o.config.workload_path}) {
     if (!std::ifstream(*path)) throw InputError({*path, 0, 0}, "cannot read the file");
     *path = fs::absolute(*path).string();  // children and emitted jobs may run elsewhere

@@ -24,7 +24,7 @@ int list_fabrics() {
 }
 
 int run_topology(const ConfigOptions& o) {
-  const ClusterSpec cluster = load_checked_cluster(o.cluster_path, parse_overrides(o.set_args));
+  const ClusterSpec cluster = load_checked_cluster(o.cluster_path, overrides_read_by(o, "topology", FilesRead::cluster));
   ClusterGraph graph;
   try {
     graph = build_cluster_graph(cluster);

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <cstdlib>
+
 #include "sim/config/load.hpp"
 #include "sim/config/units.hpp"
 
@@ -64,6 +66,28 @@ void add_config_options(CLI::App& cmd, ConfigOptions& opts, const std::vector<st
   add_workload_option(cmd, opts);
   add_set_option(cmd, opts);
   add_format_option(cmd, opts, formats);
+}
+
+std::vector<Override> overrides_read_by(const ConfigOptions& opts, const std::string& command, FilesRead reads) {
+  std::vector<Override> overrides = parse_overrides(opts.set_args);
+  const bool cluster = reads == FilesRead::cluster;
+  for (const Override& ov : overrides)
+    if (ov.cluster != cluster)
+      throw InputError({ov.origin, 0, 0}, fmt::format("trainsim {} reads no {} file; {} would have no effect", command,
+                                                      cluster ? "workload" : "cluster", ov.path));
+  return overrides;
+}
+
+CLI::Validator seed_value(unsigned long long max) {
+  return CLI::Validator(
+      [max](std::string& text) -> std::string {
+        const bool digits = !text.empty() && text.size() <= 20 &&
+                            text.find_first_not_of("0123456789") == std::string::npos;
+        if (!digits || std::strtoull(text.c_str(), nullptr, 10) > max || (text.size() == 20 && text > "18446744073709551615"))
+          return fmt::format("must be a whole number from 0 to {}, got {}", max, text);
+        return {};
+      },
+      "", "seed");
 }
 
 Inputs load_configs(const ConfigOptions& opts) {

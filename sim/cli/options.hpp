@@ -29,6 +29,17 @@ void add_format_option(CLI::App& cmd, ConfigOptions& opts, const std::vector<std
 // --cluster, --workload, --set and --format (the first of `formats` is the default).
 void add_config_options(CLI::App& cmd, ConfigOptions& opts, const std::vector<std::string>& formats);
 
+// The --set overrides of a command that reads one of the two files: an override of
+// the other file would have no effect, so it is refused, naming the key and the command
+// ("--set parallelism.pp=4: trainsim topology reads no workload file; ...").
+enum class FilesRead { cluster, workload };
+[[nodiscard]] std::vector<Override> overrides_read_by(const ConfigOptions& opts, const std::string& command,
+                                                      FilesRead reads);
+
+// --seed: a whole number from 0 to `max` (CLI11 turns "-1" into 2^64-1 for an unsigned
+// option; refused here before the conversion).
+[[nodiscard]] CLI::Validator seed_value(unsigned long long max);
+
 // Both files loaded with the --set overrides and every check (sim/run/inputs.hpp).
 [[nodiscard]] Inputs load_configs(const ConfigOptions& opts);
 

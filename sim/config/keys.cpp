@@ -63,16 +63,17 @@ std::string Range::bounds() const {
   return out;
 }
 
-std::string Range::describe() const {
+std::string Range::describe(std::string_view unit) const {
   const bool has_min = std::isfinite(min), has_max = std::isfinite(max);
-  if (has_min && has_max) return "must be in " + bounds();
-  if (has_min) return std::string("must be ") + (min_inclusive ? "at least " : "> ") + number_text(min);
-  if (has_max) return std::string("must be ") + (max_inclusive ? "at most " : "< ") + number_text(max);
+  const std::string suffix = unit.empty() ? "" : " " + std::string(unit);
+  if (has_min && has_max) return "must be in " + bounds() + suffix;
+  if (has_min) return std::string("must be ") + (min_inclusive ? "at least " : "> ") + number_text(min) + suffix;
+  if (has_max) return std::string("must be ") + (max_inclusive ? "at most " : "< ") + number_text(max) + suffix;
   return "must be a number";
 }
 
-void Range::check(double v, std::string_view written) const {
-  if (!contains(v)) throw std::invalid_argument(describe() + ", got " + std::string(written));
+void Range::check(double v, std::string_view written, std::string_view unit) const {
+  if (!contains(v)) throw std::invalid_argument(describe(unit) + ", got " + std::string(written));
 }
 
 // ------------------------------------------------------------------ quantities
@@ -87,6 +88,13 @@ const Quantity compute_rate{"compute rate", "989.4 (TFLOP/s), 1.9PFLOPS", "FLOP/
 const Quantity plain{"number", "1.3", "", units::plain_number};
 const Quantity fraction{"fraction", "0.8", "", units::plain_number};
 }  // namespace quantity
+
+std::string_view base_unit(Parser parse) {
+  for (const Quantity* q : {&quantity::bandwidth, &quantity::time, &quantity::memory, &quantity::power,
+                            &quantity::tokens, &quantity::compute_rate, &quantity::plain, &quantity::fraction})
+    if (q->parse == parse) return q->base;
+  return {};
+}
 
 Parser KeyDecl::parser() const {
   if (kind == KeyKind::integer) return units::integer_count;
@@ -223,7 +231,7 @@ void check_scalar(const KeyDecl& key, std::string_view text) {
     case KeyKind::choice: (void)choice_index(text, key.choices); return;
     case KeyKind::boolean: (void)parse_boolean(text); return;
     case KeyKind::integer:
-    case KeyKind::number: key.range.check(key.parser()(text), text); return;
+    case KeyKind::number: key.range.check(key.parser()(text), text, base_unit(key.parser())); return;
   }
 }
 

@@ -33,10 +33,12 @@ struct Range {
   [[nodiscard]] static Range at_least(double m) { return {m, true}; }
   [[nodiscard]] static Range between(double lo, double hi) { return {lo, true, hi, true}; }
   [[nodiscard]] bool contains(double v) const;
-  [[nodiscard]] std::string describe() const;  // "must be > 0"
+  // "must be > 0"; with the base unit, "must be at most 1e+12 B/s" (a bound in base units
+  // without its unit reads as a bare number).
+  [[nodiscard]] std::string describe(std::string_view unit = {}) const;
   [[nodiscard]] std::string bounds() const;    // "> 0", "(0, 1]", "" when any
   // Throws std::invalid_argument "must be > 0, got WRITTEN" when `v` is outside.
-  void check(double v, std::string_view written) const;
+  void check(double v, std::string_view written, std::string_view unit = {}) const;
   [[nodiscard]] bool operator==(const Range&) const = default;
 };
 
@@ -53,6 +55,8 @@ struct Quantity {
 namespace quantity {
 extern const Quantity bandwidth, time, memory, power, tokens, compute_rate, plain, fraction;
 }
+// The base unit a parser returns ("B/s" for bandwidths), "" for counts and pure numbers.
+[[nodiscard]] std::string_view base_unit(Parser parse);
 
 enum class KeyKind {
   section,  // a map of keys

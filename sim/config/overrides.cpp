@@ -9,6 +9,7 @@
 
 #include "sim/config/suggest.hpp"
 #include "sim/config/units.hpp"
+#include "sim/config/yaml_file.hpp"
 
 namespace trainsim {
 
@@ -46,11 +47,7 @@ std::vector<CalibrationMultiplier> take_calibration_multipliers(std::vector<Over
     m.class_name = ov.path.substr(std::strlen(kMultiplierPrefix));
     m.origin = ov.origin;
     YAML::Node root(YAML::NodeType::Map);
-    try {
-      root[m.class_name] = YAML::Load(ov.value);
-    } catch (const YAML::Exception& e) {
-      throw InputError({ov.origin, 0, 0}, "malformed value: " + printable(e.msg));
-    }
+    root[m.class_name] = load_yaml_value(ov.value, ov.origin);
     // Read as any number of a file is, {value, low, high} included; errors name the argument.
     std::vector<UncertainConstant> ranged;
     LoadContext ctx{ov.origin, "cluster.", {{"gpu.calibration", ov.origin}}, nullptr, &ranged, nullptr};
@@ -63,7 +60,6 @@ std::vector<CalibrationMultiplier> take_calibration_multipliers(std::vector<Over
       m.low = ranged.front().low;
       m.high = ranged.front().high;
     }
-    std::erase_if(out, [&](const CalibrationMultiplier& seen) { return seen.class_name == m.class_name; });
     out.push_back(m);
   }
   std::erase_if(overrides, is_calibration_multiplier);
@@ -76,12 +72,7 @@ void apply_overrides(YAML::Node& root, const std::vector<Override>& overrides, b
   for (const auto& ov : overrides) {
     if (ov.cluster != cluster) continue;
     const SourceMark where{ov.origin, 0, 0};
-    YAML::Node value;
-    try {
-      value = YAML::Load(ov.value);
-    } catch (const YAML::Exception& e) {
-      throw InputError(where, "malformed value: " + printable(e.msg));
-    }
+    const YAML::Node value = load_yaml_value(ov.value, ov.origin);
     if (value.IsNull()) throw InputError(where, "missing value after '='");
     // A value of the wrong kind is refused here, before the file is read, so
     // that it is refused even where the loader would not read the key.
@@ -120,6 +111,13 @@ using config::SchemaKey;
 
 std::vector<Override> parse_overrides(const std::vector<std::string>& set_args) {
   std::vector<Override> out;
+  // One rule for every command (sweep's axes too): a key given twice is an error, not last-wins.
+  const auto add = [&out](const Override& ov) {
+    for (const Override& seen : out)
+      if (seen.cluster == ov.cluster && seen.path == ov.path)
+        throw InputError({ov.origin, 0, 0}, "key \"" + printable(ov.path) + "\" given twice (first in " + seen.origin + ")");
+    out.push_back(ov);
+  };
   for (const auto& arg : set_args) {
     Override ov;
     ov.origin = "--set " + printable(arg);
@@ -155,7 +153,7 @@ std::vector<Override> parse_overrides(const std::vector<std::string>& set_args) 
     // gpu.calibration.CLASS: a class of the calibration file (take_calibration_multipliers).
     if (ov.cluster && parts.size() == 3 && parts[0] == "gpu" && parts[1] == "calibration") {
       ov.path = parts[0] + "." + parts[1] + "." + parts[2];
-      out.push_back(ov);
+      add(ov);
       continue;
     }
     // The path must exist in the schema: a value can be set, a section replaced.
@@ -174,7 +172,7 @@ std::vector<Override> parse_overrides(const std::vector<std::string>& set_args) 
       node = next;
     }
     ov.path = walked;
-    out.push_back(ov);
+    add(ov);
   }
   return out;
 }

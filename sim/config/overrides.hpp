@@ -16,7 +16,7 @@ void apply_overrides(YAML::Node& root, const std::vector<Override>& overrides, b
 
 // Takes the `gpu.calibration.CLASS` overrides out of `overrides` (a calibration names its
 // classes, so the key table cannot list them) and reads each value: a positive number or
-// {value, low, high}. A later override of one class replaces an earlier one.
+// {value, low, high}. A class given twice is refused by parse_overrides.
 [[nodiscard]] std::vector<CalibrationMultiplier> take_calibration_multipliers(std::vector<Override>& overrides);
 
 }  // namespace trainsim::config

@@ -163,8 +163,10 @@ double integer_count(std::string_view text) {
   size_t i = (!text.empty() && (text[0] == '-' || text[0] == '+')) ? 1 : 0;
   bool ok = i < text.size();
   for (size_t j = i; j < text.size(); ++j) ok = ok && text[j] >= '0' && text[j] <= '9';
-  if (!ok || text.size() > 12) throw std::invalid_argument("expected an integer, got \"" + std::string(text) + "\"");
-  return std::stod(std::string(text));
+  if (!ok) throw std::invalid_argument("expected an integer, got \"" + std::string(text) + "\"");
+  // Digits past any count's range (2^63 and beyond) are a number all the same, so that the
+  // key's range check says it is out of range; strtod gives inf, not an exception, past 1e308.
+  return std::strtod(std::string(text).c_str(), nullptr);
 }
 
 }  // namespace trainsim::units

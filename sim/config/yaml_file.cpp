@@ -15,15 +15,12 @@
 namespace trainsim::config {
 namespace {
 
-std::string read_text(const std::string& path) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) throw InputError({path, 0, 0}, "cannot read: is a directory");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError({path, 0, 0}, std::string("cannot read: ") + std::strerror(errno));
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) throw InputError({path, 0, 0}, "cannot read: I/O error");
-  return text.str();
+// Old Mac line ends (CR alone): yaml-cpp reads such a file as one line, a comment
+// when it starts with one ("empty file"). Read as line ends, so positions count them.
+std::string normalize_line_ends(std::string text) {
+  for (size_t i = 0; i < text.size(); ++i)
+    if (text[i] == '\r' && (i + 1 == text.size() || text[i + 1] != '\n')) text[i] = '\n';
+  return text;
 }
 
 // Refuses what yaml-cpp would accept silently or report obscurely.
@@ -49,34 +46,94 @@ void check_text(const std::string& file, const std::string& text) {
   }
 }
 
+// How a YAML tag was written: yaml-cpp hands `!!float` on as its full name.
+std::string written_tag(const std::string& tag) {
+  const std::string core = "tag:yaml.org,2002:";
+  return tag.rfind(core, 0) == 0 ? "!!" + tag.substr(core.size()) : tag;
+}
+
 // Notes where each document starts and where its root node is. Used instead of
 // YAML::LoadAll, which loops forever (allocating) on a stray ',' outside a flow
 // collection: yaml-cpp 0.7 then yields an empty document without consuming the
 // token, again and again (found by tests/fuzz; case tests/bad-inputs/c-stray-comma.yaml).
+// Also refuses, before yaml-cpp builds a node, what the loaders would read wrongly:
+// an explicit tag (`!!binary`, `!!float` on a count: the loaders read the text and
+// would ignore it) and nesting deeper than kMaxYamlDepth (yaml-cpp's own limit of
+// 2000 reports "bad file" without saying why).
 struct DocumentMarks : YAML::EventHandler {
+  explicit DocumentMarks(std::string file_, bool positions_) : file(std::move(file_)), positions(positions_) {}
+  std::string file;
+  bool positions;  // errors with LINE:COL (a file), or without (a --set value)
+  int depth = 0;
   std::vector<YAML::Mark> starts, roots;
   void OnDocumentStart(const YAML::Mark& m) override { starts.push_back(m); }
   void OnDocumentEnd() override {}
   void OnNull(const YAML::Mark& m, YAML::anchor_t) override { root(m); }
   void OnAlias(const YAML::Mark& m, YAML::anchor_t) override { root(m); }
-  void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t, const std::string&) override { root(m); }
-  void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
-    root(m);
+  void OnScalar(const YAML::Mark& m, const std::string& tag, YAML::anchor_t, const std::string&) override {
+    node(m, tag);
   }
-  void OnSequenceEnd() override {}
-  void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
-    root(m);
+  void OnSequenceStart(const YAML::Mark& m, const std::string& tag, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    open(m, tag);
   }
-  void OnMapEnd() override {}
+  void OnSequenceEnd() override { --depth; }
+  void OnMapStart(const YAML::Mark& m, const std::string& tag, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    open(m, tag);
+  }
+  void OnMapEnd() override { --depth; }
   void root(const YAML::Mark& m) {
     if (roots.size() < starts.size()) roots.push_back(m);
+  }
+  // "?" is a plain node, "!" a quoted scalar: neither was written as a tag.
+  void node(const YAML::Mark& m, const std::string& tag) {
+    root(m);
+    if (tag != "?" && tag != "!" && !tag.empty())
+      fail(m, "YAML tag \"" + printable(written_tag(tag)) + "\" is not accepted; write the value without a tag");
+  }
+  void open(const YAML::Mark& m, const std::string& tag) {
+    node(m, tag);
+    if (++depth > kMaxYamlDepth)
+      fail(m, "nested deeper than " + std::to_string(kMaxYamlDepth) + " maps and lists; no trainsim file nests so deep");
+  }
+  [[noreturn]] void fail(const YAML::Mark& m, const std::string& message) const {
+    if (!positions || m.line < 0) throw InputError({file, 0, 0}, message);
+    throw InputError({file, m.line + 1, m.column + 1}, message);
   }
 };
 
 }  // namespace
 
+std::string read_text_file(const std::string& path) {
+  // Stat before open: opening a FIFO without a writer blocks for ever, and reading a
+  // device such as /dev/zero never ends.
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  if (!ec && std::filesystem::is_directory(status)) throw InputError({path, 0, 0}, "cannot read: is a directory");
+  if (!ec && std::filesystem::exists(status) && !std::filesystem::is_regular_file(status))
+    throw InputError({path, 0, 0}, "cannot read: not a regular file (a device, FIFO or socket)");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError({path, 0, 0}, std::string("cannot read: ") + std::strerror(errno));
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) throw InputError({path, 0, 0}, "cannot read: I/O error");
+  return text.str();
+}
+
+YAML::Node load_yaml_value(const std::string& text, const std::string& origin) {
+  try {
+    std::istringstream in(text);
+    YAML::Parser parser(in);
+    DocumentMarks marks(origin, false);
+    while (marks.starts.size() < 2 && parser.HandleNextDocument(marks)) {
+    }
+    return YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    throw InputError({origin, 0, 0}, "malformed value: " + printable(e.msg));
+  }
+}
+
 YAML::Node read_yaml_file(const std::string& file, const std::string& what) {
-  const std::string text = read_text(file);
+  const std::string text = normalize_line_ends(read_text_file(file));
   check_text(file, text);
   YAML::Node doc;
   try {
@@ -84,7 +141,7 @@ YAML::Node read_yaml_file(const std::string& file, const std::string& what) {
     // stuck on a token (two documents starting at the same place) from both.
     std::istringstream in(text);
     YAML::Parser parser(in);
-    DocumentMarks marks;
+    DocumentMarks marks(file, true);
     while (marks.starts.size() < 3 && parser.HandleNextDocument(marks)) {
       const size_t n = marks.starts.size();
       if (n >= 2 && marks.starts[n - 1].pos == marks.starts[n - 2].pos) {

@@ -214,7 +214,7 @@ double Section::parse_one(const std::string& key, const std::string& sub, const 
   if (!node.IsScalar()) throw InputError(where, full + ": expected a single value, got " + type_name(node));
   try {
     const double v = parse(node.Scalar());
-    range.check(v, node.Scalar());
+    range.check(v, node.Scalar(), base_unit(parse));
     return v;
   } catch (const std::invalid_argument& e) {
     throw InputError(where, full + ": " + printable(e.what()));
@@ -249,7 +249,15 @@ int Section::integer(const std::string& key, Range range) const {
   // Counts are exact: an uncertainty range would have `trainsim claim` sample fractions of them.
   if (e.value.IsMap()) fail_value(key, "expected an integer, got a map; {value, low, high} is for measured quantities");
   const double v = parse_one(key, "", e.value, units::integer_count, range);
-  if (std::abs(v) > 2147483647.0) fail_value(key, "too large for an integer count, got " + number_text(v));
+  // The key's range, narrowed to what an int holds (a count past 2^63 came here as "expected an integer").
+  constexpr double kMaxCount = 2147483647.0;
+  if (std::abs(v) > kMaxCount) {
+    // Written out: number_text's %g would print the bound as 2.14748e+09.
+    const std::string held = std::isfinite(range.min) ? "must be in " + std::string(range.min_inclusive ? "[" : "(") +
+                                                            number_text(range.min) + ", 2147483647]"
+                                                      : "must be in [-2147483647, 2147483647]";
+    fail_value(key, held + ", got " + printable(e.value.Scalar()));
+  }
   return static_cast<int>(v);
 }
 

@@ -23,6 +23,32 @@ std::string trim(const std::string& s) {
   return s.substr(b, s.find_last_not_of(" \t") - b + 1);
 }
 
+// Nesting a sweep row may have; a row of trainsim nests a few levels. flatten_into and
+// the comparisons of merge_rows recurse once per level: a hostile row 100,000 deep
+// overflowed the stack (SIGSEGV).
+constexpr int kMaxRowDepth = 64;
+
+// The byte offset (0-based) of the first '[' or '{' that opens level kMaxRowDepth + 1
+// outside strings, or npos.
+std::size_t too_deep_at(const std::string& line) {
+  int depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxRowDepth) return i;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return std::string::npos;
+}
+
 void flatten_into(const Row& value, ColumnPath& path, std::vector<Cell>& out) {
   for (const auto& [key, member] : value.items()) {
     path.push_back(key);
@@ -234,6 +260,9 @@ std::vector<Row> read_rows(const std::string& text, const std::string& file) {
   while (std::getline(in, line)) {
     ++line_number;
     if (trim(line).empty()) continue;
+    if (const std::size_t at = too_deep_at(line); at != std::string::npos)
+      throw InputError({file, line_number, static_cast<int>(at + 1)},
+                       fmt::format("JSON nested deeper than {} arrays and objects; not a sweep row", kMaxRowDepth));
     Row row;
     try {
       row = Row::parse(line);
