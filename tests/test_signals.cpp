@@ -32,21 +32,19 @@ const std::vector<std::string> kSweepArgs = {
     "model.moe.first_dense_layers=1", "--set", "parallelism.dp=64", "--set", "training.global_batch=256", "--set",
     "training.batch_ramp.start=256", "--set", "parallelism.pp=2", "--set", "node.nvlink_bandwidth=150GB/s,160GB/s,170GB/s,180GB/s,190GB/s,200GB/s"};
 
-struct Workdir {
-  fs::path dir;
-  Workdir() {
-    std::string name = (fs::temp_directory_path() / "trainsim-signals-XXXXXX").string();
-    REQUIRE(::mkdtemp(name.data()) != nullptr);
-    dir = name;
-  }
-  ~Workdir() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-  Workdir(const Workdir&) = delete;
-  Workdir& operator=(const Workdir&) = delete;
-  [[nodiscard]] std::string operator/(const std::string& name) const { return (dir / name).string(); }
-};
+// A fresh directory (mkdtemp); each test removes it at its end.
+fs::path fresh_directory() {
+  std::string name = (fs::temp_directory_path() / "trainsim-signals-XXXXXX").string();
+  REQUIRE(::mkdtemp(name.data()) != nullptr);
+  return name;
+}
+
+// The sweep writing its rows to `output`.
+std::vector<std::string> sweep_to(const fs::path& output) {
+  std::vector<std::string> args = kSweepArgs;
+  args.insert(args.end(), {"--output", output.string()});
+  return args;
+}
 
 std::string slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -72,6 +70,14 @@ pid_t start_trainsim(std::vector<std::string> args, const std::string& log) {
     ::_exit(127);
   }
   return pid;
+}
+
+// Runs `trainsim ARGS` to its end; its exit status (-1: killed).
+int run_to_end(const std::vector<std::string>& args, const std::string& log) {
+  const pid_t pid = start_trainsim(args, log);
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 // Parent pid and state of a live process, from /proc/PID/stat (state 'Z': a zombie).
@@ -129,9 +135,10 @@ std::set<pid_t> interrupt_sweep(const std::vector<std::string>& args, const std:
   return seen;
 }
 
-// True when none of `pids` is alive within a few seconds.
+// True when none of `pids` is alive within 0.1 s: a point takes several times as long,
+// so a child left running (and finishing its point on its own) is seen alive.
 bool all_gone(const std::set<pid_t>& pids) {
-  for (int i = 0; i < 500; ++i) {
+  for (int i = 0; i < 10; ++i) {
     bool any = false;
     for (const pid_t p : pids) any = any || alive(p);
     if (!any) return true;
@@ -143,55 +150,41 @@ bool all_gone(const std::set<pid_t>& pids) {
 }  // namespace
 
 TEST_CASE("SIGTERM to a sweep ends its children and keeps its finished points for --resume") {
-  Workdir w;
-  std::vector<std::string> args = kSweepArgs;
-  args.insert(args.end(), {"--output", w / "full.csv"});
-  const auto reference = test::run_command("cd '" TRAINSIM_SOURCE_DIR "' && '" + test::trainsim_exe() + "' " +
-                                           [&] {
-                                             std::string line;
-                                             for (const auto& a : args) line += "'" + a + "' ";
-                                             return line;
-                                           }());
-  REQUIRE(reference.status == 0);
+  const fs::path w = fresh_directory();
+  REQUIRE(run_to_end(sweep_to(w / "full.csv"), w / "log0") == 0);
 
-  std::vector<std::string> interrupted = kSweepArgs;
-  interrupted.insert(interrupted.end(), {"--output", w / "s.csv"});
   int status = 0;
-  const std::set<pid_t> children = interrupt_sweep(interrupted, w / "log", SIGTERM, status);
+  const std::set<pid_t> children = interrupt_sweep(sweep_to(w / "s.csv"), w / "log", SIGTERM, status);
   CHECK(all_gone(children));
   REQUIRE(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 128 + SIGTERM);
   const std::string log = slurp(w / "log");
+  const std::string kept = (w / "s.csv.partial.jsonl").string();
   INFO(log);
   CHECK(log.find("trainsim sweep: interrupted by SIGTERM; ") == 0);
-  CHECK(log.find("kept in " + (w / "s.csv.partial.jsonl")) != std::string::npos);
-  CHECK(log.find("--resume " + (w / "s.csv.partial.jsonl")) != std::string::npos);
+  CHECK(log.find("kept in " + kept) != std::string::npos);
+  CHECK(log.find("--resume " + kept) != std::string::npos);
   CHECK_FALSE(fs::exists(w / "s.csv"));  // the output is written by a sweep that finished only
-  const auto kept = sweep::read_rows(slurp(w / "s.csv.partial.jsonl"), "partial");
-  CHECK(kept.size() >= 1);
-  CHECK(kept.size() < 6);
+  const auto rows = sweep::read_rows(slurp(kept), "partial");
+  CHECK(rows.size() >= 1);
+  CHECK(rows.size() < 6);
 
-  std::vector<std::string> resume = interrupted;
-  resume.insert(resume.end(), {"--resume", w / "s.csv.partial.jsonl"});
-  const pid_t again = start_trainsim(resume, w / "log2");
-  int again_status = 0;
-  REQUIRE(::waitpid(again, &again_status, 0) == again);
-  INFO(slurp(w / "log2"));
-  CHECK(WIFEXITED(again_status));
-  CHECK(WEXITSTATUS(again_status) == 0);
+  std::vector<std::string> resume = sweep_to(w / "s.csv");
+  resume.insert(resume.end(), {"--resume", kept});
+  CHECK(run_to_end(resume, w / "log2") == 0);
   CHECK(slurp(w / "s.csv") == slurp(w / "full.csv"));
   CHECK(slurp(w / "full.csv").size() > 100);
+  fs::remove_all(w);
 }
 
 TEST_CASE("Children of a sweep killed outright die with it") {
-  Workdir w;
-  std::vector<std::string> args = kSweepArgs;
-  args.insert(args.end(), {"--output", w / "s.csv"});
+  const fs::path w = fresh_directory();
   int status = 0;
-  const std::set<pid_t> children = interrupt_sweep(args, w / "log", SIGKILL, status);
+  const std::set<pid_t> children = interrupt_sweep(sweep_to(w / "s.csv"), w / "log", SIGKILL, status);
   CHECK(WIFSIGNALED(status));
   CHECK(all_gone(children));
   CHECK_FALSE(fs::exists(w / "s.csv"));
+  fs::remove_all(w);
 }
 
 TEST_CASE("sweep --resume takes only rows of the same sweep") {
