@@ -11,6 +11,7 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <sstream>
 
 #include "sim/calibrate/attribution_output.hpp"
 #include "sim/calibrate/calibration_fit.hpp"
@@ -22,6 +23,7 @@
 #include "sim/cli/commands.hpp"
 #include "sim/config/load.hpp"
 #include "sim/model/cost_model.hpp"
+#include "sim/report/output_file.hpp"
 
 namespace trainsim::cli {
 
@@ -78,6 +80,13 @@ void register_calibrate(CLI::App& app, Action& action) {
   add_format_option(*cmd, opts->output, {"text", "json"});
   cmd->callback([&action, opts] {
     action = [opts]() -> int {
+      refuse_outputs_over_inputs({{"--write", opts->write_path}},
+                                 {{"TRACE", opts->trace_path},
+                                  {"--classes", opts->classes_path},
+                                  {"--laws", opts->laws_path},
+                                  {"--recipes", opts->recipes_path},
+                                  {"--workload", opts->workload_path}});
+      OutputFile calibration_out(opts->write_path);  // before the fit: a bad path loses no work
       const calibrate::KernelClassTable table = calibrate::load_kernel_classes(opts->classes_path);
       const calibrate::KinetoTrace trace = calibrate::read_kineto_trace(opts->trace_path);
       const calibrate::TraceAttribution attribution = calibrate::attribute_kernels(trace, table);
@@ -111,9 +120,9 @@ void register_calibrate(CLI::App& app, Action& action) {
       fit.fitted.file = shown(fit.fitted.file);
       fit.routed_rows = rows;
       if (!opts->write_path.empty()) {
-        std::ofstream file(opts->write_path);
-        calibrate::write_calibration_yaml(file, fit);
-        if (!file) throw InputError({opts->write_path, 0, 0}, "cannot write the calibration file");
+        std::ostringstream yaml;
+        calibrate::write_calibration_yaml(yaml, fit);
+        calibration_out.commit(yaml.str());
       }
       if (opts->output.format == "json")
         std::cout << calibrate::calibration_json(fit).dump(2) << '\n';

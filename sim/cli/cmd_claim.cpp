@@ -7,14 +7,20 @@
 #include <cstdint>
 #include <limits>
 #include <cmath>
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "sim/calibrate/step_calibration.hpp"
 #include "sim/cli/commands.hpp"
 #include "sim/config/load.hpp"
 #include "sim/parallel/memory.hpp"
+#include "sim/report/output_file.hpp"
 #include "sim/run/process_pool.hpp"
 #include "sim/run/simulate_run.hpp"
 #include "sim/studies/claim.hpp"
@@ -84,6 +90,8 @@ int run(const ClaimOptions& o) {
   const auto started = std::chrono::steady_clock::now();
   const claim::MetricInfo& metric = claim::find_metric(o.metric);
   if (!std::isfinite(o.value)) throw InputError({"--value", 0, 0}, "expected a finite number");
+  refuse_outputs_over_inputs({{"--csv", o.csv_path}, {"--plot", o.plot_path}},
+                             {{"--cluster", o.config.cluster_path}, {"--workload", o.config.workload_path}});
   const auto user = parse_overrides(o.config.set_args);
   const Inputs in = load_inputs(o.config.cluster_path, o.config.workload_path, user);
   const ClusterSpec& cluster = in.cluster;
@@ -91,13 +99,8 @@ int run(const ClaimOptions& o) {
   const RunRequest run = run_request(o.run);
   check_full_fidelity_fits(cluster, workload, run);  // once here, not once per sample
   // Open output files first: an unwritable path is an input error, not lost simulations.
-  std::ofstream csv_out;
-  if (!o.csv_path.empty()) {
-    csv_out.open(o.csv_path);
-    if (!csv_out) throw InputError({o.csv_path, 0, 0}, "cannot write the CSV file");
-  }
-  if (!o.plot_path.empty() && !std::ofstream(o.plot_path))
-    throw InputError({o.plot_path, 0, 0}, "cannot write the chart file");
+  OutputFile csv_out(o.csv_path);
+  OutputFile plot_out(o.plot_path);  // checks the path; the chart script writes a file it is then renamed from
 
   std::vector<Knob> knobs;
   for (const auto& c : cluster.uncertain) knobs.push_back(probe(c, true, o, user));
@@ -144,7 +147,7 @@ int run(const ClaimOptions& o) {
   else
     std::cout << claim::to_text(result);
   std::cout.flush();
-  if (csv_out.is_open()) csv_out << claim::samples_csv(result);
+  csv_out.commit(claim::samples_csv(result));
 
   int status = 0;
   if (!o.plot_path.empty()) {
@@ -157,15 +160,27 @@ int run(const ClaimOptions& o) {
     // Debian's python3-matplotlib is installed for /usr/bin/python3, which a python3
     // earlier on PATH (pyenv, venv) may lack.
     const std::string python = std::ifstream("/usr/bin/python3").good() ? "/usr/bin/python3" : "python3";
+    // The script draws into a private directory (the file name keeps the format's
+    // extension); the chart then goes to --plot like any output.
+    std::string scratch_dir = (std::filesystem::temp_directory_path() / "trainsim-plot-XXXXXX").string();
+    if (::mkdtemp(scratch_dir.data()) == nullptr)
+      throw OutputError(o.plot_path, std::string("no scratch directory: ") + std::strerror(errno));
+    const std::string scratch = scratch_dir + "/" + std::filesystem::path(o.plot_path).filename().string();
     const std::string command =
-        python + " " + quoted(std::string(TRAINSIM_SOURCE_DIR) + "/scripts/plot_claim.py") + " " + quoted(o.plot_path);
+        python + " " + quoted(std::string(TRAINSIM_SOURCE_DIR) + "/scripts/plot_claim.py") + " " + quoted(scratch);
     FILE* pipe = popen(command.c_str(), "w");
     const std::string json = claim::to_json(result).dump();
     const bool written = pipe != nullptr && std::fwrite(json.data(), 1, json.size(), pipe) == json.size();
     const int rc = pipe != nullptr ? pclose(pipe) : -1;
+    std::ostringstream chart;
+    chart << std::ifstream(scratch, std::ios::binary).rdbuf();
+    std::error_code ignored;
+    std::filesystem::remove_all(scratch_dir, ignored);
     if (!written || rc != 0) {
       std::cerr << "trainsim claim: the chart was not drawn (" << command << " failed; it needs python3-matplotlib)\n";
       status = 1;
+    } else {
+      plot_out.commit(chart.str());
     }
   }
   const double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

@@ -46,13 +46,18 @@ std::vector<std::string> expand_inputs(const std::vector<std::string>& inputs) {
 }
 
 int merge_command(const MergeOptions& o) {
+  const std::vector<std::string> files = expand_inputs(o.inputs);
+  std::vector<NamedPath> inputs;
+  for (const auto& file : files) inputs.push_back({"FILES", file});
+  refuse_outputs_over_inputs({{"--output", o.output_path}}, inputs);
+  OutputFile out = sweep::open_output(o.output_path);
   std::vector<sweep::Row> rows;
-  for (const auto& file : expand_inputs(o.inputs)) {
+  for (const auto& file : files) {
     // A regular file only: a FIFO without a writer would block, a device never end.
     for (auto& row : sweep::read_rows(config::read_text_file(file), file)) rows.push_back(std::move(row));
   }
   rows = sweep::merge_rows(std::move(rows));
-  sweep::write_output(o.output_path, o.format == "jsonl" ? sweep::to_jsonl(rows) : sweep::to_csv(rows));
+  sweep::write_output(out, o.format == "jsonl" ? sweep::to_jsonl(rows) : sweep::to_csv(rows));
   int status = 0;
   const auto missing = sweep::missing_points(rows, o.expect_points);
   if (!missing.empty()) {

@@ -1,9 +1,9 @@
 // trainsim run: simulate one training step (and the batch-ramp points), report
 // GPU-hours and days per trillion tokens, cost, energy, breakdown, trace.
-#include <fstream>
 #include <iostream>
 
 #include "sim/cli/commands.hpp"
+#include "sim/report/output_file.hpp"
 #include "sim/run/simulate_run.hpp"
 
 namespace trainsim::cli {
@@ -18,18 +18,16 @@ struct RunCommandOptions {
 };
 
 int run(const RunCommandOptions& o) {
+  refuse_outputs_over_inputs({{"--trace", o.trace_path}},
+                             {{"--cluster", o.config.cluster_path}, {"--workload", o.config.workload_path}});
+  // Open the trace file first: an unwritable path is an input error, not a lost simulation.
+  OutputFile trace_out(o.trace_path);
   const Inputs configs = load_configs(o.config);
   (void)checked_gpu_memory(configs, o.allow_oversubscribed_memory);
-  // Open the trace file first: an unwritable path is an input error, not a lost simulation.
-  std::ofstream trace_out;
-  if (!o.trace_path.empty()) {
-    trace_out.open(o.trace_path);
-    if (!trace_out) throw InputError({o.trace_path, 0, 0}, "cannot write the trace file");
-  }
   std::string trace;
   const StepResult result = simulate_run(configs.cluster, configs.workload, run_request(o.run),
                                          o.trace_path.empty() ? nullptr : &trace);
-  if (trace_out.is_open()) trace_out << trace << '\n';
+  trace_out.commit(trace + '\n');
   if (o.config.format == "json")
     std::cout << to_json(result).dump(2) << '\n';
   else if (o.config.format == "csv")

@@ -2,14 +2,17 @@
 // child process per point (a SimGrid engine lives once per process), rows in point
 // order whatever --jobs; or, with --emit-jobs, one self-contained command per point
 // for GNU parallel or a Slurm array job, merged afterwards by `trainsim merge`.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <fmt/format.h>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "sim/cli/commands.hpp"
 #include "sim/config/load.hpp"
@@ -29,6 +32,7 @@ struct SweepOptions {
   std::string output_path;
   std::string emit_jobs_path;
   std::string jobs_dir;
+  std::string resume_path;
   long long only_point = -1;
 };
 
@@ -106,8 +110,12 @@ sweep::Row point_row(const sweep::Plan& plan, std::size_t point, const JobResult
 }
 
 // Runs `points` with up to --jobs children at once; rows come back in the order of `points`.
-std::vector<sweep::Row> run_points(const SweepOptions& o, const sweep::Plan& plan,
-                                   const std::vector<std::size_t>& points) {
+// SIGINT / SIGTERM: the rows of the points that finished, and the signal.
+struct PointRows {
+  std::vector<sweep::Row> rows;
+  int interrupted_by = 0;
+};
+PointRows run_points(const SweepOptions& o, const sweep::Plan& plan, const std::vector<std::size_t>& points) {
   std::vector<Job> jobs;
   for (const std::size_t p : points) jobs.push_back(point_job(o, sweep::point_set_args(plan, p)));
   std::vector<sweep::Row> rows(points.size());
@@ -116,16 +124,39 @@ std::vector<sweep::Row> run_points(const SweepOptions& o, const sweep::Plan& pla
   progress.enabled = isatty(2) != 0;
   progress.draw();
   const auto done = [&](std::size_t index, const JobResult* result) {
-    if (result) {
+    if (result && result->interrupted_by == 0) {
       rows[index] = point_row(plan, points[index], *result);
       ++progress.done;
       if (sweep::row_failed(rows[index])) ++progress.failed;
     }
     progress.draw();
   };
-  (void)run_in_children(jobs, o.run.jobs, done);
+  const auto results = run_in_children(jobs, o.run.jobs, done, OnInterrupt::return_finished);
   progress.finish();
-  return rows;
+  PointRows out;
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    if (results[i].interrupted_by != 0)
+      out.interrupted_by = results[i].interrupted_by;
+    else
+      out.rows.push_back(std::move(rows[i]));
+  }
+  return out;
+}
+
+// An interrupted sweep keeps its finished rows as JSON lines beside --output (or in the
+// current directory), the form --resume and merge read.
+int keep_finished_rows(const SweepOptions& o, std::size_t points, const std::vector<sweep::Row>& rows,
+                       int signal_number) {
+  struct stat st {};
+  const bool beside_output = !o.output_path.empty() && (::stat(o.output_path.c_str(), &st) != 0 || S_ISREG(st.st_mode));
+  const std::string kept = (beside_output ? o.output_path : std::string("sweep")) + ".partial.jsonl";
+  sweep::write_output(kept, sweep::to_jsonl(rows));
+  std::cerr << fmt::format(
+      "trainsim sweep: interrupted by {}; {} of {} points finished, kept in {}.\n"
+      "Finish the sweep with the same command and --resume {} (or run the missing points with --only-point "
+      "and join the rows with trainsim merge)\n",
+      signal_number == SIGINT ? "SIGINT" : "SIGTERM", rows.size(), points, kept, kept);
+  return 128 + signal_number;
 }
 
 // ------------------------------------------------------------------ --emit-jobs
@@ -159,7 +190,8 @@ int emit_jobs(const SweepOptions& o, const sweep::Plan& plan) {
   for (std::size_t p = 0; p < points; ++p)
     text += common + " --only-point " + std::to_string(p) + " --format jsonl --output " +
             sweep::shell_quote((dir / sweep::point_file_name(p, points)).string()) + "\n";
-  sweep::write_output(o.emit_jobs_path, text);
+  OutputFile out = sweep::open_output(o.emit_jobs_path);
+  sweep::write_output(out, text);
   std::cerr << fmt::format(
       "trainsim sweep: wrote {} jobs to {}; each writes its row to {}/point-*.jsonl.\n"
       "Run them with scripts/sweep-parallel {} (GNU parallel), scripts/sweep-slurm {} (Slurm) or bash {},\n"
@@ -182,11 +214,25 @@ int sweep_command(SweepOptions o) {
     if (!std::ifstream(*path)) throw InputError({*path, 0, 0}, "cannot read the file");
     *path = fs::absolute(*path).string();  // children and emitted jobs may run elsewhere
   }
+  refuse_outputs_over_inputs({{"--output", o.output_path}, {"--emit-jobs", o.emit_jobs_path}},
+                             {{"--cluster", o.config.cluster_path},
+                              {"--workload", o.config.workload_path},
+                              {"--resume", o.resume_path}});
   const std::size_t points = sweep::point_count(plan);
   if (!o.emit_jobs_path.empty()) {
-    if (o.only_point >= 0 || !o.output_path.empty())
-      throw InputError({"--emit-jobs", 0, 0}, "cannot be combined with --only-point or --output");
+    if (o.only_point >= 0 || !o.output_path.empty() || !o.resume_path.empty())
+      throw InputError({"--emit-jobs", 0, 0}, "cannot be combined with --only-point, --output or --resume");
     return emit_jobs(o, plan);
+  }
+  if (!o.resume_path.empty() && o.only_point >= 0)
+    throw InputError({"--resume", 0, 0}, "cannot be combined with --only-point");
+  std::vector<sweep::Row> resumed;
+  if (!o.resume_path.empty()) {
+    std::ifstream in(o.resume_path, std::ios::binary);
+    if (!in) throw InputError({o.resume_path, 0, 0}, "cannot read the file");
+    std::ostringstream text;
+    text << in.rdbuf();
+    resumed = sweep::merge_rows(sweep::read_resumed_rows(plan, text.str(), o.resume_path));
   }
   if (!o.jobs_dir.empty()) throw InputError({"--jobs-dir", 0, 0}, "only applies with --emit-jobs");
   std::vector<std::size_t> selected;
@@ -196,10 +242,18 @@ int sweep_command(SweepOptions o) {
                                                            o.only_point, points, points - 1));
     selected.push_back(static_cast<std::size_t>(o.only_point));
   } else {
-    for (std::size_t p = 0; p < points; ++p) selected.push_back(p);
+    std::size_t k = 0;  // the resumed rows are sorted by point
+    for (std::size_t p = 0; p < points; ++p) {
+      while (k < resumed.size() && resumed[k]["point"].get<std::size_t>() < p) ++k;
+      if (k == resumed.size() || resumed[k]["point"].get<std::size_t>() != p) selected.push_back(p);
+    }
   }
-  const auto rows = run_points(o, plan, selected);
-  sweep::write_output(o.output_path, o.config.format == "jsonl" ? sweep::to_jsonl(rows) : sweep::to_csv(rows));
+  OutputFile out = sweep::open_output(o.output_path);  // before the points: a bad path loses no work
+  PointRows ran = run_points(o, plan, selected);
+  for (auto& row : resumed) ran.rows.push_back(std::move(row));
+  const auto rows = sweep::merge_rows(std::move(ran.rows));
+  if (ran.interrupted_by != 0) return keep_finished_rows(o, points, rows, ran.interrupted_by);
+  sweep::write_output(out, o.config.format == "jsonl" ? sweep::to_jsonl(rows) : sweep::to_csv(rows));
   std::size_t failed = 0;
   for (const auto& row : rows) failed += sweep::row_failed(row) ? 1 : 0;
   if (failed > 0) {
@@ -228,6 +282,9 @@ void register_sweep(CLI::App& app, Action& action) {
                   "Run nothing; write one self-contained shell command per point to FILE (line K+1 = point K)");
   cmd->add_option("--jobs-dir", opts.jobs_dir,
                   "With --emit-jobs: where each command writes its point-K.jsonl row (default FILE.points)");
+  cmd->add_option("--resume", opts.resume_path,
+                  "Run only the points missing from FILE (JSON lines rows, e.g. the .partial.jsonl an interrupted "
+                  "sweep kept) and write the whole sweep");
   cmd->add_option("--only-point", opts.only_point, "Run only point K of the sweep (what emitted jobs do)")
       ->check(CLI::NonNegativeNumber);
   cmd->callback([&action] { action = [] { return sweep_command(opts); }; });

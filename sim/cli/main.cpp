@@ -5,6 +5,8 @@
 
 #include "sim/cli/commands.hpp"
 #include "sim/config/error.hpp"
+#include "sim/report/output_file.hpp"
+#include "sim/run/process_pool.hpp"
 
 int main(int argc, char** argv) {
   using namespace trainsim;
@@ -41,6 +43,12 @@ int main(int argc, char** argv) {
   } catch (const InputError& e) {
     std::cerr << e.what() << '\n';
     return 2;
+  } catch (const OutputError& e) {
+    std::cerr << e.what() << '\n';
+    return kOutputErrorStatus;
+  } catch (const Interrupted& e) {
+    std::cerr << "trainsim: " << e.what() << '\n';
+    return 128 + e.signal_number;
   } catch (const std::exception& e) {
     std::cerr << "trainsim: internal error: " << e.what() << '\n';
     return 3;

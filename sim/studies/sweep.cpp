@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -321,25 +323,42 @@ std::string shell_quote(const std::string& word) {
   return out;
 }
 
-void write_output(const std::string& path, const std::string& text) {
-  if (path.empty()) {
-    std::cout << text << std::flush;
-    return;
-  }
-  // Emitted jobs may run where their output directory was never created (another node).
-  std::error_code ignored;  // a real failure shows when the file is opened
+OutputFile open_output(const std::string& path) {
+  if (path.empty()) return {};
+  std::error_code ignored;  // a real failure shows when the temporary is created
   const auto parent = std::filesystem::path(path).parent_path();
   if (!parent.empty()) std::filesystem::create_directories(parent, ignored);
-  const std::string temporary = path + ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    out << text;
-    if (!out) throw InputError({path, 0, 0}, "cannot write the output file");
+  return OutputFile(path);
+}
+
+void write_output(OutputFile& out, const std::string& text) {
+  if (out.is_open()) {
+    out.commit(text);
+    return;
   }
-  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
-    std::remove(temporary.c_str());
-    throw InputError({path, 0, 0}, "cannot write the output file");
+  std::cout << text << std::flush;
+  if (!std::cout) throw OutputError("standard output", std::strerror(errno != 0 ? errno : EIO));
+}
+
+void write_output(const std::string& path, const std::string& text) {
+  OutputFile out = open_output(path);
+  write_output(out, text);
+}
+
+std::vector<Row> read_resumed_rows(const Plan& plan, const std::string& text, const std::string& file) {
+  std::vector<Row> rows = read_rows(text, file);
+  const std::size_t points = point_count(plan);
+  for (const Row& row : rows) {
+    const auto point = row["point"].get<long long>();
+    if (static_cast<std::size_t>(point) >= points)
+      throw InputError({file, 0, 0}, fmt::format("point {} is not a point of this sweep ({} points)", point, points));
+    const Row expected = make_row(plan, static_cast<std::size_t>(point), "", Row());
+    for (const auto& entry : plan.sets)
+      if (entry.is_axis() && (!row.contains(entry.key) || row[entry.key] != expected[entry.key]))
+        throw InputError({file, 0, 0}, fmt::format("point {} was run with another {}: not a row of this sweep",
+                                                   point, entry.key));
   }
+  return rows;
 }
 
 std::string point_file_name(std::size_t point, std::size_t points) {

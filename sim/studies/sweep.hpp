@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "sim/report/output_file.hpp"
+
 namespace trainsim::sweep {
 
 using Row = nlohmann::ordered_json;
@@ -96,10 +98,19 @@ struct Cell {
 // One word for a POSIX shell: single-quoted, a ' written as '\''.
 [[nodiscard]] std::string shell_quote(const std::string& word);
 
-// Writes `text` to `path` through a temporary file and a rename, so a reader (a
-// merge running beside an array job) never sees half a file. Empty path: stdout.
-// Throws InputError when the file cannot be written.
+// Opens an output of sweep or merge before the work (sim/report/output_file.hpp: a
+// temporary beside the file, renamed at write_output, so a reader such as a merge
+// running beside an array job never sees half a file). Its missing parent directories
+// are created: emitted jobs may run where their output directory was never made.
+// Empty path: stdout. Throws InputError when the path cannot be written.
+[[nodiscard]] OutputFile open_output(const std::string& path);
+// Writes `text` to `out`, or to stdout when it has no path. Throws OutputError.
+void write_output(OutputFile& out, const std::string& text);
 void write_output(const std::string& path, const std::string& text);
+
+// The rows of --resume FILE (JSON lines, e.g. what an interrupted sweep kept): each
+// must be a point of `plan` with the plan's axis values (InputError otherwise).
+[[nodiscard]] std::vector<Row> read_resumed_rows(const Plan& plan, const std::string& text, const std::string& file);
 
 // "point-000042.jsonl": fixed width so the files sort in point order.
 [[nodiscard]] std::string point_file_name(std::size_t point, std::size_t points);
