@@ -15,7 +15,17 @@ struct RunCommandOptions {
   RunOptions run;
   std::string trace_path;
   bool allow_oversubscribed_memory = false;
+  reliability::GoodputRequest goodput;  // --seeds, --checkpoint-interval
 };
+
+// The run with failures, from the idealised run's per-token time (ramp points, or the full step).
+reliability::GoodputReport goodput_of(const StepResult& r, const Inputs& in, const reliability::GoodputRequest& request) {
+  std::vector<reliability::RampCurvePoint> curve;
+  for (const RampPoint& p : r.ramp) curve.push_back({static_cast<double>(p.global_batch), p.seconds_per_token});
+  if (curve.empty())
+    curve.push_back({static_cast<double>(in.workload.training.global_batch), r.step_time_s / r.tokens_per_step});
+  return reliability::simulate_goodput(in.cluster, in.workload, curve, r.total_days * 86400, r.step_time_s, request);
+}
 
 int run(const RunCommandOptions& o) {
   refuse_outputs_over_inputs({{"--trace", o.trace_path}},
@@ -25,8 +35,9 @@ int run(const RunCommandOptions& o) {
   const Inputs configs = load_configs(o.config);
   (void)checked_gpu_memory(configs, o.allow_oversubscribed_memory);
   std::string trace;
-  const StepResult result = simulate_run(configs.cluster, configs.workload, run_request(o.run),
-                                         o.trace_path.empty() ? nullptr : &trace);
+  StepResult result = simulate_run(configs.cluster, configs.workload, run_request(o.run),
+                                   o.trace_path.empty() ? nullptr : &trace);
+  if (configs.cluster.reliability) result.goodput = goodput_of(result, configs, o.goodput);
   trace_out.commit(trace + '\n');
   if (o.config.format == "json")
     std::cout << to_json(result).dump(2) << '\n';
@@ -46,6 +57,13 @@ void register_run(CLI::App& app, Action& action) {
   add_run_options(*cmd, opts.run);
   add_allow_oversubscribed_memory_option(*cmd, opts.allow_oversubscribed_memory);
   cmd->add_option("--trace", opts.trace_path, "Write a Chrome trace (Perfetto) of the simulated step");
+  cmd->add_option("--seeds", opts.goodput.seeds, "Runs with failures simulated (a cluster with a reliability section)")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  cmd->add_option_function<std::size_t>(
+         "--checkpoint-interval", [](std::size_t steps) { opts.goodput.interval_steps = steps; },
+         "Steps between checkpoints in the run with failures; default: the interval that minimises the wall time")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 40));
   cmd->callback([&action] { action = [] { return run(opts); }; });
 }
 

@@ -14,6 +14,13 @@ const Range kEfficiencyRange = Range::between(1e-3, 1);
 const Range kPeakRange = Range::between(1e12, 1e17);
 // Prices in USD: at most 10 million per item (an H800 node share is about 40 thousand).
 const Range kUsdRange = Range::between(0, 1e7);
+// Failure rates: at most 1,000 failures per 1,000 component-days (one a day per component; assumption:
+// far above any published fleet rate, which are a few per 1,000 node-days).
+const Range kFailureRateRange = Range::between(0, 1000);
+// Recovery times: at most 30 days (assumption: a longer outage is not a restart but a new run).
+const Range kRecoveryTimeRange = Range::between(0, 30 * 86400.0);
+// Checkpoint bandwidths: 1 MB/s to 10 TB/s per node (a node's NICs together: 3.2 Tb/s = 400 GB/s).
+const Range kCheckpointBandwidthRange = Range::between(1e6, 1e13);
 }  // namespace
 
 const KeyTable& cluster_keys() {
@@ -91,6 +98,57 @@ const KeyTable& cluster_keys() {
           optional(number("pricing.amortization_years", plain, Range::between(0, 100),
                           "years over which capex is spread; 0 = not given"),
                    "0"),
+          optional(section("reliability", "failures, restarts and checkpoints: the goodput block of `run`"),
+                   "absent: no failures (the idealised figures alone)"),
+          section("reliability.failures_per_1000_days",
+                  "failure rates, each in failures per 1,000 days of ONE such component (per 1,000 GPU-days, "
+                  "node-days, NIC-days, cable-days, switch-days); the cluster's count of each multiplies it"),
+          optional(number("reliability.failures_per_1000_days.gpu", plain, kFailureRateRange,
+                          "per 1,000 GPU-days; the GPU's node leaves the job until replaced"),
+                   "0"),
+          optional(number("reliability.failures_per_1000_days.node", plain, kFailureRateRange,
+                          "host failures (CPU, memory, power, board) per 1,000 node-days; the node leaves the job"),
+                   "0"),
+          optional(number("reliability.failures_per_1000_days.nic", plain, kFailureRateRange,
+                          "per 1,000 NIC-days (one NIC per GPU); the node leaves the job"),
+                   "0"),
+          optional(number("reliability.failures_per_1000_days.link", plain, kFailureRateRange,
+                          "per 1,000 cable-days of the scale-out fabric (NIC-leaf and switch-switch cables); the job "
+                          "restarts, no node is lost"),
+                   "0"),
+          optional(number("reliability.failures_per_1000_days.switch", plain, kFailureRateRange,
+                          "per 1,000 switch-days of the scale-out fabric; the job restarts, no node is lost"),
+                   "0"),
+          optional(number("reliability.detection_time", time, kRecoveryTimeRange,
+                          "from a failure to the job being stopped (hang detection, watchdog timeouts)"),
+                   "0"),
+          optional(number("reliability.replace_time", time, kRecoveryTimeRange,
+                          "to repair or replace a failed node and return it to the spare pool; the job waits for "
+                          "it when no spare is left"),
+                   "0"),
+          optional(number("reliability.restart_time", time, kRecoveryTimeRange,
+                          "to reschedule and re-initialise the job (process launch, communicator set-up), before "
+                          "the checkpoint load"),
+                   "0"),
+          optional(integer("reliability.spare_nodes", Range::between(0, 1e6),
+                           "healthy nodes held outside the job; a node failure takes one instead of waiting "
+                           "replace_time"),
+                   "0"),
+          section("reliability.checkpoint", "checkpoints: weights + optimizer states, written to the storage plane"),
+          number("reliability.checkpoint.write_bandwidth", bandwidth, kCheckpointBandwidthRange,
+                 "checkpoint write bandwidth per node to the storage plane"),
+          number("reliability.checkpoint.read_bandwidth", bandwidth, kCheckpointBandwidthRange,
+                 "checkpoint read (load) bandwidth per node from the storage plane"),
+          optional(number("reliability.checkpoint.storage_bandwidth", bandwidth, Range::between(0, 1e16),
+                          "aggregate cap of the storage plane over all nodes together; 0 = no cap"),
+                   "0"),
+          optional(boolean("reliability.checkpoint.asynchronous",
+                           "true: the step stalls only for the snapshot copy to host memory and the write "
+                           "goes on in the background (a checkpoint counts once written)"),
+                   "false"),
+          conditional(number("reliability.checkpoint.snapshot_bandwidth", bandwidth, Range::between(1e8, 1e13),
+                             "device-to-host copy bandwidth per GPU for the asynchronous snapshot"),
+                      "required when asynchronous is true, refused otherwise"),
       }};
   return table;
 }

@@ -139,6 +139,29 @@ ClusterSpec load_cluster(const std::string& path, const std::vector<Override>& o
                                    {"capex_per_endpoint_usd", &price.capex_per_endpoint_usd},
                                    {"amortization_years", &price.amortization_years}})
     *field = pricing.number(key);
+
+  if (const auto rel = top.optional_section("reliability")) {
+    ReliabilitySpec r;
+    const Section rates = rel->section("failures_per_1000_days");
+    constexpr double kPer1000DaysToPerSecond = 1.0 / (1000 * 86400.0);
+    for (const auto& [key, field] : {std::pair{"gpu", &r.rates.gpu}, {"node", &r.rates.node}, {"nic", &r.rates.nic},
+                                     {"link", &r.rates.link}, {"switch", &r.rates.fabric_switch}})
+      *field = rates.number(key) * kPer1000DaysToPerSecond;
+    r.detection_s = rel->number("detection_time");
+    r.replace_s = rel->number("replace_time");
+    r.restart_s = rel->number("restart_time");
+    r.spare_nodes = rel->integer("spare_nodes");
+    const Section ckpt = rel->section("checkpoint");
+    r.checkpoint_write_bytes_per_s = ckpt.number("write_bandwidth");
+    r.checkpoint_read_bytes_per_s = ckpt.number("read_bandwidth");
+    r.storage_bytes_per_s = ckpt.number("storage_bandwidth");
+    r.asynchronous = ckpt.boolean("asynchronous");
+    if (r.asynchronous)
+      r.snapshot_bytes_per_s = ckpt.number("snapshot_bandwidth");
+    else if (ckpt.has("snapshot_bandwidth"))
+      ckpt.fail_key("snapshot_bandwidth", "applies only to asynchronous checkpoints (asynchronous: true)");
+    c.reliability = r;
+  }
   return c;
 }
 

@@ -95,6 +95,24 @@ struct CalibrationMultiplier {
   std::string origin;   // the --set argument, for errors
 };
 
+// The `reliability:` section (sim/reliability/goodput.hpp reads it). Rates are per
+// component-second (the YAML's failures per 1,000 component-days / 8.64e7).
+struct FailureRates {
+  double gpu = 0, node = 0, nic = 0, link = 0, fabric_switch = 0;
+};
+struct ReliabilitySpec {
+  FailureRates rates;
+  double detection_s = 0;
+  double replace_s = 0;
+  double restart_s = 0;
+  int spare_nodes = 0;
+  double checkpoint_write_bytes_per_s = 0;  // per node
+  double checkpoint_read_bytes_per_s = 0;   // per node
+  double storage_bytes_per_s = 0;           // aggregate cap; 0 = none
+  bool asynchronous = false;
+  double snapshot_bytes_per_s = 0;          // per GPU, device to host; asynchronous only
+};
+
 struct ClusterSpec {
   std::string source_file;
   std::string name;
@@ -103,6 +121,7 @@ struct ClusterSpec {
   NodeSpec node;
   NetworkSpec network;
   PricingSpec pricing;
+  std::optional<ReliabilitySpec> reliability;  // absent: no failures
   std::vector<UncertainConstant> uncertain;
   std::map<std::string, SourceMark> marks;  // dotted key path → where it was written
   std::vector<CalibrationMultiplier> calibration_multipliers;  // --set only, in argument order

@@ -9,6 +9,7 @@
 
 #include "sim/model/cost_model.hpp"
 #include "sim/parallel/schedule.hpp"
+#include "sim/report/goodput_output.hpp"
 
 namespace trainsim {
 
@@ -373,6 +374,7 @@ nlohmann::ordered_json to_json(const StepResult& r) {
   j["simulated_gpus"] = r.simulated_gpus;
   j["tasks"] = r.tasks;
   j["notes"] = r.notes;
+  if (r.goodput) j["goodput"] = goodput_json(*r.goodput);
   require_finite(j, "");
   return j;
 }
@@ -405,6 +407,7 @@ std::string to_text(const StepResult& r) {
       s += fmt::format("    batch {:>6} (simulated {:>6})  step {:>8.3f} s  {:.3e} s/token\n", p.global_batch,
                        p.simulated_batch, p.step_time_s, p.seconds_per_token);
   }
+  if (r.goodput) s += goodput_text(*r.goodput);
   for (const auto& n : r.notes) s += "\n  note: " + n + "\n";
   return s;
 }
@@ -433,6 +436,11 @@ std::string to_csv(const StepResult& r) {
     }
     header += ",memory.largest.total";
     row += fmt::format(",{:.9g}", big.total());
+  }
+  if (r.goodput) {
+    const auto [columns, values] = goodput_csv(*r.goodput);
+    header += columns;
+    row += values;
   }
   return header + "\n" + row + "\n";
 }

@@ -4,6 +4,7 @@
 // trace). Results are never assembled in main.
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,7 @@
 #include "sim/engine/step_executor.hpp"
 #include "sim/parallel/memory.hpp"
 #include "sim/parallel/step_program.hpp"
+#include "sim/reliability/goodput.hpp"
 #include "sim/report/schedule_phases.hpp"
 
 namespace trainsim {
@@ -45,6 +47,7 @@ struct StepResult {
   std::size_t tasks = 0;
   GpuMemory memory;                      // peak HBM per GPU by part (set by sim/run)
   SchedulePhases phases;                 // the schedule's phases per pipeline rank (schedule_phases.hpp)
+  std::optional<reliability::GoodputReport> goodput;  // the cluster's reliability section: the run with failures
 };
 
 // Metrics of one executed step program (the full-batch step).
