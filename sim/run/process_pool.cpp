@@ -106,6 +106,7 @@ JobResult finish(const Child& child) {
 
 std::vector<JobResult> run_in_children(const std::vector<Job>& jobs, int parallel, const JobDone& on_done) {
   if (engine::Simulator::exists()) throw std::logic_error("run_in_children after this process created its simulator");
+  if (engine::simulations_refused()) throw engine::SimulationRefused();
   std::vector<JobResult> results(jobs.size());
   const std::size_t width = static_cast<std::size_t>(std::max(1, parallel));
   std::vector<Child> running;

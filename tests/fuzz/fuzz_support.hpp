@@ -5,6 +5,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -44,6 +45,15 @@ class MemoryFile {
   int fd_;
   std::string path_;
 };
+
+// The targets that name shipped files by relative path (topologies/..., the
+// corpus's command lines) run from the source tree, as the tests do.
+inline void enter_source_dir() {
+  if (chdir(TRAINSIM_SOURCE_DIR) != 0) {
+    std::perror("chdir " TRAINSIM_SOURCE_DIR);
+    std::abort();
+  }
+}
 
 // A finding that is not a crash: the loader accepted something it must refuse.
 [[noreturn]] inline void violated(const char* what) {
