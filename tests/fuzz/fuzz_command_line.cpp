@@ -43,17 +43,9 @@ bool names_an_output(const std::string& flag) {
 
 // The input's lines as arguments, each output path replaced by `sink`.
 std::vector<std::string> arguments(const uint8_t* data, size_t size, const std::string& sink) {
-  std::vector<std::string> args;
-  std::string arg;
-  for (size_t i = 0; i < size; ++i) {
-    if (data[i] == '\n') {
-      args.push_back(arg);
-      arg.clear();
-    } else if (data[i] != '\0') {  // argv holds C strings
-      arg += static_cast<char>(data[i]);
-    }
-  }
-  if (!arg.empty()) args.push_back(arg);
+  std::vector<std::string> args = trainsim::fuzz::lines_of(data, size);
+  for (auto& a : args)  // argv holds C strings: each ends at its first NUL
+    if (const std::size_t nul = a.find('\0'); nul != std::string::npos) a.erase(nul);
   for (size_t i = 0; i < args.size(); ++i) {
     const std::size_t equals = args[i].find('=');
     if (args[i].rfind("--", 0) != 0) continue;
@@ -69,22 +61,8 @@ std::vector<std::string> arguments(const uint8_t* data, size_t size, const std::
 int run_command_line(std::vector<std::string> args) {
   using namespace trainsim;
   CLI::App app{"trainsim"};
-  app.require_subcommand(1);
-  app.set_help_all_flag("--help-all", "Help for every sub-command");
   cli::Action action;
-  cli::register_inspect(app, action);
-  cli::register_topology(app, action);
-  cli::register_net(app, action);
-  cli::register_schedule(app, action);
-  cli::register_run(app, action);
-  cli::register_check(app, action);
-  cli::register_claim(app, action);
-  cli::register_sweep(app, action);
-  cli::register_merge(app, action);
-  cli::register_cost(app, action);
-  cli::register_validate(app, action);
-  cli::register_keys(app, action);
-  cli::register_calibrate(app, action);
+  cli::register_all(app, action);
   std::reverse(args.begin(), args.end());  // CLI11's parse(vector) takes them last first
   try {
     app.parse(args);

@@ -55,6 +55,22 @@ inline void enter_source_dir() {
   }
 }
 
+// The input's lines ('\n' ends one), a last line without its '\n' too; at least one.
+inline std::vector<std::string> lines_of(const uint8_t* data, size_t size) {
+  std::vector<std::string> lines;
+  std::string line;
+  for (size_t i = 0; i < size; ++i) {
+    if (data[i] == '\n') {
+      lines.push_back(line);
+      line.clear();
+    } else {
+      line += static_cast<char>(data[i]);
+    }
+  }
+  if (!line.empty() || lines.empty()) lines.push_back(line);
+  return lines;
+}
+
 // A finding that is not a crash: the loader accepted something it must refuse.
 [[noreturn]] inline void violated(const char* what) {
   std::fprintf(stderr, "trainsim fuzz: invariant violated: %s\n", what);
