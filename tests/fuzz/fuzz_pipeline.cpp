@@ -13,7 +13,8 @@
 // per process) with a memory budget. Findings besides those of
 // fuzz_cluster_yaml.cpp: a run that refuses what check accepted, an exception or
 // signal in the child (an inf or NaN in an output is std::logic_error there), a
-// child above 1 GiB, and any input above 10 s (libFuzzer's -timeout).
+// child above 1 GiB, and any input above 30 s (libFuzzer's -timeout in scripts/fuzz: instrumented
+// code, 3-10x slower than Release).
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cmath>
