@@ -194,6 +194,7 @@ int run(const ClaimOptions& o) {
 
 void register_claim(CLI::App& app, Action& action) {
   static ClaimOptions opts;
+  opts = {};  // the defaults again: a process may register its commands more than once (tests/fuzz)
   auto* cmd = app.add_subcommand(
       "claim",
       "Check a published figure against a Monte Carlo over the uncertain constants ({value, low, high}) "

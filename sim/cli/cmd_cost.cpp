@@ -30,6 +30,7 @@ int run(const CostOptions& o) {
 
 void register_cost(CLI::App& app, Action& action) {
   static CostOptions opts;
+  opts = {};  // the defaults again: a process may register its commands more than once (tests/fuzz)
   auto* cmd = app.add_subcommand(
       "cost", "Cost of the simulated run: rental, energy and electricity, and on an owned cluster (capex + power)");
   add_config_options(*cmd, opts.config, {"text", "json"});

@@ -81,6 +81,7 @@ int merge_command(const MergeOptions& o) {
 
 void register_merge(CLI::App& app, Action& action) {
   static MergeOptions opts;
+  opts = {};  // the defaults again: a process may register its commands more than once (tests/fuzz)
   auto* cmd = app.add_subcommand(
       "merge", "Join the point-K.jsonl rows of an emitted sweep into the CSV (or JSON lines) of a local sweep");
   cmd->add_option("--format", opts.format, "Output format (default csv)")->check(CLI::IsMember({"csv", "jsonl"}));

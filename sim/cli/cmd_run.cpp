@@ -52,6 +52,7 @@ int run(const RunCommandOptions& o) {
 
 void register_run(CLI::App& app, Action& action) {
   static RunCommandOptions opts;
+  opts = {};  // the defaults again: a process may register its commands more than once (tests/fuzz)
   auto* cmd = app.add_subcommand("run", "Simulate a training step; GPU-hours and days per trillion tokens");
   add_config_options(*cmd, opts.config, {"text", "json", "csv"});
   add_run_options(*cmd, opts.run);

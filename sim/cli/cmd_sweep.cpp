@@ -267,6 +267,7 @@ int sweep_command(SweepOptions o) {
 
 void register_sweep(CLI::App& app, Action& action) {
   static SweepOptions opts;
+  opts = {};  // the defaults again: a process may register its commands more than once (tests/fuzz)
   auto* cmd = app.add_subcommand(
       "sweep", "Run `trainsim run` over the cartesian product of --set key=v1,v2,... axes; one row per point");
   add_cluster_option(*cmd, opts.config);

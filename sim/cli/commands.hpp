@@ -28,4 +28,8 @@ void register_validate(CLI::App& app, Action& action);
 void register_keys(CLI::App& app, Action& action);
 void register_calibrate(CLI::App& app, Action& action);
 
+// The app's rules (one sub-command, --help-all) and every sub-command, in `trainsim
+// --help` order: main() and tests/fuzz/fuzz_command_line.cpp.
+void register_all(CLI::App& app, Action& action);
+
 }  // namespace trainsim::cli

@@ -11,22 +11,8 @@
 int main(int argc, char** argv) {
   using namespace trainsim;
   CLI::App app{"trainsim: simulate a large-model training run on a GPU cluster, step by step"};
-  app.require_subcommand(1);
-  app.set_help_all_flag("--help-all", "Help for every sub-command");
   cli::Action action;
-  cli::register_inspect(app, action);
-  cli::register_topology(app, action);
-  cli::register_net(app, action);
-  cli::register_schedule(app, action);
-  cli::register_run(app, action);
-  cli::register_check(app, action);
-  cli::register_claim(app, action);
-  cli::register_sweep(app, action);
-  cli::register_merge(app, action);
-  cli::register_cost(app, action);
-  cli::register_validate(app, action);
-  cli::register_keys(app, action);
-  cli::register_calibrate(app, action);
+  cli::register_all(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

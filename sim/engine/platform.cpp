@@ -68,6 +68,7 @@ struct Simulator::Impl {
 namespace {
 
 Simulator* g_simulator = nullptr;
+bool g_simulations_refused = false;
 
 // The whole platform as one zone whose routes come from the topology's route().
 class GraphZone final : public sgr::NetZoneImpl {
@@ -94,7 +95,12 @@ double efficiency(const ClusterSpec& spec, EdgeKind kind) {
 
 }  // namespace
 
+void refuse_simulations() { g_simulations_refused = true; }
+
+bool simulations_refused() { return g_simulations_refused; }
+
 Simulator& Simulator::create(const ClusterSpec& spec, const PlatformOptions& options) {
+  if (g_simulations_refused) throw SimulationRefused();
   if (g_simulator != nullptr) throw std::logic_error("engine::Simulator::create: SimGrid's engine exists already");
   // Never destroyed: SimGrid's engine lives until the process ends.
   g_simulator = new Simulator(spec, options);

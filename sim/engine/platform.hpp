@@ -6,12 +6,24 @@
 // process-wide object made by Simulator::create() and reached by Simulator::get().
 #include <cstddef>
 #include <memory>
+#include <stdexcept>
 #include <vector>
 
 #include "sim/config/spec.hpp"
 #include "sim/topology/cluster_graph.hpp"
 
 namespace trainsim::engine {
+
+// For the command-line fuzz target (tests/fuzz/fuzz_command_line.cpp): once
+// refuse_simulations() is called, Simulator::create throws SimulationRefused, and so
+// do run_in_children before it forks and simulate_run / simulate_step before they
+// build the step, so a command's parsing and checks run and its simulation does not
+// (one SimGrid engine per process, and none in a fuzzer).
+struct SimulationRefused : std::runtime_error {
+  SimulationRefused() : std::runtime_error("simulation refused (refuse_simulations)") {}
+};
+void refuse_simulations();
+[[nodiscard]] bool simulations_refused();
 
 // One direction of one graph edge: link index = 2·edge + (travel from the edge's target
 // to its source ? 1 : 0).

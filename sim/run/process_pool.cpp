@@ -184,6 +184,7 @@ Interrupted::Interrupted(int signal)
 std::vector<JobResult> run_in_children(const std::vector<Job>& jobs, int parallel, const JobDone& on_done,
                                        OnInterrupt on_interrupt) {
   if (engine::Simulator::exists()) throw std::logic_error("run_in_children after this process created its simulator");
+  if (engine::simulations_refused()) throw engine::SimulationRefused();
   std::vector<JobResult> results(jobs.size());
   const std::size_t width = std::min(static_cast<std::size_t>(std::max(1, parallel)), kMaxChildren);
   const ForwardSignals signals;

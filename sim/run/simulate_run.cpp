@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "sim/config/error.hpp"
+#include "sim/engine/platform.hpp"
 #include "sim/engine/step_executor.hpp"
 #include "sim/parallel/memory.hpp"
 #include "sim/parallel/schedule.hpp"
@@ -109,6 +110,7 @@ void check_full_fidelity_fits(const ClusterSpec& cluster, const WorkloadSpec& wo
 }
 
 StepResult simulate_step(const ClusterSpec& cluster, const WorkloadSpec& workload, const RunRequest& request) {
+  if (engine::simulations_refused()) throw engine::SimulationRefused();  // before building the step (fuzzing)
   check_full_fidelity_fits(cluster, workload, request);
   const StepProgram program =
       build_step_program(cluster, workload, workload.training.global_batch, request.fidelity);
@@ -120,6 +122,7 @@ StepResult simulate_step(const ClusterSpec& cluster, const WorkloadSpec& workloa
 
 StepResult simulate_run(const ClusterSpec& cluster, const WorkloadSpec& workload, const RunRequest& request,
                         std::string* chrome_trace) {
+  if (engine::simulations_refused()) throw engine::SimulationRefused();  // before building the step (fuzzing)
   check_full_fidelity_fits(cluster, workload, request);
   std::vector<std::string> notes;
   std::vector<RampPoint> ramp = simulate_ramp(cluster, workload, request, notes);

@@ -271,6 +271,14 @@ std::vector<Row> read_rows(const std::string& text, const std::string& file) {
     } catch (const nlohmann::json::parse_error& e) {
       throw InputError({file, line_number, static_cast<int>(std::max<std::size_t>(e.byte, 1))},
                        "not a JSON row of a sweep");
+    } catch (const nlohmann::json::out_of_range& e) {
+      // A number beyond a double (1e400): nlohmann quotes it in its message but gives no position.
+      const std::string what = e.what();
+      const std::size_t open = what.find('\''), close = what.rfind('\'');
+      const std::string number = open < close ? what.substr(open + 1, close - open - 1) : "";
+      const std::size_t at = number.empty() ? std::string::npos : line.find(number);
+      throw InputError({file, line_number, at == std::string::npos ? 1 : static_cast<int>(at + 1)},
+                       fmt::format("not a JSON row of a sweep: the number {} is beyond the range of a double", number));
     }
     if (!row.is_object() || !row.contains("point") || !row["point"].is_number_integer() ||
         row["point"].get<long long>() < 0)

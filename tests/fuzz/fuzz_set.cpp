@@ -12,17 +12,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace trainsim;
   static const std::string cluster_path = default_cluster_path();
   static const std::string workload_path = default_workload_path();
-  std::vector<std::string> args;
-  std::string arg;
-  for (size_t i = 0; i < size; ++i) {
-    if (data[i] == '\n') {
-      args.push_back(arg);
-      arg.clear();
-    } else {
-      arg += static_cast<char>(data[i]);
-    }
-  }
-  if (!arg.empty() || args.empty()) args.push_back(arg);
+  const std::vector<std::string> args = fuzz::lines_of(data, size);
   try {
     const std::vector<Override> overrides = parse_overrides(args);
     const ClusterSpec cluster = load_cluster(cluster_path, overrides);

@@ -5,6 +5,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -44,6 +45,31 @@ class MemoryFile {
   int fd_;
   std::string path_;
 };
+
+// The targets that name shipped files by relative path (topologies/..., the
+// corpus's command lines) run from the source tree, as the tests do.
+inline void enter_source_dir() {
+  if (chdir(TRAINSIM_SOURCE_DIR) != 0) {
+    std::perror("chdir " TRAINSIM_SOURCE_DIR);
+    std::abort();
+  }
+}
+
+// The input's lines ('\n' ends one), a last line without its '\n' too; at least one.
+inline std::vector<std::string> lines_of(const uint8_t* data, size_t size) {
+  std::vector<std::string> lines;
+  std::string line;
+  for (size_t i = 0; i < size; ++i) {
+    if (data[i] == '\n') {
+      lines.push_back(line);
+      line.clear();
+    } else {
+      line += static_cast<char>(data[i]);
+    }
+  }
+  if (!line.empty() || lines.empty()) lines.push_back(line);
+  return lines;
+}
 
 // A finding that is not a crash: the loader accepted something it must refuse.
 [[noreturn]] inline void violated(const char* what) {
