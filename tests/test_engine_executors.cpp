@@ -6,12 +6,15 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "sim/engine/step_executor.hpp"
 #include "sim/parallel/step_program.hpp"
 #include "sim/run/process_pool.hpp"
+#include "sim/run/simulate_run.hpp"
 #include "tests/support.hpp"
 
 namespace test_engine_executors {
@@ -229,6 +232,105 @@ TEST_CASE("engine executors: TRAINSIM_EXECUTOR picks the executor, and refuses a
   const auto bad = with("fast");
   REQUIRE(bad.status != 0);
   REQUIRE(bad.output.find("TRAINSIM_EXECUTOR=fast: expected actors or reference") != std::string::npos);
+}
+
+// Sets TRAINSIM_EXECUTOR (empty optional: unsets it) for one scope, then restores it.
+struct ExecutorEnv {
+  std::optional<std::string> before;
+  explicit ExecutorEnv(const std::optional<std::string>& value) {
+    if (const char* old = std::getenv("TRAINSIM_EXECUTOR")) before = old;
+    if (value)
+      setenv("TRAINSIM_EXECUTOR", value->c_str(), 1);
+    else
+      unsetenv("TRAINSIM_EXECUTOR");
+  }
+  ~ExecutorEnv() {
+    if (before)
+      setenv("TRAINSIM_EXECUTOR", before->c_str(), 1);
+    else
+      unsetenv("TRAINSIM_EXECUTOR");
+  }
+  ExecutorEnv(const ExecutorEnv&) = delete;
+  ExecutorEnv& operator=(const ExecutorEnv&) = delete;
+};
+
+TEST_CASE("engine executors: the actors run full fidelity and the reference symmetric unless TRAINSIM_EXECUTOR says",
+          "[engine][executors]") {
+  {
+    const ExecutorEnv unset(std::nullopt);
+    REQUIRE(engine::default_executor(Fidelity::full) == engine::Executor::actors);
+    REQUIRE(engine::default_executor(Fidelity::symmetric) == engine::Executor::reference);
+  }
+  {
+    const ExecutorEnv reference(std::string("reference"));
+    REQUIRE(engine::default_executor(Fidelity::full) == engine::Executor::reference);
+  }
+  {
+    const ExecutorEnv actors(std::string("actors"));
+    REQUIRE(engine::default_executor(Fidelity::symmetric) == engine::Executor::actors);
+  }
+}
+
+TEST_CASE("engine executors: the full-fidelity cost estimate follows the executor that runs", "[engine][executors]") {
+  MemoryEstimate need;
+  need.bytes = 1e9;
+  need.tasks = 1e6;
+  need.transfers = 1e7;
+  {
+    const ExecutorEnv unset(std::nullopt);  // full fidelity: the actors, 21.2 s at 3.21e6 flows, as flows^1.32
+    const RunCostEstimate cost = estimate_full_fidelity_cost(need);
+    REQUIRE(cost.cpu_s == Approx(21.2 * std::pow(1e7 / 3.21e6, 1.32)).epsilon(1e-12));
+    REQUIRE(cost.peak_bytes == Approx(1.9e9).epsilon(1e-12));
+  }
+  {
+    const ExecutorEnv reference(std::string("reference"));  // 12.5 s at 3.21e6 flows, as flows^2
+    REQUIRE(estimate_full_fidelity_cost(need).cpu_s == Approx(12.5 * (1e7 / 3.21e6) * (1e7 / 3.21e6)).epsilon(1e-12));
+  }
+}
+
+TEST_CASE("engine executors: a progress report comes in order and ends with every task done",
+          "[engine][executors]") {
+  const auto c = test::load_default_case(kCut128);
+  const ClusterSpec& cluster = c.cluster;
+  const StepProgram p = build_step_program(cluster, c.workload, c.workload.training.global_batch, Fidelity::full);
+  const auto tasks = static_cast<double>(boost::num_vertices(p.graph));
+  const auto numbers = run_isolated([&] {
+    std::vector<double> reports;  // done, total, simulated seconds: per report
+    engine::set_progress_report([&reports](double simulated_s, std::size_t done, std::size_t total) {
+      reports.insert(reports.end(), {static_cast<double>(done), static_cast<double>(total), simulated_s});
+    });
+    const auto x = engine::execute_step(cluster, p);
+    engine::set_progress_report({});
+    reports.push_back(x.makespan_s);
+    return reports;
+  });
+  REQUIRE(numbers.size() >= 4);
+  const std::size_t last = numbers.size() - 4;
+  REQUIRE(numbers[last] == tasks);      // the final report: every task done
+  REQUIRE(numbers[last + 1] == tasks);
+  REQUIRE(numbers[last + 2] == numbers.back());  // at the step's end
+  for (std::size_t i = 0; i < last; i += 3) {
+    REQUIRE(numbers[i] < tasks);  // earlier ones: part done, in order
+    REQUIRE(numbers[i + 2] <= numbers.back());
+    if (i > 0) REQUIRE(numbers[i] >= numbers[i - 3]);
+  }
+}
+
+TEST_CASE("engine executors: run prints its estimate and progress on a terminal only", "[engine][executors]") {
+  const std::string args =
+      "run --format json --ramp-points 0 --fidelity full --allow-oversubscribed-memory --set cluster.nodes=16 "
+      "--set workload.model.layers=6 --set workload.model.moe.first_dense_layers=1 --set workload.parallelism.pp=2 "
+      "--set workload.parallelism.dp=64 --set workload.training.global_batch=256 "
+      "--set workload.training.batch_ramp.start=256";
+  const std::string cmd = "cd '" + std::string(TRAINSIM_SOURCE_DIR) + "' && '" + test::trainsim_exe() + "' " + args;
+  const auto piped = test::run_command(cmd + " 2>&1");
+  REQUIRE(piped.status == 0);
+  REQUIRE(piped.output.find("trainsim:") == std::string::npos);
+  // `script` gives the command a terminal (util-linux); its output then holds both streams.
+  const auto on_terminal = test::run_command("script -qec \"" + cmd + "\" /dev/null");
+  REQUIRE(on_terminal.status == 0);
+  REQUIRE(on_terminal.output.find("trainsim: full fidelity, 128 GPUs:") != std::string::npos);
+  REQUIRE(on_terminal.output.find("CPU-s and") != std::string::npos);
 }
 
 }  // namespace test_engine_executors

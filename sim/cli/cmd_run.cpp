@@ -2,7 +2,11 @@
 // GPU-hours and days per trillion tokens, cost, energy, breakdown, trace.
 #include <iostream>
 
+#include <fmt/format.h>
+#include <unistd.h>
+
 #include "sim/cli/commands.hpp"
+#include "sim/engine/step_executor.hpp"
 #include "sim/report/output_file.hpp"
 #include "sim/run/simulate_run.hpp"
 
@@ -27,6 +31,33 @@ reliability::GoodputReport goodput_of(const StepResult& r, const Inputs& in, con
   return reliability::simulate_goodput(in.cluster, in.workload, curve, r.total_days * 86400, r.step_time_s, request);
 }
 
+// On a terminal only (stderr), so output files and captured runs never see it: before
+// a full-fidelity run, its estimated CPU time and memory; while a step runs, a progress
+// line redrawn in place (simulated time, tasks done) by this process, not by the
+// children that simulate ramp points.
+void show_progress_on_terminal(const Inputs& configs, const RunRequest& request) {
+  if (isatty(STDERR_FILENO) == 0) return;
+  if (request.fidelity == Fidelity::full) {
+    const MemoryEstimate need = estimate_full_fidelity_memory(configs.cluster, configs.workload);
+    const RunCostEstimate cost = estimate_full_fidelity_cost(need);
+    std::cerr << fmt::format("trainsim: full fidelity, {} GPUs: {:.3g} tasks, {:.3g} flows per step; estimated "
+                             "{:.0f} CPU-s and {:.0f} MiB peak per step (scripts/bench)\n",
+                             configs.cluster.num_gpus(), need.tasks, need.transfers, cost.cpu_s,
+                             cost.peak_bytes / (1 << 20));
+  }
+  const pid_t owner = getpid();
+  engine::set_progress_report([owner](double simulated_s, std::size_t done, std::size_t total) {
+    if (getpid() != owner) return;
+    if (done == total) {
+      std::cerr << "\r\033[K" << std::flush;
+      return;
+    }
+    std::cerr << fmt::format("\r\033[Ktrainsim: step at {:.4f} simulated s, {} of {} tasks done ({:.0f} %)",
+                             simulated_s, done, total, 100.0 * static_cast<double>(done) / static_cast<double>(total))
+              << std::flush;
+  });
+}
+
 int run(const RunCommandOptions& o) {
   refuse_outputs_over_inputs({{"--trace", o.trace_path}},
                              {{"--cluster", o.config.cluster_path}, {"--workload", o.config.workload_path}});
@@ -35,6 +66,7 @@ int run(const RunCommandOptions& o) {
   const Inputs configs = load_configs(o.config);
   (void)checked_gpu_memory(configs, o.allow_oversubscribed_memory);
   std::string trace;
+  show_progress_on_terminal(configs, run_request(o.run));
   StepResult result = simulate_run(configs.cluster, configs.workload, run_request(o.run),
                                    o.trace_path.empty() ? nullptr : &trace);
   if (configs.cluster.reliability) result.goodput = goodput_of(result, configs, o.goodput);

@@ -145,6 +145,16 @@ void DagRunner::share_host(std::vector<Computing>& running) const {
   }
 }
 
+// Every 1024 finished tasks: a report when a quarter of a second of wall time has passed.
+void DagRunner::report_progress() {
+  const ProgressReport& report = progress_report();
+  if (!report) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_report_ < std::chrono::milliseconds(250)) return;
+  last_report_ = now;
+  report(sg::Engine::get_clock() - t0_, finished_, result_.tasks.size());
+}
+
 void DagRunner::finish(std::size_t v) {
   const StepTask& t = program_.graph[v];
   if (t.is_transfer())
@@ -154,6 +164,7 @@ void DagRunner::finish(std::size_t v) {
   result_.tasks[v].end_s = now;
   result_.makespan_s = std::max(result_.makespan_s, now);
   ++finished_;
+  if ((finished_ & 1023) == 0) report_progress();
   const auto& g = program_.graph;
   std::vector<std::size_t> succs;
   for (auto [e, end] = boost::out_edges(v, g); e != end; ++e) succs.push_back(boost::target(*e, g));

@@ -12,6 +12,7 @@
 // refuses to change a started Exec's bound, so at the instants a GPU's first
 // communication task starts and its last one ends, each compute Exec running there is
 // replaced by one for its remaining work at the new rate.
+#include <chrono>
 #include <cstddef>
 #include <vector>
 
@@ -69,16 +70,21 @@ class DagRunner {
   void reschedule_computing(int gpu);
   static void advance(std::vector<Computing>& running);
   void share_host(std::vector<Computing>& running) const;
+  void report_progress();
 
   const StepProgram& program_;
   double t0_;
   std::vector<int> waiting_;        // unfinished predecessors; -1 once started
   std::vector<int> pending_;        // activities of a started task not yet finished
   std::size_t finished_ = 0;
+  std::chrono::steady_clock::time_point last_report_ = std::chrono::steady_clock::now();
   std::vector<int> comm_tasks_on_gpu_;                    // per GPU: running transfer tasks that send or receive there
   std::vector<std::vector<Computing>> computing_on_gpu_;  // per GPU: running compute tasks
   StepExecution result_;
 };
+
+// The report set_progress_report installed (empty: none).
+[[nodiscard]] const ProgressReport& progress_report();
 
 // GPUs whose SMs a transfer task's kernels hold: every sender and receiver, sorted.
 [[nodiscard]] std::vector<int> comm_gpus(const StepTask& t);

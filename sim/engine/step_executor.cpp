@@ -5,6 +5,7 @@
 #include <string>
 #include <stdexcept>
 #include <unordered_map>
+#include <utility>
 
 #include <simgrid/plugins/energy.h>
 
@@ -102,6 +103,7 @@ class MaestroRunner final : public DagRunner {
 };
 
 MaestroRunner* current_runner = nullptr;
+ProgressReport g_progress_report;
 
 std::vector<double> energy_by_gpu_j(const std::vector<int>& gpus) {
   sg_host_energy_update_all();
@@ -112,9 +114,12 @@ std::vector<double> energy_by_gpu_j(const std::vector<int>& gpus) {
 
 }  // namespace
 
-Executor default_executor() {
+void set_progress_report(ProgressReport report) { g_progress_report = std::move(report); }
+const ProgressReport& progress_report() { return g_progress_report; }
+
+Executor default_executor(Fidelity fidelity) {
   const char* env = std::getenv("TRAINSIM_EXECUTOR");
-  if (env == nullptr || *env == '\0') return Executor::reference;
+  if (env == nullptr || *env == '\0') return fidelity == Fidelity::full ? Executor::actors : Executor::reference;
   const std::string name = env;
   if (name == "actors") return Executor::actors;
   if (name == "reference") return Executor::reference;
@@ -139,7 +144,7 @@ StepExecution execute_step(const ClusterSpec& cluster, const StepProgram& progra
   const std::vector<double> energy_before_j = energy_by_gpu_j(program.simulated_gpus);
 
   StepExecution result;
-  if (options.executor == Executor::actors) {
+  if (options.executor.value_or(default_executor(program.fidelity)) == Executor::actors) {
     result = run_on_actors(program, sg::Engine::get_clock(), sim.num_gpus());
   } else {
     MaestroRunner runner(program, sg::Engine::get_clock(), sim.num_gpus());
@@ -150,6 +155,7 @@ StepExecution execute_step(const ClusterSpec& cluster, const StepProgram& progra
     result = runner.take_result();
   }
 
+  if (g_progress_report) g_progress_report(result.makespan_s, result.tasks.size(), result.tasks.size());
   result.gpu_energy_j = energy_by_gpu_j(program.simulated_gpus);
   for (std::size_t i = 0; i < energy_before_j.size(); ++i) result.gpu_energy_j[i] -= energy_before_j[i];
   if (options.audit_links)

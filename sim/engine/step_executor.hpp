@@ -2,6 +2,9 @@
 // Executes a step program on the SimGrid platform: compute tasks as Execs on
 // their GPU's host, transfer tasks as one Comm per transfer; a task starts when its
 // predecessors have finished. Returns when every task has run.
+#include <cstddef>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -50,16 +53,26 @@ struct StepExecution {
 enum class Executor { actors, reference };
 
 // The executor a run uses unless told: TRAINSIM_EXECUTOR=actors|reference in the
-// environment (internal: for comparisons and scripts/bench), else the default.
+// environment (internal: for comparisons and scripts/bench), else by fidelity: the actors
+// for full fidelity, the reference for symmetric (scripts/bench, CPU seconds on the
+// shared 2-core machine, 2026-11-30: full 128 GPUs actors 1.7x the reference's CPU,
+// 256 GPUs 0.57x, 512 GPUs see README, Performance; symmetric 2048 GPUs 4.5x).
 // std::invalid_argument on another value.
-[[nodiscard]] Executor default_executor();
+[[nodiscard]] Executor default_executor(Fidelity fidelity);
 
 struct ExecuteOptions {
   // Record every link's bytes and peak load (SimGrid's link-load plugin). Fixed when
   // the process's simulator is created: the first execute_step decides.
   bool audit_links = false;
-  Executor executor = default_executor();
+  std::optional<Executor> executor = std::nullopt;  // empty: default_executor(the program's fidelity)
 };
+
+// Progress of the step being executed: simulated seconds since its start, tasks
+// finished, tasks in all. Called at most four times a second of wall time while a step
+// runs, and once when it has finished (done == total).
+using ProgressReport = std::function<void(double simulated_s, std::size_t done, std::size_t total)>;
+// Process-wide: every later execute_step reports through it (empty: none, the default).
+void set_progress_report(ProgressReport report);
 
 // Creates the process's simulator for `cluster` on first use (SimGrid allows one
 // engine per process), then runs `program` from the current simulated time;

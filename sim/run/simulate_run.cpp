@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <functional>
 #include <stdexcept>
 
@@ -92,6 +93,24 @@ MemoryEstimate estimate_full_fidelity_memory(const ClusterSpec& cluster, const W
   bytes += static_cast<double>(boost::num_edges(g)) * 4 * sizeof(void*);
   const double scale = static_cast<double>(p.num_gpus) / std::max<std::size_t>(1, p.simulated_gpus.size());
   return {bytes * scale, static_cast<double>(boost::num_vertices(g)) * scale, transfers * scale};
+}
+
+// scripts/bench fullscale (DeepSeek-V3 full, one step), CPU user seconds on the shared
+// 2-core project machine, 2026-11-30, against the estimate's flows: the actors took 21.2 /
+// 36.9 / 209.7 s at 128 / 256 / 512 GPUs (3.21e6 / 7.32e6 / 1.83e7 flows): through the
+// 128 and 512 GPU points, 21.2 s x (flows / 3.21e6)^1.32 (it overestimates 256, 63 s).
+// The reference took 12.5 / 65.1 s at 128 / 256 GPUs (about 450 s at 512, README):
+// 12.5 s x (flows / 3.21e6)^2.0. Peak RSS was 1.87 / 1.66 / 1.54 times the memory estimate.
+RunCostEstimate estimate_full_fidelity_cost(const MemoryEstimate& need) {
+  constexpr double kFlowsAt128 = 3.21e6;
+  constexpr double kActorsCpuSAt128 = 21.2, kActorsExponent = 1.32;
+  constexpr double kReferenceCpuSAt128 = 12.5, kReferenceExponent = 2.0;
+  constexpr double kPeakOverEstimate = 1.9;
+  const bool actors = engine::default_executor(Fidelity::full) == engine::Executor::actors;
+  const double growth = need.transfers / kFlowsAt128;
+  const double cpu_s = actors ? kActorsCpuSAt128 * std::pow(growth, kActorsExponent)
+                              : kReferenceCpuSAt128 * std::pow(growth, kReferenceExponent);
+  return {cpu_s, kPeakOverEstimate * need.bytes};
 }
 
 // Full fidelity holds every GPU's tasks and flows: refuse, before building them,

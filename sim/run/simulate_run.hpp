@@ -39,6 +39,15 @@ struct MemoryEstimate {
 };
 [[nodiscard]] MemoryEstimate estimate_full_fidelity_memory(const ClusterSpec& cluster, const WorkloadSpec& workload);
 
+// CPU seconds a full-fidelity step of `need` takes on the executor that runs it
+// (engine::default_executor(Fidelity::full)), and its peak memory (resident bytes),
+// from scripts/bench measurements (see the constants' comment in simulate_run.cpp).
+struct RunCostEstimate {
+  double cpu_s = 0;
+  double peak_bytes = 0;
+};
+[[nodiscard]] RunCostEstimate estimate_full_fidelity_cost(const MemoryEstimate& need);
+
 // The memory guard: throws InputError (`--fidelity full: ... above the --max-memory
 // limit ...`) when request.fidelity is full and the estimate is above the limit.
 // simulate_step and simulate_run call it first; commands that fork simulations
