@@ -121,15 +121,15 @@ const KeyTable& cluster_keys() {
                    "0"),
           optional(number("reliability.detection_time", time, kRecoveryTimeRange,
                           "from a failure to the job being stopped (hang detection, watchdog timeouts)"),
-                   "0"),
+                   "0s"),
           optional(number("reliability.replace_time", time, kRecoveryTimeRange,
                           "to repair or replace a failed node and return it to the spare pool; the job waits for "
                           "it when no spare is left"),
-                   "0"),
+                   "0s"),
           optional(number("reliability.restart_time", time, kRecoveryTimeRange,
                           "to reschedule and re-initialise the job (process launch, communicator set-up), before "
                           "the checkpoint load"),
-                   "0"),
+                   "0s"),
           optional(integer("reliability.spare_nodes", Range::between(0, 1e6),
                            "healthy nodes held outside the job; a node failure takes one instead of waiting "
                            "replace_time"),
@@ -141,7 +141,7 @@ const KeyTable& cluster_keys() {
                  "checkpoint read (load) bandwidth per node from the storage plane"),
           optional(number("reliability.checkpoint.storage_bandwidth", bandwidth, Range::between(0, 1e16),
                           "aggregate cap of the storage plane over all nodes together; 0 = no cap"),
-                   "0"),
+                   "0GB/s"),
           optional(boolean("reliability.checkpoint.asynchronous",
                            "true: the step stalls only for the snapshot copy to host memory and the write "
                            "goes on in the background (a checkpoint counts once written)"),
