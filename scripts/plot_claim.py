@@ -14,6 +14,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 
 def main() -> int:
@@ -55,7 +56,14 @@ def main() -> int:
     hist.set_xlabel(f"{metric} ({unit})")
     hist.set_ylabel("samples")
     hist.set_title("Monte Carlo samples")
-    hist.legend(fontsize=8)
+    # Few, slanted tick labels (six-digit values side by side overlap) and the legend
+    # under the axes, where it covers neither bars nor ticks.
+    hist.xaxis.set_major_locator(MaxNLocator(nbins=5))
+    hist.yaxis.set_major_locator(MaxNLocator(integer=True))
+    for tick in hist.get_xticklabels():
+        tick.set_rotation(30)
+        tick.set_horizontalalignment("right")
+    hist.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=2)
 
     fig.tight_layout()
     fig.savefig(out, dpi=120)

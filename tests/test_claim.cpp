@@ -4,6 +4,8 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <sstream>
+#include <string>
 
 #include <catch2/catch.hpp>
 
@@ -153,6 +155,16 @@ TEST_CASE("claim: distribution, P(holds) and sensitivity ranking on a closed-for
   // The closing note names the dominant constant.
   CHECK_THAT(to_text(r), Catch::Contains("dominated by cluster.gpu.launch_overhead"));
   CHECK(to_json(r)["sensitivity"][0]["path"] == "cluster.gpu.launch_overhead");
+  // The sensitivity table's unit column: the key's base unit, x for a fraction.
+  const auto unit_of = [text = to_text(r)](const std::string& path) {
+    std::istringstream row(text.substr(text.find("    " + path + " ")));
+    std::string name, low, high, unit;
+    row >> name >> low >> high >> unit;
+    return unit;
+  };
+  CHECK(unit_of("cluster.gpu.launch_overhead") == "s");
+  CHECK(unit_of("cluster.network.nic_efficiency") == "x");
+  CHECK_THAT(to_text(r), Catch::Contains("low and high in the unit column"));
 }
 
 TEST_CASE("claim: direction of each metric and unknown metrics", "[claim]") {

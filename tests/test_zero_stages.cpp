@@ -184,12 +184,18 @@ TEST_CASE("zero 3: per layer, a gather before forward and backward and a reduce-
   CHECK(dp.size() == static_cast<std::size_t>(3 * layers * 2));
   CHECK(total(dp, "dp all-gather").bytes == Approx(2 * kMicrobatches * kPeers * all * kParamBytes).epsilon(1e-12));
   CHECK(total(dp, "dp reduce-scatter").bytes == Approx(kMicrobatches * kPeers * all * kGradBytes).epsilon(1e-12));
+  const auto& cost_layers = model_cost(c.workload).layers;
   for (int li = 0; li < layers; ++li) {
     const std::string L = " L" + std::to_string(li);
+    // A one-block layer's task carries its own name ("embedding", "head"), a transformer layer's its block.
+    const LayerKind kind = cost_layers[static_cast<std::size_t>(li)].kind;
+    const std::string block = kind == LayerKind::embedding || kind == LayerKind::head
+                                  ? " " + cost_layers[static_cast<std::size_t>(li)].name
+                                  : " attn";
     CHECK(dp.at("dp all-gather" + L + " mb1 B") == Approx(kPeers * params[li] * kParamBytes).epsilon(1e-12));
     // The layer's first compute waits for its gather; the gradients' reduce-scatter for its backward.
-    CHECK(waits_for(p, task_named(p, "F mb0" + L + " attn"), "dp all-gather" + L + " mb0 F"));
-    CHECK(waits_for(p, task_named(p, "F mb1" + L + " attn"), "dp all-gather" + L + " mb1 F"));
+    CHECK(waits_for(p, task_named(p, "F mb0" + L + block), "dp all-gather" + L + " mb0 F"));
+    CHECK(waits_for(p, task_named(p, "F mb1" + L + block), "dp all-gather" + L + " mb1 F"));
     CHECK(waits_for(p, task_named(p, "dp reduce-scatter" + L + " mb0 #0"), "B mb0" + L + " "));
   }
   // Prefetched one layer ahead: layer 2's gather waits for layer 0's compute, not layer 1's.

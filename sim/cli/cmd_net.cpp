@@ -47,6 +47,15 @@ struct NetOptions {
 
 SourceMark flag(const std::string& name) { return {"--" + name, 0, 0}; }
 
+// A byte count in decimal units (1 kB = 1000 B, 1 MB = 1e6 B, 1 GB = 1e9 B), the
+// convention of the GB/s figures beside it: "1.07 GB".
+std::string readable_bytes(double bytes) {
+  static constexpr std::pair<double, const char*> kUnits[] = {{1e12, "TB"}, {1e9, "GB"}, {1e6, "MB"}, {1e3, "kB"}};
+  for (const auto& [scale, unit] : kUnits)
+    if (bytes >= scale) return fmt::format("{:.3g} {}", bytes / scale, unit);
+  return fmt::format("{:.0f} B", bytes);
+}
+
 // The first of `flags` the user typed, else --ranks: with no MoE flag typed, the
 // workload's values broke a rule only through the EP group size --ranks sets.
 SourceMark typed_flag(std::initializer_list<std::pair<const char*, bool>> flags) {
@@ -217,14 +226,16 @@ int run_net(const NetOptions& o) {
                            algorithm, cluster.name, cluster.network.fabric, o.ranks, o.groups,
                            plan.transfer_count(), plan.phases.size());
   if (moe)
-    std::cout << fmt::format("  tokens {} per rank, hidden {}, top-{} of {} experts, max {} nodes, {} routing, {} B per token copy\n",
+    std::cout << fmt::format("  tokens {} per rank, hidden {}, top-{} of {} experts, max {} nodes, {} routing, {} per token copy\n",
                              params.tokens, hidden, params.top_k, params.experts, params.max_nodes,
-                             params.routing, token_bytes);
-  std::cout << fmt::format("  size (S)        {:.6g} B per rank\n", plan.payload_bytes);
+                             params.routing, readable_bytes(token_bytes));
+  std::cout << fmt::format("  size (S)        {} per rank ({:.0f} B)\n", readable_bytes(plan.payload_bytes),
+                           plan.payload_bytes);
   std::cout << fmt::format("  time            {:.3f} us\n", t * 1e6);
   std::cout << fmt::format("  algbw           {:.2f} GB/s\n", algbw / kGB);
   std::cout << fmt::format("  busbw           {:.2f} GB/s\n", busbw / kGB);
-  std::cout << fmt::format("  bytes sent      {:.6g} B (received {:.6g} B)\n", total, received);
+  std::cout << fmt::format("  bytes sent      {} (received {}), all ranks\n", readable_bytes(total),
+                           readable_bytes(received));
   if (moe) {
     std::cout << fmt::format("  rdma_GBps       {:.2f} GB/s (busiest NIC)\n", ports->nic_bytes / t / kGB);
     std::cout << fmt::format("  nvlink_GBps     {:.2f} GB/s (busiest NVLink port)\n", ports->nvlink_bytes / t / kGB);
@@ -243,15 +254,18 @@ void register_net(CLI::App& app, Action& action) {
                   fmt::format("Collective: {} (see --list)", fmt::join(parallel::collective_names(), ", ")));
   cmd->add_flag("--list", opts->list, "List the collectives, their algorithms and the MoE routing kinds");
   add_config_options(*cmd, opts->config, {"text", "json"});
-  cmd->add_option("--ranks", opts->ranks, "Ranks per group: the first N GPUs, node by node (p2p: first → last)");
-  cmd->add_option("--groups", opts->groups, "Groups of N ranks running side by side");
-  cmd->add_option("--size", opts->size, "S with a unit (e.g. 1GiB, 256MB): NCCL-tests size");
+  cmd->add_option("--ranks", opts->ranks,
+                  "Ranks per group: the first N GPUs, node by node (p2p: first → last) (default 8)");
+  cmd->add_option("--groups", opts->groups, "Groups of N ranks running side by side (default 1)");
+  cmd->add_option("--size", opts->size,
+                  "S with a unit (e.g. 1GiB, 256MB): NCCL-tests size (default 1GiB); printed in decimal units "
+                  "(1 GB = 1e9 B), like the GB/s figures");
   cmd->add_option("--algorithm", opts->algorithm, "Algorithm variant of the collective (see --list; default: its first)");
-  cmd->add_option("--tokens", opts->tokens, "MoE: tokens per rank");
-  cmd->add_option("--hidden", opts->hidden, "MoE: hidden size");
-  cmd->add_option("--top-k", opts->top_k, "MoE: routed experts per token");
-  cmd->add_option("--experts", opts->experts, "MoE: routed experts in the EP group");
-  cmd->add_option("--max-nodes", opts->max_nodes, "MoE: node limit per token (0 = none)");
+  cmd->add_option("--tokens", opts->tokens, "MoE: tokens per rank (default: the workload's micro-batch tokens)");
+  cmd->add_option("--hidden", opts->hidden, "MoE: hidden size (default: the workload's model.hidden)");
+  cmd->add_option("--top-k", opts->top_k, "MoE: routed experts per token (default: the workload's)");
+  cmd->add_option("--experts", opts->experts, "MoE: routed experts in the EP group (default: the workload's)");
+  cmd->add_option("--max-nodes", opts->max_nodes, "MoE: node limit per token (0 = none; default: the workload's)");
   with_names(cmd->add_option("--dispatch-precision", opts->dispatch_precision,
                              "MoE: dispatch payload precision (default: the workload's)"),
              precision_names());
@@ -259,9 +273,9 @@ void register_net(CLI::App& app, Action& action) {
                              "MoE: combine payload precision (default: the workload's)"),
              precision_names());
   cmd->add_option("--routing", opts->routing,
-                  fmt::format("MoE: routing kind, {} (see --list)", fmt::join(parallel::moe_routing_names(), ", ")));
-  cmd->add_option("--zipf-exponent", opts->zipf_exponent, "MoE: Zipf exponent of expert popularity");
-  cmd->add_option("--seed", opts->seed, "MoE: seed of the zipf routing")
+                  fmt::format("MoE: routing kind, {} (see --list; default: the workload's)", fmt::join(parallel::moe_routing_names(), ", ")));
+  cmd->add_option("--zipf-exponent", opts->zipf_exponent, "MoE: Zipf exponent of expert popularity (default: the workload's)");
+  cmd->add_option("--seed", opts->seed, "MoE: seed of the zipf routing (default: the workload's)")
       ->check(seed_value(std::numeric_limits<unsigned>::max()));
   // Hidden: build the platform and exit (platform build benchmark).
   cmd->add_flag("--build-only", opts->build_only, "")->group("");

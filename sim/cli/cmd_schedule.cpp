@@ -175,14 +175,18 @@ void register_schedule(CLI::App& app, Action& action) {
       "schedule",
       "Generate a pipeline schedule and time it without a network: per-rank op order, makespan, bubble.\n"
       "Chunk times default to f=1 b=2 w=1 and fb=f+b (no overlap benefit); b is the full backward\n"
-      "(input + weight), so an input-only B takes b-w. Times are seconds (0.5) or with a unit (1ms).");
+      "(input + weight), so an input-only B takes b-w. Times are seconds (0.5) or with a unit (1ms).\n"
+      "A chunk time is one op: one micro-batch through one stage. With --virtual-stages v a rank holds v\n"
+      "stages (model chunks of 1/(pp*v) of the layers each), so its whole forward of a micro-batch takes v*f:\n"
+      "give the time of one chunk, not of the rank's layers.");
   // Required unless --list is given.
   const std::vector<CLI::Option*> required = {
       cmd->add_option("--schedule", opts->schedule, schedule_names(" | ") + " (--list describes them; required)"),
       cmd->add_option("--pp", opts->pp, "Pipeline ranks (required)"),
       cmd->add_option("--microbatches", opts->microbatches, "Micro-batches per step (required)")};
   cmd->add_option("--virtual-stages", opts->virtual_stages,
-                  "Model chunks per rank (" + schedules_reading_virtual_stages() + " only; default 2)");
+                  "Model chunks (virtual stages) per rank; --f, --b, --w, --fb are per chunk (" +
+                      schedules_reading_virtual_stages() + " only; default 2)");
   cmd->add_option("--microbatch-group", opts->microbatch_group,
                   "Micro-batches per chunk group (" + schedules_reading_virtual_stages() +
                       " only; Megatron-LM microbatch_group_size_per_vp_stage; default 0 = pp)")

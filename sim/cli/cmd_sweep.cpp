@@ -274,7 +274,8 @@ void register_sweep(CLI::App& app, Action& action) {
   add_workload_option(*cmd, opts.config);
   cmd->add_option("--set", opts.config.set_args,
                   "key.path=value (fixed) or key.path=v1,v2,... (an axis; last axis varies fastest); repeatable. "
-                  "Commas inside {...} or [...] do not split")
+                  "Commas inside {...} or [...] do not split; `trainsim keys` lists every key with its unit, range "
+                  "and default")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   add_format_option(*cmd, opts.config, {"csv", "jsonl"});
   add_run_options(*cmd, opts.run);

@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <exception>
 #include <iostream>
+#include <string>
 
 #include "sim/cli/commands.hpp"
 #include "sim/config/error.hpp"
@@ -11,6 +12,9 @@
 int main(int argc, char** argv) {
   using namespace trainsim;
   CLI::App app{"trainsim: simulate a large-model training run on a GPU cluster, step by step"};
+  // The version of project() in CMakeLists.txt, and the SimGrid it was built against.
+  app.set_version_flag("--version", std::string("trainsim ") + TRAINSIM_VERSION + " (SimGrid " +
+                                        TRAINSIM_SIMGRID_VERSION + ")");
   cli::Action action;
   cli::register_all(app, action);
   try {
@@ -18,6 +22,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     // Bad flags are input errors too: one line, status 2.

@@ -50,7 +50,8 @@ void add_workload_option(CLI::App& cmd, ConfigOptions& opts) {
 
 void add_set_option(CLI::App& cmd, ConfigOptions& opts) {
   cmd.add_option("--set", opts.set_args,
-                 "Override a YAML key: key.path=value (repeatable; prefix cluster. or workload. if ambiguous)")
+                 "Override a YAML key: key.path=value (repeatable; prefix cluster. or workload. if ambiguous; "
+                 "`trainsim keys` lists every key with its unit, range and default)")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
       ->group(kConfigGroup);
 }

@@ -36,6 +36,30 @@ using config::Section;
 
 std::string str(long long v) { return std::to_string(v); }
 
+// The GPU count the file itself describes (nodes x node.gpus before --set); 0 where it does
+// not read as two whole numbers (the loader then reports the value itself).
+long long gpus_in_file(const YAML::Node& root) {
+  try {
+    const YAML::Node& r = root;  // const: reading must not add keys to the tree
+    if (!r.IsMap() || !r["node"].IsMap()) return 0;
+    const long long nodes = r["nodes"].as<long long>(), per_node = r["node"]["gpus"].as<long long>();
+    return nodes > 0 && per_node > 0 && nodes < (1LL << 31) && per_node < (1LL << 31) ? nodes * per_node : 0;
+  } catch (const YAML::Exception&) {
+    return 0;
+  }
+}
+
+// The cluster's name after --set changed its size, so reports say what was simulated:
+// a trailing "-<GPUs of the file>" becomes the new count (h800-2048 at 16 nodes: h800-128),
+// any other name gets "(N GPUs)" appended.
+std::string name_for_size(const std::string& name, long long file_gpus, long long gpus) {
+  if (file_gpus <= 0 || file_gpus == gpus) return name;
+  const std::string suffix = "-" + str(file_gpus);
+  if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
+    return name.substr(0, name.size() - suffix.size()) + "-" + str(gpus);
+  return name + " (" + str(gpus) + " GPUs)";
+}
+
 }  // namespace
 
 // ------------------------------------------------------------------ public
@@ -45,6 +69,7 @@ ClusterSpec load_cluster(const std::string& path, const std::vector<Override>& o
   c.source_file = path;
   LoadContext ctx{path, "cluster.", {}, &c.marks, &c.uncertain, &config::cluster_keys()};
   YAML::Node root = config::read_yaml_file(path, "a cluster description");
+  const long long file_gpus = gpus_in_file(root);
   std::vector<Override> file_overrides = overrides;
   c.calibration_multipliers = config::take_calibration_multipliers(file_overrides);
   config::apply_overrides(root, file_overrides, true, ctx);
@@ -112,6 +137,7 @@ ClusterSpec load_cluster(const std::string& path, const std::vector<Override>& o
     top.fail_value("nodes", str(c.nodes) + " nodes x " + str(c.node.gpus) + " GPUs = " + str(gpus) +
                                 " GPUs; at most " + str(kMaxGpus) + " are supported (the cluster graph alone "
                                 "takes about 1.5 KB per GPU)");
+  c.name = name_for_size(c.name, file_gpus, gpus);
   c.node.nvlink_bytes_per_s = node.number("nvlink_bandwidth");
   c.node.nvlink_efficiency = node.number("nvlink_efficiency");
   c.node.nvlink_latency_s = node.number("nvlink_latency");

@@ -15,6 +15,12 @@ std::string label(const char* pass, int mb, int layer, const char* block) {
   return std::string(pass) + " mb" + std::to_string(mb) + " L" + std::to_string(layer) + " " + block;
 }
 
+// The attn block's label, or a one-block layer's own name ("embedding", "head"):
+// what the trace shows for it.
+std::string attn_label(const char* pass, int mb, int layer, const LayerPlan& L) {
+  return label(pass, mb, layer, L.two_blocks ? "attn" : L.name.c_str());
+}
+
 // EP group starting at data-parallel index `first` on rank r: ep consecutive indices.
 std::vector<int> ep_group(const StepBuild& b, int r, int first) {
   std::vector<int> g;
@@ -201,7 +207,7 @@ Tasks attn_block(StepBuild& b, int r, const LayerPlan& L, const std::string& nam
 
 Tasks forward_attn(StepBuild& b, int r, int mb, int li, const Tasks& in) {
   const LayerPlan& L = b.layers[li];
-  const std::string name = label("F", mb, li, "attn");
+  const std::string name = attn_label("F", mb, li, L);
   if (!L.two_blocks) return compute_all(b, r, L.category, name, L.attn.forward_seconds(), L.attn.flops_f, in);
   auto t = tp_before_block(b, r, name, in);
   t = attn_block(b, r, L, name, false, L.attn.forward_seconds(), L.attn.flops_f, L.core.forward_seconds(),
@@ -269,7 +275,7 @@ Tasks backward_dispatch(StepBuild& b, int r, int mb, int li, const Tasks& in) {
 
 Tasks backward_attn(StepBuild& b, int r, int mb, int li, const Tasks& in, bool with_w) {
   const LayerPlan& L = b.layers[li];
-  const std::string name = label("B", mb, li, "attn");
+  const std::string name = attn_label("B", mb, li, L);
   const TaskSeconds seconds = L.attn.backward_seconds(with_w);
   const double flops = L.attn.flops_b + (with_w ? L.attn.flops_w : 0);
   if (!L.two_blocks) return compute_all(b, r, L.category, name, seconds, flops, in);
@@ -284,7 +290,7 @@ void weight_grads(StepBuild& b, int r, int mb, int li, bool mlp) {
   if (mlp && !L.two_blocks) return;
   if (block.w <= 0) return;
   const Category cat = mlp ? L.mlp_category() : L.category;
-  compute_all(b, r, cat, label("W", mb, li, mlp ? "mlp" : "attn"), block.weight_seconds(), block.flops_w, {},
+  compute_all(b, r, cat, mlp ? label("W", mb, li, "mlp") : attn_label("W", mb, li, L), block.weight_seconds(), block.flops_w, {},
               mlp ? L.routed.weight_seconds() : TaskSeconds{});
 }
 

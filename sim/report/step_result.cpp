@@ -379,6 +379,54 @@ nlohmann::ordered_json to_json(const StepResult& r) {
   return j;
 }
 
+namespace {
+
+// The breakdown's terms in report order (compute, then exposed communication, then
+// waiting and idle), with what each is; a key not listed here follows, under its key.
+struct BreakdownTerm {
+  const char* key;
+  const char* label;
+};
+constexpr BreakdownTerm kBreakdownTerms[] = {
+    {"attention", "attention blocks (compute)"},
+    {"mlp", "MLP / experts (compute)"},
+    {"embedding_head", "embedding and head (compute)"},
+    {"mtp", "MTP modules (compute)"},
+    {"optimizer", "optimizer step (compute)"},
+    {"exposed_ep", "exposed EP all-to-all"},
+    {"exposed_tp", "exposed TP collectives"},
+    {"exposed_cp", "exposed CP ring transfers"},
+    {"exposed_pp", "exposed PP send/receive"},
+    {"exposed_dp", "exposed DP collectives"},
+    {"imbalance_wait", "waiting for slower EP peers"},
+    {"bubble", "pipeline bubble (idle)"},
+};
+
+std::string breakdown_line(const std::string& label, double seconds, double step) {
+  return fmt::format("    {:<30} {:>10.3f} s  {:>6.1f} %\n", label, seconds, 100 * seconds / step);
+}
+
+// Every non-zero term in report order, then the sum (the step time).
+std::string breakdown_text(const std::map<std::string, double>& breakdown, double step) {
+  std::string s = "\n  breakdown of the step (mean per GPU; seconds and % of the step time)\n";
+  std::set<std::string> shown;
+  double sum = 0;
+  for (const BreakdownTerm& term : kBreakdownTerms)
+    if (auto it = breakdown.find(term.key); it != breakdown.end()) {
+      shown.insert(term.key);
+      sum += it->second;
+      if (it->second > 0) s += breakdown_line(term.label, it->second, step);
+    }
+  for (const auto& [key, seconds] : breakdown)
+    if (!shown.count(key)) {
+      sum += seconds;
+      if (seconds > 0) s += breakdown_line(key, seconds, step);
+    }
+  return s + breakdown_line("total", sum, step);
+}
+
+}  // namespace
+
 std::string to_text(const StepResult& r) {
   (void)to_json(r);  // every figure finite, or an internal error naming it
   std::string s;
@@ -397,9 +445,7 @@ std::string to_text(const StepResult& r) {
   s += fmt::format("  whole run ({:.4g}T tokens)  {:>12.0f} GPU-hours, {:.1f} days, ${:.3f}M, {:.0f} MWh\n",
                    r.total_tokens / 1e12, r.total_gpu_hours, r.total_days, r.cost_usd / 1e6, r.energy_mwh);
   if (!r.memory.ranks.empty()) s += "\n" + memory_text(r.memory);
-  s += "\n  breakdown of the step (mean per GPU)\n";
-  for (const auto& [k, v] : r.breakdown)
-    if (v > 0) s += fmt::format("    {:<18} {:>10.3f} s  {:>6.1f} %\n", k, v, 100 * v / r.step_time_s);
+  s += breakdown_text(r.breakdown, r.step_time_s);
   s += phases_text(r.phases, r.step_time_s);
   if (!r.ramp.empty()) {
     s += "\n  batch ramp (per-token time integrated over the ramp)\n";
@@ -445,26 +491,99 @@ std::string to_csv(const StepResult& r) {
   return header + "\n" + row + "\n";
 }
 
-std::string to_chrome_trace(const StepProgram& program, const engine::StepExecution& x) {
-  nlohmann::ordered_json events = nlohmann::ordered_json::array();
-  std::set<int> gpus(program.simulated_gpus.begin(), program.simulated_gpus.end());
-  for (int gpu : gpus) {
-    events.push_back({{"name", "process_name"}, {"ph", "M"}, {"pid", gpu}, {"args", {{"name", fmt::format("GPU {}", gpu)}}}});
-    for (int s = 0; s < 3; ++s)
-      events.push_back({{"name", "thread_name"}, {"ph", "M"}, {"pid", gpu}, {"tid", s},
-                        {"args", {{"name", s == 0 ? "compute" : s == 1 ? "compute aux" : "communication"}}}});
+namespace {
+
+// One slice of the trace in whole nanoseconds: Perfetto reads the JSON's microseconds
+// into integer nanoseconds, so slices are placed on tracks in the unit it compares in.
+struct TraceSlice {
+  std::size_t task;
+  long long start_ns, end_ns;
+};
+
+// Groups of tracks on a GPU, in display order: what runs there and why it is separate.
+struct TrackGroup {
+  const char* name;  // lane 0's name; later lanes get " 2", " 3"...
+  int first_tid;
+};
+constexpr TrackGroup kTrackGroups[] = {{"compute", 0}, {"compute aux", 1000}, {"communication", 2000}};
+
+int track_group_of(const StepTask& t) {
+  if (t.is_transfer()) return 2;
+  return t.stream == Stream::compute_aux ? 1 : 0;
+}
+
+// Greedy lanes: each slice, by start time, on the first lane whose last slice has
+// ended, so slices on one track never overlap (an "X" slice must nest or be disjoint).
+std::vector<int> assign_lanes(const std::vector<TraceSlice>& slices) {
+  std::vector<std::size_t> order(slices.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return slices[a].start_ns != slices[b].start_ns ? slices[a].start_ns < slices[b].start_ns
+                                                    : slices[a].end_ns > slices[b].end_ns;
+  });
+  std::vector<long long> lane_end;
+  std::vector<int> lane(slices.size(), 0);
+  for (std::size_t i : order) {
+    std::size_t l = 0;
+    while (l < lane_end.size() && lane_end[l] > slices[i].start_ns) ++l;
+    if (l == lane_end.size()) lane_end.push_back(0);
+    lane_end[l] = slices[i].end_ns;
+    lane[i] = static_cast<int>(l);
   }
+  return lane;
+}
+
+}  // namespace
+
+std::string to_chrome_trace(const StepProgram& program, const engine::StepExecution& x) {
   const auto& g = program.graph;
+  // Slices per (GPU, track group); tasks shorter than a nanosecond are left out (a
+  // zero-length slice draws nothing and some viewers mis-nest it) and counted in otherData.
+  std::map<std::pair<int, int>, std::vector<TraceSlice>> groups;
+  std::size_t dropped = 0;
   for (std::size_t v = 0; v < boost::num_vertices(g); ++v) {
     const StepTask& t = g[v];
-    const auto& r = x.tasks[v];
-    const int tid = t.is_transfer() ? 2 : static_cast<int>(t.stream);
-    events.push_back({{"name", t.name}, {"cat", to_string(t.category)}, {"ph", "X"}, {"pid", t.gpu}, {"tid", tid},
-                      {"ts", r.start_s * 1e6}, {"dur", (r.end_s - r.start_s) * 1e6}});
+    const long long start = std::llround(x.tasks[v].start_s * 1e9), end = std::llround(x.tasks[v].end_s * 1e9);
+    if (end <= start) {
+      ++dropped;
+      continue;
+    }
+    groups[{t.gpu, track_group_of(t)}].push_back({v, start, end});
   }
+  nlohmann::ordered_json events = nlohmann::ordered_json::array();
+  nlohmann::ordered_json slices = nlohmann::ordered_json::array();
+  std::set<int> named_gpus;
+  for (const auto& [key, group] : groups) {
+    const auto [gpu, group_index] = key;
+    if (named_gpus.insert(gpu).second) {
+      events.push_back({{"name", "process_name"}, {"ph", "M"}, {"pid", gpu}, {"tid", 0},
+                        {"args", {{"name", fmt::format("GPU {}", gpu)}}}});
+      events.push_back({{"name", "process_sort_index"}, {"ph", "M"}, {"pid", gpu}, {"tid", 0},
+                        {"args", {{"sort_index", gpu}}}});
+    }
+    const TrackGroup& tg = kTrackGroups[group_index];
+    const std::vector<int> lane = assign_lanes(group);
+    const int lanes = group.empty() ? 0 : *std::max_element(lane.begin(), lane.end()) + 1;
+    for (int l = 0; l < lanes; ++l) {
+      const int tid = tg.first_tid + l;
+      events.push_back({{"name", "thread_name"}, {"ph", "M"}, {"pid", gpu}, {"tid", tid},
+                        {"args", {{"name", l == 0 ? std::string(tg.name) : fmt::format("{} {}", tg.name, l + 1)}}}});
+      events.push_back({{"name", "thread_sort_index"}, {"ph", "M"}, {"pid", gpu}, {"tid", tid},
+                        {"args", {{"sort_index", tid}}}});
+    }
+    for (std::size_t i = 0; i < group.size(); ++i) {
+      const StepTask& t = g[group[i].task];
+      slices.push_back({{"name", t.name}, {"cat", to_string(t.category)}, {"ph", "X"}, {"pid", gpu},
+                        {"tid", tg.first_tid + lane[i]}, {"ts", static_cast<double>(group[i].start_ns) / 1e3},
+                        {"dur", static_cast<double>(group[i].end_ns - group[i].start_ns) / 1e3}});
+    }
+  }
+  for (auto& e : slices) events.push_back(std::move(e));
   nlohmann::ordered_json j;
   j["traceEvents"] = events;
   j["displayTimeUnit"] = "ms";
+  j["otherData"] = {{"tracks", "concurrent tasks of one stream are drawn on extra tracks (communication 2, 3, ...)"},
+                    {"zero_length_tasks_left_out", dropped}};
   require_finite(j, "trace");
   return j.dump();
 }

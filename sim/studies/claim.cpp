@@ -9,6 +9,7 @@
 
 #include "sim/calibrate/step_calibration.hpp"
 #include "sim/config/error.hpp"
+#include "sim/config/keys.hpp"
 
 namespace trainsim::claim {
 
@@ -17,6 +18,16 @@ namespace {
 const char* direction_sign(Direction d) { return d == Direction::at_most ? "<=" : ">="; }
 
 std::string number(double v) { return fmt::format("{:.6g}", v); }
+
+// The unit a constant's low and high are printed in: its key's base unit ("B/s", "s"),
+// "x" for a multiplier or fraction (calibration model-form errors, efficiencies).
+std::string constant_unit(const std::string& path) {
+  const auto dot = path.find('.');
+  const bool cluster = path.compare(0, dot, "cluster") == 0;
+  const config::KeyDecl* key = (cluster ? config::cluster_keys() : config::workload_keys()).find(path.substr(dot + 1));
+  if (key == nullptr || key->quantity == nullptr || key->quantity->base.empty()) return "x";
+  return std::string(key->quantity->base);
+}
 
 // "12.3 % below" / "4.0 % above" the reference.
 std::string relative(double v, double reference) {
@@ -245,11 +256,14 @@ std::string to_text(const ClaimResult& r) {
                      q.samples, 100 * std::min(1.0, 3.0 / q.samples));
   s += "\n";
   s += "  sensitivity (one at a time: the constant at low, then at high, the others at value; ranked by swing)\n";
-  s += fmt::format("    {:<44} {:>11} {:>11} {:>13} {:>13} {:>12}\n", "constant", "low", "high", "metric@low",
-                   "metric@high", "swing");
+  s += fmt::format("    low and high in the unit column (x: a multiplier or fraction); {} at low, at high and "
+                   "its swing in {}\n",
+                   m.name, m.unit);
+  s += fmt::format("    {:<44} {:>11} {:>11} {:<6} {:>13} {:>13} {:>12}\n", "constant", "low", "high", "unit",
+                   "metric@low", "metric@high", "swing");
   for (const auto& w : r.sensitivity)
-    s += fmt::format("    {:<44} {:>11} {:>11} {:>13} {:>13} {:>12}\n", w.path, number(w.low), number(w.high),
-                     number(w.metric_at_low), number(w.metric_at_high), number(w.swing()));
+    s += fmt::format("    {:<44} {:>11} {:>11} {:<6} {:>13} {:>13} {:>12}\n", w.path, number(w.low), number(w.high),
+                     constant_unit(w.path), number(w.metric_at_low), number(w.metric_at_high), number(w.swing()));
   for (const auto& p : r.no_effect) s += fmt::format("    {:<44} no effect on this metric (not simulated)\n", p);
   for (const auto& p : r.fixed) s += fmt::format("    {:<44} low = high: nothing to vary\n", p);
   s += fmt::format("\n  {} simulations (1 nominal, {} samples, {} sensitivity)\n", r.simulations, q.samples,

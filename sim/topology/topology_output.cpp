@@ -69,7 +69,10 @@ void write_topology_text(std::ostream& os, const TopologyFacts& f, const std::st
                     f.total_links, f.nvlink_links, f.nic_attach_links, f.nic_links, f.leaf_up_links,
                     f.spine_up_links);
   os << fmt::format("  switch-switch links {} (ISCA'25 Table 3 \"Links\")\n", f.switch_links);
-  os << fmt::format("  diameter            {} hops GPU to GPU\n", f.diameter_hops);
+  // Which endpoints and what a hop is: a newcomer reads "hops" as switches.
+  os << fmt::format("  diameter            {} hops between the two farthest GPUs (shortest path; a hop is one link:\n"
+                    "                      GPU-NVSwitch, GPU-NIC, NIC-leaf or switch-switch)\n",
+                    f.diameter_hops);
   os << fmt::format("  bisection           {:g} TB/s per direction ({:g} GB/s per GPU of the smaller half)\n",
                     f.bisection_bytes_per_s / 1e12,
                     f.gpus > 1 ? f.bisection_bytes_per_s / 1e9 / ((f.nodes / 2) * (f.gpus / f.nodes)) : 0.0);
