@@ -181,6 +181,18 @@ TEST_CASE("sweep --emit-jobs carries --allow-large into every job, and only when
   std::filesystem::remove_all(dir);
 }
 
+TEST_CASE("a sweep's points, run in forked children, see --allow-large", "[sweep][cli][robustness]") {
+  // 1.6e6 GPUs pass the GPU limit with the flag and stop at the fabric's next rule (radix 64 holds 2048 GPUs
+  // per plane); without it each point's row is the GPU limit. Both fail fast, before any step is built.
+  const auto with = test::run_trainsim("sweep --allow-large --jobs 1 --set nodes=200000,200001", false);
+  CHECK(with.status == 1);
+  CHECK(with.output.find("network.switch_radix: multi-plane-fat-tree needs 6250 leaf switches") != std::string::npos);
+  CHECK(with.output.find("--allow-large lifts") == std::string::npos);
+  const auto without = test::run_trainsim("sweep --jobs 1 --set nodes=200000,200001", false);
+  CHECK(without.status == 1);
+  CHECK(without.output.find("1600000 GPUs; at most 1048576 are supported") != std::string::npos);
+}
+
 TEST_CASE("every command that reads a bounded size documents --allow-large in its help", "[cli][robustness]") {
   for (const std::string command : {"inspect", "topology", "net", "schedule", "run", "check", "claim", "sweep",
                                     "merge", "cost", "validate"}) {

@@ -157,8 +157,7 @@ std::vector<std::string> run_option_args(const RunOptions& opts) {
 void add_allow_large_option(CLI::App& cmd, bool& allow) {
   cmd.add_flag(kAllowLargeFlag, allow,
                "Lift the size limits meant for a workstation (2^20 GPUs, 1e6 layer passes per pipeline, 100000 sweep "
-               "points, 100 ramp points, 1e7 schedule ops) to 2^22, 1e8, 1000000, 1000 and 1e8, for a big machine")
-      ->group(kRunGroup);
+               "points, 100 ramp points, 1e7 schedule ops) to 2^22, 1e8, 1000000, 1000 and 1e8, for a big machine");
 }
 
 void add_allow_oversubscribed_memory_option(CLI::App& cmd, bool& allow) {
