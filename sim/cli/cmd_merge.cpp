@@ -46,6 +46,7 @@ std::vector<std::string> expand_inputs(const std::vector<std::string>& inputs) {
 }
 
 int merge_command(const MergeOptions& o) {
+  sweep::check_expected_points(o.expect_points);
   const std::vector<std::string> files = expand_inputs(o.inputs);
   std::vector<NamedPath> inputs;
   for (const auto& file : files) inputs.push_back({"FILES", file});
@@ -87,8 +88,9 @@ void register_merge(CLI::App& app, Action& action) {
   cmd->add_option("--format", opts.format, "Output format (default csv)")->check(CLI::IsMember({"csv", "jsonl"}));
   cmd->add_option("--output", opts.output_path, "Write to FILE instead of stdout");
   cmd->add_option("--expect-points", opts.expect_points,
-                  "Number of points of the sweep, so that missing last points are reported too (at most 100000)")
-      ->check(CLI::Range(0LL, sweep::kMaxPoints));
+                  "Number of points of the sweep, so that missing last points are reported too (at most 100000; "
+                  "1000000 with --allow-large)")
+      ->check(CLI::Range(0LL, static_cast<long long>(sweep::kMaxPoints.lifted)));
   cmd->add_option("FILES", opts.inputs, "JSON-lines row files (a directory: its *.jsonl files)")->required();
   cmd->callback([&action] { action = [] { return merge_command(opts); }; });
 }

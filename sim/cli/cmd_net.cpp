@@ -97,9 +97,28 @@ int list_collectives() {
   return 0;
 }
 
+// A MoE flag on a collective that routes no tokens would be ignored: refused, naming the first one typed.
+void refuse_moe_flags(const NetOptions& o) {
+  const std::pair<const char*, bool> moe_flags[] = {
+      {"tokens", o.tokens.has_value()},         {"hidden", o.hidden.has_value()},
+      {"top-k", o.top_k.has_value()},           {"experts", o.experts.has_value()},
+      {"max-nodes", o.max_nodes.has_value()},   {"dispatch-precision", o.dispatch_precision.has_value()},
+      {"combine-precision", o.combine_precision.has_value()}, {"routing", o.routing.has_value()},
+      {"zipf-exponent", o.zipf_exponent.has_value()},         {"seed", o.seed.has_value()}};
+  std::vector<std::string> routed;
+  for (const parallel::CollectiveKind& k : parallel::collective_kinds())
+    if (k.routed) routed.push_back(k.name);
+  for (const auto& [name, typed] : moe_flags)
+    if (typed)
+      throw InputError(flag(name), fmt::format("applies only to the MoE collectives ({}); {} routes no tokens and "
+                                               "would ignore it",
+                                               fmt::join(routed, ", "), o.collective));
+}
+
 int run_net(const NetOptions& o) {
   if (o.list) return list_collectives();
   const parallel::CollectiveKind& kind = parallel::collective_named(o.collective, {"collective", 0, 0});
+  if (!kind.routed) refuse_moe_flags(o);
   if (o.routing) (void)parallel::moe_routing_named(*o.routing, flag("routing"));
   // Only a MoE collective reads the workload (its routing defaults).
   const auto overrides = kind.routed ? parse_overrides(o.config.set_args)

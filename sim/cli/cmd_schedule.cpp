@@ -11,6 +11,7 @@
 
 #include "sim/cli/commands.hpp"
 #include "sim/config/error.hpp"
+#include "sim/config/size_limits.hpp"
 #include "sim/config/units.hpp"
 #include "sim/parallel/schedule.hpp"
 #include "sim/parallel/schedule_registry.hpp"
@@ -43,6 +44,12 @@ double time_flag(const std::string& flag, const std::string& text) {
   }
 }
 
+// Measured (`schedule --schedule 1f1b --pp 4 --format json`, 100,000 and 400,000 micro-batches): about 460 bytes
+// and 6 us per op. 1e7 ops (4.6 GB, a minute) is a workstation's (assumption); --allow-large: 1e8.
+constexpr double kBytesPerScheduleOp = 460;
+constexpr double kSecondsPerScheduleOp = 6e-6;
+const SizeLimit kMaxScheduleOps{1e7, 1e8};
+
 // make_schedule's checks, each error naming the flag the user typed (make_schedule's
 // own error names --schedule for all of them). A rule names a workload key; the
 // flag that stands for it here is named instead.
@@ -52,6 +59,15 @@ void check_schedule_flags(const ScheduleDescriptor& kind, const ScheduleOptions&
     throw InputError({"--microbatches", 0, 0}, fmt::format("must be at least 1 micro-batch, got {}", o.microbatches));
   const int v = kind.reads_virtual_stages ? o.virtual_stages : 1;
   const int group = kind.reads_virtual_stages ? o.microbatch_group : 0;
+  // Every rank's ops are built and timed: refuse, before building them, more than the size limit.
+  const double ops = 3.0 * o.pp * v * o.microbatches;  // F, B, W per chunk and micro-batch
+  if (ops > kMaxScheduleOps.active())
+    throw InputError({"--microbatches", 0, 0},
+                     fmt::format("{} ranks x {} chunks x {} micro-batches x 3 passes = {:.3g} ops, about {:.3g} GB and "
+                                 "{:.3g} s (460 bytes and 6 us each); at most {:.0e} are scheduled{}",
+                                 o.pp, v, o.microbatches, ops, ops * kBytesPerScheduleOp / 1e9,
+                                 ops * kSecondsPerScheduleOp, kMaxScheduleOps.active(),
+                                 size_limit_hint(kMaxScheduleOps)));
   const auto broken = kind.rules({o.pp, o.microbatches, v, 0, group});
   if (!broken) return;
   const std::map<std::string, std::string> flag_of_key{{"training.global_batch", "--microbatches"},

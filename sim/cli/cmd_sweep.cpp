@@ -16,6 +16,8 @@
 
 #include "sim/cli/commands.hpp"
 #include "sim/config/load.hpp"
+#include "sim/config/size_limits.hpp"
+#include "sim/config/yaml_file.hpp"
 #include "sim/run/process_pool.hpp"
 #include "sim/run/simulate_run.hpp"
 #include "sim/studies/sweep.hpp"
@@ -185,6 +187,7 @@ int emit_jobs(const SweepOptions& o, const sweep::Plan& plan) {
   const auto run_args = run_option_args(o.run);  // flag, value, flag, value...
   for (std::size_t i = 0; i + 1 < run_args.size(); i += 2)
     common += " " + run_args[i] + " " + sweep::shell_quote(run_args[i + 1]);
+  if (large_inputs_allowed()) common += std::string(" ") + kAllowLargeFlag;  // the plan's sizes need it too
   for (const auto& entry : plan.sets) common += " --set " + sweep::shell_quote(plan_arg(entry));
   std::string text;
   for (std::size_t p = 0; p < points; ++p)
@@ -205,6 +208,7 @@ int emit_jobs(const SweepOptions& o, const sweep::Plan& plan) {
 
 int sweep_command(SweepOptions o) {
   const sweep::Plan plan = sweep::parse_plan(o.config.set_args);
+  (void)run_request(o.run);  // its limits once here, not once per point
   // Every key and value list is checked before any point runs: a typo fails fast.
   // An axis lists several values of one key: each is checked alone, then one point's
   // arguments together, so that two spellings of one key (nodes, cluster.nodes) are refused.
@@ -228,11 +232,8 @@ int sweep_command(SweepOptions o) {
     throw InputError({"--resume", 0, 0}, "cannot be combined with --only-point");
   std::vector<sweep::Row> resumed;
   if (!o.resume_path.empty()) {
-    std::ifstream in(o.resume_path, std::ios::binary);
-    if (!in) throw InputError({o.resume_path, 0, 0}, "cannot read the file");
-    std::ostringstream text;
-    text << in.rdbuf();
-    resumed = sweep::merge_rows(sweep::read_resumed_rows(plan, text.str(), o.resume_path));
+    // A regular file only (a directory read as no rows would rerun every point; a FIFO would block).
+    resumed = sweep::merge_rows(sweep::read_resumed_rows(plan, config::read_text_file(o.resume_path), o.resume_path));
   }
   if (!o.jobs_dir.empty()) throw InputError({"--jobs-dir", 0, 0}, "only applies with --emit-jobs");
   std::vector<std::size_t> selected;

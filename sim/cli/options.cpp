@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "sim/config/load.hpp"
+#include "sim/config/size_limits.hpp"
 #include "sim/config/units.hpp"
 
 namespace trainsim::cli {
@@ -13,6 +14,10 @@ namespace {
 
 const char* const kConfigGroup = "Configuration";
 const char* const kRunGroup = "Run";
+
+// The default case's step takes about 5 s (see studies/sweep.hpp); each ramp point is one more.
+constexpr double kSecondsPerRampPoint = 5;
+const SizeLimit kMaxRampPoints{100, 1000};
 
 const std::map<std::string, Fidelity>& fidelity_names() {
   static const std::map<std::string, Fidelity> names{{"full", Fidelity::full}, {"symmetric", Fidelity::symmetric}};
@@ -104,10 +109,11 @@ void add_run_options(CLI::App& cmd, RunOptions& opts, unsigned which) {
   if (which & ramp_points_option)
     cmd.add_option("--ramp-points", opts.ramp_points,
                    "Batch sizes simulated over the batch ramp, full batch included (default 5; <2: none; at most "
-                   "100)")
+                   "100, 1000 with --allow-large)")
         // Each point is one more step simulated in its own process; 100 (assumption) resolves a linear ramp's
-        // integral far below the model's error, and bounds a run to 100 steps' time.
-        ->check(CLI::Range(0, 100))
+        // integral far below the model's error, and bounds a run to 100 steps' time. The parse allows the bound
+        // of --allow-large (the flag may come later on the line); run_request checks the limit in force.
+        ->check(CLI::Range(0, static_cast<int>(kMaxRampPoints.lifted)))
         ->group(kRunGroup);
   if (which & jobs_option)
     cmd.add_option("--jobs", opts.jobs, "Simulations run side by side, one process each (default 2)")
@@ -122,6 +128,13 @@ void add_run_options(CLI::App& cmd, RunOptions& opts, unsigned which) {
 }
 
 RunRequest run_request(const RunOptions& opts) {
+  if (opts.ramp_points > kMaxRampPoints.active())
+    throw InputError({"--ramp-points", 0, 0},
+                     fmt::format("{} ramp points, each one more step simulated (about {:.0f} s each on the default "
+                                 "case, {:.3g} CPU-hours); at most {:.0f}{}",
+                                 opts.ramp_points, kSecondsPerRampPoint,
+                                 opts.ramp_points * kSecondsPerRampPoint / 3600, kMaxRampPoints.active(),
+                                 size_limit_hint(kMaxRampPoints)));
   RunRequest r;
   r.fidelity = opts.fidelity;
   r.ramp_points = opts.ramp_points;
@@ -140,6 +153,12 @@ std::vector<std::string> run_option_args(const RunOptions& opts) {
     args.push_back(fmt::format("{:.17g}B", *opts.max_memory_bytes));
   }
   return args;
+}
+
+void add_allow_large_option(CLI::App& cmd, bool& allow) {
+  cmd.add_flag(kAllowLargeFlag, allow,
+               "Lift the size limits meant for a workstation (2^20 GPUs, 1e6 layer passes per pipeline, 100000 sweep "
+               "points, 100 ramp points, 1e7 schedule ops) to 2^22, 1e8, 1000000, 1000 and 1e8, for a big machine");
 }
 
 void add_allow_oversubscribed_memory_option(CLI::App& cmd, bool& allow) {

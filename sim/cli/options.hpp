@@ -65,6 +65,10 @@ void add_run_options(CLI::App& cmd, RunOptions& opts, unsigned which = all_run_o
 // flag, value, flag, value...
 [[nodiscard]] std::vector<std::string> run_option_args(const RunOptions& opts);
 
+// --allow-large: lifts the size limits (sim/config/size_limits.hpp); main sets the
+// process's switch from it after parsing.
+void add_allow_large_option(CLI::App& cmd, bool& allow);
+
 // --allow-oversubscribed-memory: simulate a configuration whose largest rank
 // needs more than the GPU's HBM (check and run refuse it otherwise).
 void add_allow_oversubscribed_memory_option(CLI::App& cmd, bool& allow);

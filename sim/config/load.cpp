@@ -12,11 +12,13 @@
 #include <yaml-cpp/yaml.h>
 
 #include <filesystem>
+#include <fmt/format.h>
 #include <limits>
 #include <string_view>
 #include <utility>
 
 #include "sim/config/overrides.hpp"
+#include "sim/config/size_limits.hpp"
 #include "sim/config/units.hpp"
 #include "sim/config/yaml_file.hpp"
 #include "sim/config/yaml_reader.hpp"
@@ -129,14 +131,17 @@ ClusterSpec load_cluster(const std::string& path, const std::vector<Override>& o
   c.node.gpus = node.integer("gpus");
   // Every command builds the cluster graph, about 1.5 KB per GPU (measured: `topology` at 65,536 GPUs holds
   // 142 MB), and run's platform more: refuse, before anything is allocated, more than 2^20 GPUs (assumption:
-  // five times the largest cluster announced, ~200k GPUs); this also keeps GPU counts, ints everywhere, far
-  // from overflow (found by tests/fuzz).
-  constexpr long long kMaxGpus = 1LL << 20;
+  // five times the largest cluster announced, ~200k GPUs); --allow-large raises it to 2^22 (6 GB of graph),
+  // which still keeps GPU counts, ints everywhere, far from overflow (found by tests/fuzz).
+  constexpr double kGraphBytesPerGpu = 1.5e3;
+  const SizeLimit max_gpus{static_cast<double>(1LL << 20), static_cast<double>(1LL << 22)};
   const long long gpus = static_cast<long long>(c.nodes) * c.node.gpus;
-  if (gpus > kMaxGpus)
-    top.fail_value("nodes", str(c.nodes) + " nodes x " + str(c.node.gpus) + " GPUs = " + str(gpus) +
-                                " GPUs; at most " + str(kMaxGpus) + " are supported (the cluster graph alone "
-                                "takes about 1.5 KB per GPU)");
+  if (static_cast<double>(gpus) > max_gpus.active())
+    top.fail_value("nodes", fmt::format("{} nodes x {} GPUs = {} GPUs; at most {:.0f} are supported (the cluster "
+                                        "graph alone takes about 1.5 KB per GPU, {:.3g} GB here){}",
+                                        c.nodes, c.node.gpus, gpus, max_gpus.active(),
+                                        static_cast<double>(gpus) * kGraphBytesPerGpu / 1e9,
+                                        size_limit_hint(max_gpus)));
   c.name = name_for_size(c.name, file_gpus, gpus);
   c.node.nvlink_bytes_per_s = node.number("nvlink_bandwidth");
   c.node.nvlink_efficiency = node.number("nvlink_efficiency");

@@ -61,9 +61,11 @@ std::string written_tag(const std::string& tag) {
 // would ignore it) and nesting deeper than kMaxYamlDepth (yaml-cpp's own limit of
 // 2000 reports "bad file" without saying why).
 struct DocumentMarks : YAML::EventHandler {
-  explicit DocumentMarks(std::string file_, bool positions_) : file(std::move(file_)), positions(positions_) {}
+  DocumentMarks(std::string file_, bool positions_, const std::string& text_)
+      : file(std::move(file_)), positions(positions_), text(text_) {}
   std::string file;
-  bool positions;  // errors with LINE:COL (a file), or without (a --set value)
+  bool positions;            // errors with LINE:COL (a file), or without (a --set value)
+  const std::string& text;  // what the parser reads: a node's mark is an offset into it
   int depth = 0;
   std::vector<YAML::Mark> starts, roots;
   void OnDocumentStart(const YAML::Mark& m) override { starts.push_back(m); }
@@ -84,11 +86,23 @@ struct DocumentMarks : YAML::EventHandler {
   void root(const YAML::Mark& m) {
     if (roots.size() < starts.size()) roots.push_back(m);
   }
-  // "?" is a plain node, "!" a quoted scalar: neither was written as a tag.
+  // "?" is a plain node, "!" a quoted scalar or the non-specific tag `!`: yaml-cpp 0.7 gives both "!", events
+  // and Node::Tag() alike, but a node's mark is its first token, so a written `!` (after an anchor, if any)
+  // is told apart from an opening quote by the text there.
   void node(const YAML::Mark& m, const std::string& tag) {
     root(m);
+    if (tag == "!" && written_non_specific_tag(m)) fail(m, "YAML tag \"!\" is not accepted; write the value without a tag");
     if (tag != "?" && tag != "!" && !tag.empty())
       fail(m, "YAML tag \"" + printable(written_tag(tag)) + "\" is not accepted; write the value without a tag");
+  }
+  [[nodiscard]] bool written_non_specific_tag(const YAML::Mark& m) const {
+    if (m.pos < 0) return false;
+    std::size_t at = static_cast<std::size_t>(m.pos);
+    if (at < text.size() && text[at] == '&') {  // an anchor first: `&a ! value`
+      while (at < text.size() && text[at] != ' ' && text[at] != '\t' && text[at] != '\n') ++at;
+      while (at < text.size() && (text[at] == ' ' || text[at] == '\t')) ++at;
+    }
+    return at < text.size() && text[at] == '!';
   }
   void open(const YAML::Mark& m, const std::string& tag) {
     node(m, tag);
@@ -123,7 +137,7 @@ YAML::Node load_yaml_value(const std::string& text, const std::string& origin) {
   try {
     std::istringstream in(text);
     YAML::Parser parser(in);
-    DocumentMarks marks(origin, false);
+    DocumentMarks marks(origin, false, text);
     while (marks.starts.size() < 2 && parser.HandleNextDocument(marks)) {
     }
     return YAML::Load(text);
@@ -141,7 +155,7 @@ YAML::Node read_yaml_file(const std::string& file, const std::string& what) {
     // stuck on a token (two documents starting at the same place) from both.
     std::istringstream in(text);
     YAML::Parser parser(in);
-    DocumentMarks marks(file, true);
+    DocumentMarks marks(file, true, text);
     while (marks.starts.size() < 3 && parser.HandleNextDocument(marks)) {
       const size_t n = marks.starts.size();
       if (n >= 2 && marks.starts[n - 1].pos == marks.starts[n - 2].pos) {

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "sim/calibrate/step_calibration.hpp"
+#include "sim/config/size_limits.hpp"
 #include "sim/parallel/data_parallel.hpp"
 #include "sim/parallel/moe_routing.hpp"
 #include "sim/parallel/moe_routing_registry.hpp"
@@ -37,20 +38,25 @@ namespace {
 // micro-batch and pass. Measured on the default case (`run --ramp-points 0`, 120 and 480 micro-batches x 64
 // layers): about 15 KB and 0.5 ms per layer and micro-batch. Above a million (about 15 GB and 10 minutes;
 // assumption: what a workstation holds) a step is refused before anything is built; the default case is 7,680.
-constexpr double kMaxLayerMicroBatches = 1e6;
+// --allow-large raises it to 1e8 (1.5 TB, 14 hours: a big machine's memory), far below int overflow.
+constexpr double kBytesPerLayerPass = 15e3;
+constexpr double kSecondsPerLayerPass = 0.5e-3;
+const SizeLimit kMaxLayerMicroBatches{1e6, 1e8};
 
 void check_workload_size(const WorkloadSpec& w) {
   const double layers = static_cast<double>(w.model.layers) + w.model.mtp_depth + 2;
   const double micro_batches = static_cast<double>(w.training.global_batch) /
                                (static_cast<double>(w.parallelism.dp) * w.training.micro_batch);
   const double work = layers * micro_batches;
-  if (work <= kMaxLayerMicroBatches) return;
+  if (work <= kMaxLayerMicroBatches.active()) return;
   const std::string figures =
       fmt::format("{} layers + {} MTP + 2 (embedding, head) = {:.0f} layers x {:.0f} micro-batches (global_batch {} / "
-                  "(dp {} x micro_batch {})) = {:.3g} layer passes per pipeline; at most {:.0e} can be simulated "
-                  "(about 15 KB and 0.5 ms each)",
+                  "(dp {} x micro_batch {})) = {:.3g} layer passes per pipeline, about {:.3g} GB and {:.3g} hours "
+                  "(15 KB and 0.5 ms each); at most {:.0e} can be simulated{}",
                   w.model.layers, w.model.mtp_depth, layers, micro_batches, w.training.global_batch,
-                  w.parallelism.dp, w.training.micro_batch, work, kMaxLayerMicroBatches);
+                  w.parallelism.dp, w.training.micro_batch, work, work * kBytesPerLayerPass / 1e9,
+                  work * kSecondsPerLayerPass / 3600, kMaxLayerMicroBatches.active(),
+                  size_limit_hint(kMaxLayerMicroBatches));
   // Name the larger factor's key: the layers (or MTP modules), else the batch.
   const char* key = "training.global_batch";
   if (layers > micro_batches) key = w.model.mtp_depth > w.model.layers ? "model.mtp_depth" : "model.layers";

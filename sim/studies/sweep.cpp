@@ -132,11 +132,19 @@ Plan parse_plan(const std::vector<std::string>& set_args) {
     points *= static_cast<double>(s.values.size());
     sizes += (sizes.empty() ? "" : " x ") + std::to_string(s.values.size());
   }
-  if (points > static_cast<double>(kMaxPoints))
-    throw InputError({"--set", 0, 0}, fmt::format("the sweep's axes have {} values = {:.6g} points; at most {:.0f} "
-                                                  "are run in one sweep: use fewer values or split the sweep",
-                                                  sizes, points, static_cast<double>(kMaxPoints)));
+  if (points > kMaxPoints.active())
+    throw InputError({"--set", 0, 0},
+                     fmt::format("the sweep's axes have {} values = {:.6g} points, about {:.3g} CPU-days at {:.0f} s "
+                                 "each; at most {:.0f} are run in one sweep: use fewer values or split the sweep{}",
+                                 sizes, points, points * kSecondsPerPoint / 86400, kSecondsPerPoint,
+                                 kMaxPoints.active(), size_limit_hint(kMaxPoints)));
   return plan;
+}
+
+void check_expected_points(long long expected) {
+  if (static_cast<double>(expected) > kMaxPoints.active())
+    throw InputError({"--expect-points", 0, 0}, fmt::format("{} is beyond the largest sweep ({:.0f} points){}", expected,
+                                                            kMaxPoints.active(), size_limit_hint(kMaxPoints)));
 }
 
 std::size_t point_count(const Plan& plan) {
@@ -284,9 +292,10 @@ std::vector<Row> read_rows(const std::string& text, const std::string& file) {
         row["point"].get<long long>() < 0)
       throw InputError({file, line_number, 1}, "expected a sweep row: a JSON object with a \"point\" index");
     // missing_points walks every index up to the largest: a row's claim of a huge one would allocate without bound.
-    if (row["point"].get<long long>() >= kMaxPoints)
-      throw InputError({file, line_number, 1}, fmt::format("point {} is beyond the largest sweep ({} points)",
-                                                           row["point"].get<long long>(), kMaxPoints));
+    if (static_cast<double>(row["point"].get<long long>()) >= kMaxPoints.active())
+      throw InputError({file, line_number, 1},
+                       fmt::format("point {} is beyond the largest sweep ({:.0f} points){}", row["point"].get<long long>(),
+                                   kMaxPoints.active(), size_limit_hint(kMaxPoints)));
     rows.push_back(std::move(row));
   }
   return rows;

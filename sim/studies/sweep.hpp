@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "sim/config/size_limits.hpp"
 #include "sim/report/output_file.hpp"
 
 namespace trainsim::sweep {
@@ -42,7 +43,12 @@ struct Plan {
 
 // The most points one sweep runs (each simulates a step; the default case takes about 5 s, so 100,000 points are
 // about a CPU-week; assumption); parse_plan refuses more, and merge a row or --expect-points beyond it.
-inline constexpr long long kMaxPoints = 100000;
+// --allow-large raises it to a million (the emitted jobs file alone is then about 0.5 GB).
+inline constexpr double kSecondsPerPoint = 5;
+inline const SizeLimit kMaxPoints{1e5, 1e6};
+
+// Refuses (InputError naming --expect-points) a count above kMaxPoints.
+void check_expected_points(long long expected);
 
 // Product of the axis sizes (1 when there is no axis).
 [[nodiscard]] std::size_t point_count(const Plan& plan);
