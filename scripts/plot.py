@@ -9,9 +9,13 @@ Plot kinds (the study's `plot.kind`):
            the metric (every category's share of the step time).
   line     metric over `plot.x`, one line per run, one panel per `plot.panels` entry.
   ratio    metric per run, then simulated vs naive (params_active) ratio to the baseline.
+  reliability  the run with failures, one run per cluster size: goodput and days per
+           trillion tokens (with and without failures) against GPUs, and goodput
+           against the checkpoint interval (the goodput block's interval_curve).
 Every error point of the CSV is shown as "n/a", never dropped.
 """
 import csv
+import json
 import re
 import sys
 import textwrap
@@ -229,6 +233,44 @@ def ratio(study, rows, fig):
     right.tick_params(axis="x", labelsize=8)
 
 
+def reliability(study, rows, fig):
+    """Three panels from the goodput columns (`trainsim run` with a reliability section)."""
+    left, mid, right = fig.subplots(1, 3)
+    good = sorted((r for r in rows if ok(r)), key=lambda r: num(r, "num_gpus"))
+    gpus = [num(r, "num_gpus") for r in good]
+    left.plot(gpus, [100 * num(r, "goodput.goodput.mean") for r in good], marker="o", color="#4c72b0")
+    for g, r in zip(gpus, good):
+        left.annotate(f"{num(r, 'goodput.interruptions_per_day'):.1f}/day\n"
+                      f"ckpt {num(r, 'goodput.optimal_interval_s') / 60:.0f} min", (g, 100 * num(r, "goodput.goodput.mean")),
+                      xytext=(0, -26), textcoords="offset points", ha="center", fontsize=7.5)
+    left.set_xscale("log", base=2)
+    left.set_xlabel("GPUs")
+    left.set_ylabel("goodput at the optimal checkpoint interval (%)")
+    left.set_title("goodput (interruptions per day, optimal interval)", fontsize=10)
+    mid.plot(gpus, [num(r, "days_per_trillion_tokens") for r in good], marker="o", label="no failures (idealised)")
+    mid.plot(gpus, [num(r, "goodput.days_per_trillion_tokens.mean") for r in good], marker="s",
+             label="with failures (mean over seeds)")
+    mid.set_xscale("log", base=2)
+    mid.set_xlabel("GPUs")
+    mid.set_ylabel(study["plot"]["metric_label"])
+    mid.set_title("days per trillion tokens", fontsize=10)
+    mid.legend(fontsize=8)
+    for r in good:
+        curve = json.loads(r["goodput.interval_curve"])
+        right.plot([p["interval_s"] / 60 for p in curve], [100 * p["goodput"] for p in curve], marker="o",
+                   label=f"{int(num(r, 'num_gpus')):,} GPUs")
+    right.set_xscale("log")
+    right.set_xlabel("checkpoint interval (minutes)")
+    right.set_ylabel("goodput (%)")
+    right.set_title("goodput against the checkpoint interval", fontsize=10)
+    right.legend(fontsize=8)
+    for ax in (left, mid, right):
+        ax.grid(alpha=0.3)
+    bad = [r["run"] for r in rows if not ok(r)]
+    if bad:
+        fig.text(0.01, 0.01, "n/a (failed): " + ", ".join(bad), fontsize=8, color="grey")
+
+
 def main():
     if len(sys.argv) != 4:
         sys.exit("usage: plot.py STUDY.yaml STUDY.csv OUT.png")
@@ -239,7 +281,7 @@ def main():
     if not any(ok(r) for r in rows):
         sys.exit(f"plot.py: no point of {sys.argv[2]} succeeded; nothing to plot")
     kind = study["plot"]["kind"]
-    fig = plt.figure(figsize=(12, 6.5) if kind in ("line", "ratio") else (11, 6.5))
+    fig = plt.figure(figsize=(12, 6.5) if kind in ("line", "ratio") else (15, 6.5) if kind == "reliability" else (11, 6.5))
     if kind == "heatmap":
         heatmap(study, rows, fig.add_subplot(), fig)
     elif kind == "bars":
@@ -248,8 +290,10 @@ def main():
         line(study, rows, fig)
     elif kind == "ratio":
         ratio(study, rows, fig)
+    elif kind == "reliability":
+        reliability(study, rows, fig)
     else:
-        sys.exit(f"plot.py: unknown plot kind '{kind}' (heatmap, bars, line, ratio)")
+        sys.exit(f"plot.py: unknown plot kind '{kind}' (heatmap, bars, line, ratio, reliability)")
     lines = [study["title"], context_line(rows)]
     if study["plot"].get("subtitle"):
         lines.append(study["plot"]["subtitle"])

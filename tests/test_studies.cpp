@@ -87,7 +87,7 @@ TEST_CASE("every study point is accepted by trainsim check unless marked invalid
 }
 
 TEST_CASE("every study plot names axes and runs of its study", "[studies]") {
-  const std::set<std::string> kinds{"heatmap", "bars", "line", "ratio"};
+  const std::set<std::string> kinds{"heatmap", "bars", "line", "ratio", "reliability"};
   for (const auto& file : study_files()) {
     INFO(file.string());
     const YAML::Node study = YAML::LoadFile(file.string());

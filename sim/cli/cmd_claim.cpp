@@ -97,6 +97,9 @@ int run(const ClaimOptions& o) {
   const ClusterSpec& cluster = in.cluster;
   const WorkloadSpec& workload = in.workload;
   const RunRequest run = run_request(o.run);
+  if (metric.with_failures && !cluster.reliability)
+    throw InputError({"--metric " + metric.name, 0, 0},
+                     "this metric is the run with failures: the cluster needs a reliability section");
   check_full_fidelity_fits(cluster, workload, run);  // once here, not once per sample
   // Open output files first: an unwritable path is an input error, not lost simulations.
   OutputFile csv_out(o.csv_path);
@@ -130,7 +133,9 @@ int run(const ClaimOptions& o) {
         auto overrides = user;
         for (std::size_t i = 0; i < knobs.size(); ++i) overrides.push_back(knob_override(knobs[i], point[i]));
         const Inputs sample = load_inputs(o.config.cluster_path, o.config.workload_path, overrides);
-        return std::vector<double>{claim::metric_value(simulate_step(sample.cluster, sample.workload, run), metric)};
+        StepResult r = simulate_step(sample.cluster, sample.workload, run);
+        if (metric.with_failures) add_goodput(r, sample.cluster, sample.workload, {});
+        return std::vector<double>{claim::metric_value(r, metric)};
       });
     const auto results = run_isolated_all(sims, run.jobs);
     std::vector<double> values;

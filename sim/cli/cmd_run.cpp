@@ -22,15 +22,6 @@ struct RunCommandOptions {
   reliability::GoodputRequest goodput;  // --seeds, --checkpoint-interval
 };
 
-// The run with failures, from the idealised run's per-token time (ramp points, or the full step).
-reliability::GoodputReport goodput_of(const StepResult& r, const Inputs& in, const reliability::GoodputRequest& request) {
-  std::vector<reliability::RampCurvePoint> curve;
-  for (const RampPoint& p : r.ramp) curve.push_back({static_cast<double>(p.global_batch), p.seconds_per_token});
-  if (curve.empty())
-    curve.push_back({static_cast<double>(in.workload.training.global_batch), r.step_time_s / r.tokens_per_step});
-  return reliability::simulate_goodput(in.cluster, in.workload, curve, r.total_days * 86400, r.step_time_s, request);
-}
-
 // On a terminal only (stderr), so output files and captured runs never see it: before
 // a full-fidelity run, its estimated CPU time and memory; while a step runs, a progress
 // line redrawn in place (simulated time, tasks done) by this process, not by the
@@ -69,7 +60,7 @@ int run(const RunCommandOptions& o) {
   show_progress_on_terminal(configs, run_request(o.run));
   StepResult result = simulate_run(configs.cluster, configs.workload, run_request(o.run),
                                    o.trace_path.empty() ? nullptr : &trace);
-  if (configs.cluster.reliability) result.goodput = goodput_of(result, configs, o.goodput);
+  add_goodput(result, configs.cluster, configs.workload, o.goodput);
   trace_out.commit(trace + '\n');
   if (o.config.format == "json")
     std::cout << to_json(result).dump(2) << '\n';

@@ -98,7 +98,9 @@ Job point_job(const SweepOptions& o, std::vector<std::string> set_args) {
     const Inputs configs = load_configs(config);
     RunRequest request = run_request(o.run);
     request.jobs = 1;  // the points are what runs side by side
-    return to_json(simulate_run(configs.cluster, configs.workload, request)).dump();
+    StepResult result = simulate_run(configs.cluster, configs.workload, request);
+    add_goodput(result, configs.cluster, configs.workload, {});  // a reliability section: the goodput columns
+    return to_json(result).dump();
   };
 }
 

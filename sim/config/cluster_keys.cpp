@@ -21,6 +21,13 @@ const Range kFailureRateRange = Range::between(0, 1000);
 const Range kRecoveryTimeRange = Range::between(0, 30 * 86400.0);
 // Checkpoint bandwidths: 1 MB/s to 10 TB/s per node (a node's NICs together: 3.2 Tb/s = 400 GB/s).
 const Range kCheckpointBandwidthRange = Range::between(1e6, 1e13);
+
+// One failure rate of reliability.failures_per_1000_days (all five read the same way).
+KeyDecl failure_rate(const std::string& component, const std::string& help) {
+  return declare::optional(
+      declare::number("reliability.failures_per_1000_days." + component, quantity::plain, kFailureRateRange, help),
+      "0");
+}
 }  // namespace
 
 const KeyTable& cluster_keys() {
@@ -103,22 +110,13 @@ const KeyTable& cluster_keys() {
           section("reliability.failures_per_1000_days",
                   "failure rates, each in failures per 1,000 days of ONE such component (per 1,000 GPU-days, "
                   "node-days, NIC-days, cable-days, switch-days); the cluster's count of each multiplies it"),
-          optional(number("reliability.failures_per_1000_days.gpu", plain, kFailureRateRange,
-                          "per 1,000 GPU-days; the GPU's node leaves the job until replaced"),
-                   "0"),
-          optional(number("reliability.failures_per_1000_days.node", plain, kFailureRateRange,
-                          "host failures (CPU, memory, power, board) per 1,000 node-days; the node leaves the job"),
-                   "0"),
-          optional(number("reliability.failures_per_1000_days.nic", plain, kFailureRateRange,
-                          "per 1,000 NIC-days (one NIC per GPU); the node leaves the job"),
-                   "0"),
-          optional(number("reliability.failures_per_1000_days.link", plain, kFailureRateRange,
-                          "per 1,000 cable-days of the scale-out fabric (NIC-leaf and switch-switch cables); the job "
-                          "restarts, no node is lost"),
-                   "0"),
-          optional(number("reliability.failures_per_1000_days.switch", plain, kFailureRateRange,
-                          "per 1,000 switch-days of the scale-out fabric; the job restarts, no node is lost"),
-                   "0"),
+          failure_rate("gpu", "per 1,000 GPU-days; the GPU's node leaves the job until replaced"),
+          failure_rate("node", "host failures (CPU, memory, power, board) per 1,000 node-days; the node leaves the job"),
+          failure_rate("nic", "per 1,000 NIC-days (one NIC per GPU); the node leaves the job"),
+          failure_rate("link",
+                       "per 1,000 cable-days of the scale-out fabric (NIC-leaf and switch-switch cables); the job "
+                       "restarts, no node is lost"),
+          failure_rate("switch", "per 1,000 switch-days of the scale-out fabric; the job restarts, no node is lost"),
           optional(number("reliability.detection_time", time, kRecoveryTimeRange,
                           "from a failure to the job being stopped (hang detection, watchdog timeouts)"),
                    "0s"),
@@ -141,7 +139,7 @@ const KeyTable& cluster_keys() {
                  "checkpoint read (load) bandwidth per node from the storage plane"),
           optional(number("reliability.checkpoint.storage_bandwidth", bandwidth, Range::between(0, 1e16),
                           "aggregate cap of the storage plane over all nodes together; 0 = no cap"),
-                   "0GB/s"),
+                   "0B/s"),
           optional(boolean("reliability.checkpoint.asynchronous",
                            "true: the step stalls only for the snapshot copy to host memory and the write "
                            "goes on in the background (a checkpoint counts once written)"),
@@ -149,6 +147,22 @@ const KeyTable& cluster_keys() {
           conditional(number("reliability.checkpoint.snapshot_bandwidth", bandwidth, Range::between(1e8, 1e13),
                              "device-to-host copy bandwidth per GPU for the asynchronous snapshot"),
                       "required when asynchronous is true, refused otherwise"),
+          optional(number("reliability.checkpoint.interval", time, kRecoveryTimeRange,
+                          "time between checkpoints, rounded to whole full-batch steps (at least one); "
+                          "`run --checkpoint-interval STEPS` overrides it; 0 = the interval that minimises the wall "
+                          "time, searched"),
+                   "0s"),
+          optional(section("stragglers", "GPUs slower than the rest: per-GPU speed factors on compute in the step"),
+                   "absent: every GPU at full speed"),
+          optional(text("stragglers.slow_gpus",
+                        "slow GPUs as GPU:speed pairs, comma-separated (`12:0.8, 40:0.9`): GPU index (node x "
+                        "node.gpus + local index) and its compute speed as a fraction of nominal, in [0.05, 1]"),
+                   "none"),
+          optional(number("stragglers.spread", fraction, Range::between(0, 0.95),
+                          "every GPU's compute speed drawn uniformly in [1 - spread, 1] (seeded; slow_gpus then "
+                          "lowers the GPUs it names further); 0 = no draw"),
+                   "0"),
+          optional(integer("stragglers.seed", Range::between(0, 2147483647), "seed of the spread draw"), "1"),
       }};
   return table;
 }

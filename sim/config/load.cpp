@@ -11,8 +11,11 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include <filesystem>
 #include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
 #include <limits>
 #include <string_view>
 #include <utility>
@@ -60,6 +63,36 @@ std::string name_for_size(const std::string& name, long long file_gpus, long lon
   if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
     return name.substr(0, name.size() - suffix.size()) + "-" + str(gpus);
   return name + " (" + str(gpus) + " GPUs)";
+}
+
+// stragglers.slow_gpus: "GPU:speed, GPU:speed"; each GPU once, inside the cluster.
+StragglerSpec read_stragglers(const Section& st, int num_gpus) {
+  StragglerSpec spec;
+  spec.spread = st.number("spread");
+  spec.seed = st.integer("seed");
+  if (!st.has("slow_gpus")) return spec;
+  const std::string text = st.text("slow_gpus");
+  if (text == "none") return spec;
+  std::size_t pos = 0;
+  while (pos <= text.size()) {
+    const std::size_t comma = std::min(text.find(',', pos), text.size());
+    const std::string item = text.substr(pos, comma - pos);
+    int gpu = -1;
+    double speed = 0;
+    char colon = 0, rest = 0;
+    if (std::sscanf(item.c_str(), " %d %c %lf %c", &gpu, &colon, &speed, &rest) != 3 || colon != ':')
+      st.fail_key("slow_gpus", "expected GPU:speed pairs separated by commas (`12:0.8, 40:0.9`), got '" +
+                                   config::printable(item) + "'");
+    if (gpu < 0 || gpu >= num_gpus)
+      st.fail_key("slow_gpus", fmt::format("GPU {} is outside the cluster (GPUs 0 to {})", gpu, num_gpus - 1));
+    if (!(speed >= 0.05 && speed <= 1))
+      st.fail_key("slow_gpus", fmt::format("speed of GPU {} must be in [0.05, 1], got {:g}", gpu, speed));
+    for (const auto& [g, s] : spec.slow_gpus)
+      if (g == gpu) st.fail_key("slow_gpus", fmt::format("GPU {} is listed twice", gpu));
+    spec.slow_gpus.emplace_back(gpu, speed);
+    pos = comma + 1;
+  }
+  return spec;
 }
 
 }  // namespace
@@ -187,12 +220,14 @@ ClusterSpec load_cluster(const std::string& path, const std::vector<Override>& o
     r.checkpoint_read_bytes_per_s = ckpt.number("read_bandwidth");
     r.storage_bytes_per_s = ckpt.number("storage_bandwidth");
     r.asynchronous = ckpt.boolean("asynchronous");
+    r.checkpoint_interval_s = ckpt.number("interval");
     if (r.asynchronous)
       r.snapshot_bytes_per_s = ckpt.number("snapshot_bandwidth");
     else if (ckpt.has("snapshot_bandwidth"))
       ckpt.fail_key("snapshot_bandwidth", "applies only to asynchronous checkpoints (asynchronous: true)");
     c.reliability = r;
   }
+  if (const auto st = top.optional_section("stragglers")) c.stragglers = read_stragglers(*st, c.num_gpus());
   return c;
 }
 

@@ -111,6 +111,14 @@ struct ReliabilitySpec {
   double storage_bytes_per_s = 0;           // aggregate cap; 0 = none
   bool asynchronous = false;
   double snapshot_bytes_per_s = 0;          // per GPU, device to host; asynchronous only
+  double checkpoint_interval_s = 0;         // 0: the interval is searched
+};
+
+// Per-GPU compute speed factors (issue 16, stragglers): 1 = nominal.
+struct StragglerSpec {
+  std::vector<std::pair<int, double>> slow_gpus;  // (GPU index, speed), in file order
+  double spread = 0;                              // speeds drawn uniformly in [1 - spread, 1]
+  int seed = 1;
 };
 
 struct ClusterSpec {
@@ -122,6 +130,7 @@ struct ClusterSpec {
   NetworkSpec network;
   PricingSpec pricing;
   std::optional<ReliabilitySpec> reliability;  // absent: no failures
+  std::optional<StragglerSpec> stragglers;     // absent: every GPU at nominal speed
   std::vector<UncertainConstant> uncertain;
   std::map<std::string, SourceMark> marks;  // dotted key path → where it was written
   std::vector<CalibrationMultiplier> calibration_multipliers;  // --set only, in argument order

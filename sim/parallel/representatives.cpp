@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <functional>
 #include <numeric>
+#include <random>
 
 #include <fmt/format.h>
 
@@ -60,6 +61,51 @@ Representatives choose_representatives(const ClusterSpec& cluster, const Paralle
   reps.simulated.assign(cluster.num_gpus(), false);
   for (int g : reps.gpus) reps.simulated[g] = true;
   return reps;
+}
+
+std::vector<double> gpu_speeds(const ClusterSpec& cluster) {
+  if (!cluster.stragglers) return {};
+  const StragglerSpec& st = *cluster.stragglers;
+  std::vector<double> speed(static_cast<std::size_t>(cluster.num_gpus()), 1.0);
+  if (st.spread > 0) {
+    // mt19937_64's output sequence is fixed by the standard (its distributions are not): map it to [0, 1) here.
+    std::mt19937_64 rng(static_cast<std::uint64_t>(st.seed));
+    for (double& s : speed) s = 1 - st.spread * (static_cast<double>(rng() >> 11) * 0x1.0p-53);
+  }
+  for (const auto& [gpu, s] : st.slow_gpus) {
+    const auto i = static_cast<std::size_t>(gpu);
+    speed[i] = std::min(speed[i], s);
+  }
+  return speed;
+}
+
+ComputeSpeeds compute_speeds(const ClusterSpec& cluster, const ParallelismSpec& p, Representatives& reps) {
+  ComputeSpeeds out;
+  const std::vector<double> speed = gpu_speeds(cluster);
+  if (speed.empty()) return out;
+  const auto slowest = std::min_element(speed.begin(), speed.end());
+  out.pacing_gpu = static_cast<int>(slowest - speed.begin());
+  out.pacing_speed = *slowest;
+  out.by_gpu.assign(speed.size(), 1.0);
+  const int replicas = replicas_per_rank(p);
+  for (int r = 0; r < p.pp; ++r) {
+    double rank_min = 1;
+    for (int d = 0; d < replicas; ++d)
+      for (int t = 0; t < p.tp; ++t) rank_min = std::min(rank_min, speed[gpu_of(p, r, d, t)]);
+    for (int d = 0; d < replicas; ++d) {
+      double group_min = 1;
+      for (int t = 0; t < p.tp; ++t) group_min = std::min(group_min, speed[gpu_of(p, r, d, t)]);
+      out.by_gpu[gpu_of(p, r, d, 0)] = reps.fidelity == Fidelity::full ? group_min : rank_min;
+    }
+    if (reps.fidelity == Fidelity::symmetric && rank_min < 1)
+      reps.notes.push_back(fmt::format(
+          "stragglers in symmetric fidelity: pipeline rank {}'s representative computes at speed {:g}, the slowest "
+          "of the rank's {} GPUs (its data-parallel and EP peers wait for it at every all-to-all and at the "
+          "gradient reduction); --fidelity full gives each GPU its own speed",
+          r, rank_min, replicas * p.tp));
+  }
+  if (out.pacing_speed >= 1) out.pacing_gpu = -1;
+  return out;
 }
 
 // Symmetric mode keeps the transfers that touch a representative: its own NIC

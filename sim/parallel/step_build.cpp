@@ -75,6 +75,7 @@ void plan_step(StepBuild& b, int global_batch_sequences) {
     b.expert_load = expert_load_by_rank(*w.model.moe, b.routing);
   }
   b.reps = choose_representatives(c, b.p, b.fidelity, b.expert_load);
+  b.speeds = compute_speeds(c, b.p, b.reps);
   if (b.routing.dropped_pairs > 0) b.reps.notes.push_back(parallel::capacity_note(*w.model.moe, b.routing));
 }
 

@@ -49,6 +49,7 @@ struct StepBuild {
   std::vector<double> expert_load;              // by EP rank; empty = balanced
   double dispatch_bytes = 0, combine_bytes = 0; // per token and expert copy
   Representatives reps;
+  ComputeSpeeds speeds;                         // stragglers: compute speed by GPU (empty: all nominal)
   double cp_kv_bytes = 0;                       // one ring-attention KV block per TP rank (cp > 1), BF16
 
   // ---- emission state --------------------------------------------------------

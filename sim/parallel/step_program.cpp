@@ -262,6 +262,8 @@ StepProgram build_step_program(const ClusterSpec& cluster, const WorkloadSpec& w
   program.fidelity = fidelity;
   program.simulated_gpus = b.reps.gpus;
   program.notes = b.reps.notes;
+  program.pacing_gpu = b.speeds.pacing_gpu;
+  program.pacing_speed = b.speeds.pacing_speed;
   b.last.assign(cluster.num_gpus(), {step::kNone, step::kNone, step::kNone});
 
   for (int r = 0; r < p.pp; ++r)

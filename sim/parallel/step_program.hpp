@@ -69,6 +69,8 @@ struct StepProgram {
   std::vector<std::vector<int>> stage_layers;  // model stage → indices into ModelCost::layers
   Fidelity fidelity = Fidelity::symmetric;
   std::vector<std::string> notes;  // approximations the program had to make
+  int pacing_gpu = -1;             // stragglers: the slowest GPU; -1 = every GPU at nominal speed
+  double pacing_speed = 1;         // its compute speed, a fraction of nominal
 };
 
 // Which GPU holds (pipeline rank, data-parallel index, tensor-parallel index,

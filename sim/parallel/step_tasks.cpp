@@ -32,8 +32,10 @@ int add_compute(StepBuild& b, int r, int d, Stream stream, Category cat, const s
   t.category = cat;
   t.gpu = gpu;
   t.stream = stream;
-  t.seconds = seconds.all_sms;
-  t.seconds_sm_shared = seconds.sm_shared;
+  // A straggler computes at its speed fraction (communication is not slowed: assumption).
+  const double speed = b.speeds.by_gpu.empty() ? 1.0 : b.speeds.by_gpu[static_cast<std::size_t>(gpu)];
+  t.seconds = seconds.all_sms / speed;
+  t.seconds_sm_shared = seconds.sm_shared / speed;
   t.model_flops = flops;
   t.pass = cat == Category::optimizer ? TaskPass::optimizer : b.pass;
   t.pipeline_op = b.pipeline_op;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <utility>
 
 #include "sim/config/error.hpp"
 #include "sim/model/cost_model.hpp"
@@ -30,6 +31,13 @@ struct SplitMix64 {
   }
   double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }  // [0, 1)
 };
+
+// Seconds by cause: a seed's (RunOutcome) and the mean over seeds (GoodputReport).
+constexpr std::pair<double RunOutcome::*, double GoodputReport::*> kTimeByCause[] = {
+    {&RunOutcome::useful_s, &GoodputReport::useful_s},         {&RunOutcome::checkpoint_s, &GoodputReport::checkpoint_s},
+    {&RunOutcome::lost_work_s, &GoodputReport::lost_work_s},   {&RunOutcome::detection_s, &GoodputReport::detection_s},
+    {&RunOutcome::replace_wait_s, &GoodputReport::replace_wait_s}, {&RunOutcome::restart_s, &GoodputReport::restart_s},
+    {&RunOutcome::load_s, &GoodputReport::load_s}};
 
 double summed_rate(const std::vector<ComponentRate>& components) {
   double rate = 0;
@@ -79,6 +87,29 @@ double mean_wall_s(const RunShape& run, std::size_t interval, const Recovery& re
     sum += o.wall_s;
   }
   return sum / seeds;
+}
+
+// GoodputReport::interval_curve: the optimum x 1/4 .. 4, each over the report's seeds.
+std::vector<IntervalPoint> curve_around_optimum(const RunShape& run, const Recovery& recovery, const GoodputReport& g,
+                                          double trillions, double give_up_s) {
+  std::vector<IntervalPoint> curve;
+  for (const double factor : {0.25, 0.5, 1.0, 2.0, 4.0}) {
+    const auto k = std::clamp<std::size_t>(
+        static_cast<std::size_t>(std::llround(factor * static_cast<double>(g.optimal_interval_steps))), 1,
+        std::max<std::size_t>(1, g.steps));
+    if (!curve.empty() && curve.back().interval_steps == k) continue;
+    IntervalPoint p{k, static_cast<double>(k) * g.full_step_s, 0, 0};
+    bool finished = true;
+    for (int seed = 1; seed <= g.seeds && finished; ++seed) {
+      const RunOutcome o = simulate_failures(run, k, recovery, g.components,
+                                             random_failures(g.components, static_cast<std::uint64_t>(seed)), give_up_s);
+      finished = o.finished;
+      p.goodput += (o.wall_s > 0 ? o.useful_s / o.wall_s : 1) / g.seeds;
+      p.days_per_trillion_tokens += o.wall_s / kSecondsPerDay / trillions / g.seeds;
+    }
+    if (finished) curve.push_back(p);
+  }
+  return curve;
 }
 
 }  // namespace
@@ -308,9 +339,12 @@ GoodputReport simulate_goodput(const ClusterSpec& cluster, const WorkloadSpec& w
   g.optimal_interval_steps = optimal_interval(run, recovery, g.components, g.seeds);
   g.optimal_interval_s = static_cast<double>(g.optimal_interval_steps) * full_step_s;
   g.young_daly_s = rate > 0 ? std::sqrt(2 * g.checkpoint.stall_s * g.job_mtbf_s) : 0;
-  g.interval_searched = !request.interval_steps;
-  g.interval_steps = std::clamp<std::size_t>(request.interval_steps.value_or(g.optimal_interval_steps), 1,
-                                             std::max<std::size_t>(1, g.steps));
+  std::optional<std::size_t> given = request.interval_steps;
+  if (!given && cluster.reliability && cluster.reliability->checkpoint_interval_s > 0)
+    given = static_cast<std::size_t>(std::llround(cluster.reliability->checkpoint_interval_s / full_step_s));
+  g.interval_searched = !given;
+  g.interval_steps =
+      std::clamp<std::size_t>(given.value_or(g.optimal_interval_steps), 1, std::max<std::size_t>(1, g.steps));
   if (g.checkpoint.asynchronous && static_cast<double>(g.interval_steps) * full_step_s < g.checkpoint.write_s)
     g.notes.push_back(fmt::format("checkpoint interval {:.0f} s is shorter than one asynchronous write ({:.0f} s): "
                                   "writes would queue; the simulation lets them overlap (assumption)",
@@ -334,25 +368,18 @@ GoodputReport simulate_goodput(const ClusterSpec& cluster, const WorkloadSpec& w
     goodput.push_back(o.wall_s > 0 ? o.useful_s / o.wall_s : 1);
     g.interruptions += o.interruptions;
     for (std::size_t i = 0; i < o.by_component.size(); ++i) g.interruptions_by_component[i] += o.by_component[i];
-    g.useful_s += o.useful_s;
-    g.checkpoint_s += o.checkpoint_s;
-    g.lost_work_s += o.lost_work_s;
-    g.detection_s += o.detection_s;
-    g.replace_wait_s += o.replace_wait_s;
-    g.restart_s += o.restart_s;
-    g.load_s += o.load_s;
+    for (const auto& [seed_s, mean_s] : kTimeByCause) g.*mean_s += o.*seed_s;
   }
   const double n = g.seeds;
   g.interruptions /= n;
   for (double& v : g.interruptions_by_component) v /= n;
-  for (double* v : {&g.useful_s, &g.checkpoint_s, &g.lost_work_s, &g.detection_s, &g.replace_wait_s, &g.restart_s,
-                    &g.load_s})
-    *v /= n;
+  for (const auto& [seed_s, mean_s] : kTimeByCause) g.*mean_s /= n;
   g.days = percentiles(days);
   g.gpu_hours = percentiles(gpu_hours);
   g.days_per_trillion_tokens = percentiles(per_t_days);
   g.gpu_hours_per_trillion_tokens = percentiles(per_t_hours);
   g.goodput = percentiles(goodput);
+  g.interval_curve = curve_around_optimum(run, recovery, g, trillions, kGiveUpFactor * ideal_s);
   return g;
 }
 

@@ -25,26 +25,28 @@ std::vector<Cause> causes(const reliability::GoodputReport& g) {
 }  // namespace
 
 nlohmann::ordered_json goodput_json(const reliability::GoodputReport& g) {
-  nlohmann::ordered_json j;
-  j["seeds"] = g.seeds;
-  j["job_mtbf_s"] = g.job_mtbf_s;
-  j["interruptions_per_day"] = g.interruptions_per_day;
-  j["checkpoint"] = {{"bytes", g.checkpoint.bytes},       {"bytes_per_gpu", g.checkpoint.bytes_per_gpu},
-                     {"bytes_per_node", g.checkpoint.bytes_per_node}, {"write_s", g.checkpoint.write_s},
-                     {"read_s", g.checkpoint.read_s},     {"snapshot_s", g.checkpoint.snapshot_s},
-                     {"stall_s", g.checkpoint.stall_s},   {"asynchronous", g.checkpoint.asynchronous}};
-  j["steps"] = g.steps;
-  j["interval_steps"] = g.interval_steps;
-  j["interval_searched"] = g.interval_searched;
-  j["optimal_interval_steps"] = g.optimal_interval_steps;
-  j["optimal_interval_s"] = g.optimal_interval_s;
-  j["young_daly_interval_s"] = g.young_daly_s;
-  j["ideal_days"] = g.ideal_days;
-  j["days"] = percentiles_json(g.days);
-  j["gpu_hours"] = percentiles_json(g.gpu_hours);
-  j["days_per_trillion_tokens"] = percentiles_json(g.days_per_trillion_tokens);
-  j["gpu_hours_per_trillion_tokens"] = percentiles_json(g.gpu_hours_per_trillion_tokens);
-  j["goodput"] = percentiles_json(g.goodput);
+  const reliability::CheckpointCost& ck = g.checkpoint;
+  nlohmann::ordered_json j = {
+      {"seeds", g.seeds},
+      {"job_mtbf_s", g.job_mtbf_s},
+      {"interruptions_per_day", g.interruptions_per_day},
+      {"checkpoint",
+       {{"bytes", ck.bytes}, {"bytes_per_gpu", ck.bytes_per_gpu}, {"bytes_per_node", ck.bytes_per_node},
+        {"write_s", ck.write_s}, {"read_s", ck.read_s}, {"snapshot_s", ck.snapshot_s}, {"stall_s", ck.stall_s},
+        {"asynchronous", ck.asynchronous}}},
+      {"steps", g.steps},
+      {"interval_steps", g.interval_steps},
+      {"interval_searched", g.interval_searched},
+      {"optimal_interval_steps", g.optimal_interval_steps},
+      {"optimal_interval_s", g.optimal_interval_s},
+      {"young_daly_interval_s", g.young_daly_s},
+      {"ideal_days", g.ideal_days},
+      {"days", percentiles_json(g.days)},
+      {"gpu_hours", percentiles_json(g.gpu_hours)},
+      {"days_per_trillion_tokens", percentiles_json(g.days_per_trillion_tokens)},
+      {"gpu_hours_per_trillion_tokens", percentiles_json(g.gpu_hours_per_trillion_tokens)},
+      {"goodput", percentiles_json(g.goodput)},
+  };
   j["interruptions"] = g.interruptions;
   nlohmann::ordered_json by;
   for (std::size_t i = 0; i < g.components.size(); ++i) by[g.components[i].name] = g.interruptions_by_component[i];
@@ -53,6 +55,11 @@ nlohmann::ordered_json goodput_json(const reliability::GoodputReport& g) {
   lost["useful"] = g.useful_s;
   for (const Cause& c : causes(g)) lost[c.key] = c.seconds;
   j["time_by_cause_s"] = lost;
+  auto curve = nlohmann::ordered_json::array();
+  for (const reliability::IntervalPoint& p : g.interval_curve)
+    curve.push_back({{"interval_steps", p.interval_steps}, {"interval_s", p.interval_s}, {"goodput", p.goodput},
+                     {"days_per_trillion_tokens", p.days_per_trillion_tokens}});
+  j["interval_curve"] = curve;
   j["notes"] = g.notes;
   return j;
 }
@@ -66,7 +73,7 @@ std::string goodput_text(const reliability::GoodputReport& g) {
                    g.checkpoint.bytes / 1e9, g.checkpoint.bytes_per_gpu / 1e9, g.checkpoint.write_s,
                    g.checkpoint.read_s, g.checkpoint.stall_s, g.checkpoint.asynchronous ? "asynchronous" : "blocking");
   s += fmt::format("    checkpoint interval    {:>12} steps ({})", g.interval_steps,
-                   g.interval_searched ? "searched" : "--checkpoint-interval");
+                   g.interval_searched ? "searched" : "given");
   s += fmt::format("; optimum {} steps = {:.0f} s, Young/Daly sqrt(2 C MTBF) = {:.0f} s\n", g.optimal_interval_steps,
                    g.optimal_interval_s, g.young_daly_s);
   s += fmt::format("    whole run              {:>12.1f} days (p5 {:.1f}, p50 {:.1f}, p95 {:.1f}); ideal {:.1f}\n",
@@ -80,6 +87,10 @@ std::string goodput_text(const reliability::GoodputReport& g) {
                    100 * g.goodput.p5, 100 * g.goodput.p95);
   s += "    time lost by cause (mean, hours):";
   for (const Cause& c : causes(g)) s += fmt::format(" {} {:.1f};", c.label, c.seconds / 3600);
+  s += "\n";
+  s += "    against the interval:";
+  for (const reliability::IntervalPoint& p : g.interval_curve)
+    s += fmt::format(" {:.0f} s {:.1f} %;", p.interval_s, 100 * p.goodput);
   s += "\n";
   for (const auto& n : g.notes) s += "    note: " + n + "\n";
   return s;

@@ -375,6 +375,11 @@ nlohmann::ordered_json to_json(const StepResult& r) {
   j["tasks"] = r.tasks;
   j["notes"] = r.notes;
   if (r.goodput) j["goodput"] = goodput_json(*r.goodput);
+  if (r.stragglers)
+    j["stragglers"] = {{"pacing_gpu", r.stragglers->pacing_gpu},
+                       {"pacing_speed", r.stragglers->pacing_speed},
+                       {"nominal_step_time_s", r.stragglers->nominal_step_s},
+                       {"slowdown", r.stragglers->slowdown}};
   require_finite(j, "");
   return j;
 }
@@ -454,6 +459,11 @@ std::string to_text(const StepResult& r) {
                        p.simulated_batch, p.step_time_s, p.seconds_per_token);
   }
   if (r.goodput) s += goodput_text(*r.goodput);
+  if (r.stragglers)
+    s += fmt::format("\n  stragglers: step {:.3f} s against {:.3f} s at nominal speed (slowdown {:.4f}); paced by GPU "
+                     "{} at speed {:g}\n",
+                     r.step_time_s, r.stragglers->nominal_step_s, r.stragglers->slowdown, r.stragglers->pacing_gpu,
+                     r.stragglers->pacing_speed);
   for (const auto& n : r.notes) s += "\n  note: " + n + "\n";
   return s;
 }

@@ -26,6 +26,14 @@ struct RampPoint {
   double gpu_power_w = 0;    // mean power of a GPU over the step (SimGrid host-energy plugin)
 };
 
+// Stragglers (issue 16): the slowest GPU and what it costs the step.
+struct StragglerOutcome {
+  int pacing_gpu = -1;         // the slowest GPU, which paces its synchronous groups
+  double pacing_speed = 1;     // its compute speed, a fraction of nominal
+  double nominal_step_s = 0;   // the same step with every GPU at nominal speed
+  double slowdown = 1;         // step_time_s / nominal_step_s
+};
+
 struct StepResult {
   std::string cluster_name, workload_name, schedule, fidelity;
   int num_gpus = 0, simulated_gpus = 0, microbatches = 0;
@@ -48,6 +56,7 @@ struct StepResult {
   GpuMemory memory;                      // peak HBM per GPU by part (set by sim/run)
   SchedulePhases phases;                 // the schedule's phases per pipeline rank (schedule_phases.hpp)
   std::optional<reliability::GoodputReport> goodput;  // the cluster's reliability section: the run with failures
+  std::optional<StragglerOutcome> stragglers;         // the cluster's stragglers section (set by sim/run)
 };
 
 // Metrics of one executed step program (the full-batch step).

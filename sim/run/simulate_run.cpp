@@ -69,6 +69,29 @@ std::vector<RampPoint> simulate_ramp(const ClusterSpec& cluster, const WorkloadS
   return ramp;
 }
 
+// Stragglers: the same full-batch step with every GPU at nominal speed, in a child
+// process, before this process creates its simulator (SimGrid exists once per process).
+std::optional<double> nominal_step_s(const ClusterSpec& cluster, const WorkloadSpec& workload, Fidelity fidelity) {
+  if (!cluster.stragglers) return std::nullopt;
+  ClusterSpec nominal = cluster;
+  nominal.stragglers.reset();
+  return run_isolated([&nominal, &workload, fidelity] {
+           const StepProgram prog = build_step_program(nominal, workload, workload.training.global_batch, fidelity);
+           return std::vector<double>{engine::execute_step(nominal, prog).makespan_s};
+         })
+      .at(0);
+}
+
+void set_straggler_outcome(StepResult& result, const StepProgram& program, std::optional<double> nominal_s) {
+  if (!nominal_s) return;
+  StragglerOutcome s;
+  s.pacing_gpu = program.pacing_gpu;
+  s.pacing_speed = program.pacing_speed;
+  s.nominal_step_s = *nominal_s;
+  s.slowdown = result.step_time_s / *nominal_s;
+  result.stragglers = s;
+}
+
 double physical_memory_bytes() {
   return static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
 }
@@ -131,11 +154,13 @@ void check_full_fidelity_fits(const ClusterSpec& cluster, const WorkloadSpec& wo
 StepResult simulate_step(const ClusterSpec& cluster, const WorkloadSpec& workload, const RunRequest& request) {
   if (engine::simulations_refused()) throw engine::SimulationRefused();  // before building the step (fuzzing)
   check_full_fidelity_fits(cluster, workload, request);
+  const std::optional<double> nominal_s = nominal_step_s(cluster, workload, request.fidelity);
   const StepProgram program =
       build_step_program(cluster, workload, workload.training.global_batch, request.fidelity);
   const auto execution = engine::execute_step(cluster, program);
   StepResult result = summarize_step(cluster, workload, program, execution);
   result.memory = plan_gpu_memory(cluster, workload);
+  set_straggler_outcome(result, program, nominal_s);
   return result;
 }
 
@@ -145,12 +170,14 @@ StepResult simulate_run(const ClusterSpec& cluster, const WorkloadSpec& workload
   check_full_fidelity_fits(cluster, workload, request);
   std::vector<std::string> notes;
   std::vector<RampPoint> ramp = simulate_ramp(cluster, workload, request, notes);
+  const std::optional<double> nominal_s = nominal_step_s(cluster, workload, request.fidelity);
 
   const StepProgram program =
       build_step_program(cluster, workload, workload.training.global_batch, request.fidelity);
   const auto execution = engine::execute_step(cluster, program);
   StepResult result = summarize_step(cluster, workload, program, execution);
   result.memory = plan_gpu_memory(cluster, workload);
+  set_straggler_outcome(result, program, nominal_s);
   if (!ramp.empty())
     ramp.push_back({workload.training.global_batch, workload.training.global_batch, result.step_time_s,
                     result.step_time_s / result.tokens_per_step, result.gpu_power_w});
@@ -159,6 +186,20 @@ StepResult simulate_run(const ClusterSpec& cluster, const WorkloadSpec& workload
   integrate_run(result, cluster, workload);
   if (chrome_trace) *chrome_trace = to_chrome_trace(program, execution);
   return result;
+}
+
+void add_goodput(StepResult& result, const ClusterSpec& cluster, const WorkloadSpec& workload,
+                 const reliability::GoodputRequest& request) {
+  if (!cluster.reliability) return;
+  std::vector<reliability::RampCurvePoint> curve;
+  for (const RampPoint& p : result.ramp) curve.push_back({static_cast<double>(p.global_batch), p.seconds_per_token});
+  if (curve.empty())
+    curve.push_back({static_cast<double>(workload.training.global_batch), result.step_time_s / result.tokens_per_step});
+  // The idealised run's seconds: integrated over the ramp (simulate_run), or the
+  // full-batch step's rate over every token (simulate_step leaves total_days at 0).
+  const double ideal_s = result.total_days > 0 ? result.total_days * 86400
+                                               : workload.training.tokens * result.step_time_s / result.tokens_per_step;
+  result.goodput = reliability::simulate_goodput(cluster, workload, curve, ideal_s, result.step_time_s, request);
 }
 
 }  // namespace trainsim

@@ -7,6 +7,7 @@
 
 #include "sim/config/spec.hpp"
 #include "sim/parallel/step_program.hpp"
+#include "sim/reliability/goodput.hpp"
 #include "sim/report/step_result.hpp"
 
 namespace trainsim {
@@ -59,5 +60,12 @@ void check_full_fidelity_fits(const ClusterSpec& cluster, const WorkloadSpec& wo
 // receives the full-batch step's trace.
 [[nodiscard]] StepResult simulate_run(const ClusterSpec& cluster, const WorkloadSpec& workload,
                                       const RunRequest& request, std::string* chrome_trace = nullptr);
+
+// The run with failures (issue 16), when the cluster has a reliability section:
+// sets result.goodput from the idealised run's per-token time (its ramp points, or
+// the full-batch step alone). run, sweep and claim call it after simulate_run /
+// simulate_step; no simulator is created.
+void add_goodput(StepResult& result, const ClusterSpec& cluster, const WorkloadSpec& workload,
+                 const reliability::GoodputRequest& request);
 
 }  // namespace trainsim

@@ -46,6 +46,9 @@ const std::vector<MetricInfo>& known_metrics() {
       {"mfu", "fraction of dense BF16 peak (causal)", Direction::at_least},
       {"tokens_per_s", "tokens/s", Direction::at_least},
       {"tflops_per_gpu", "model TFLOP/s per GPU (causal)", Direction::at_least},
+      {"goodput", "useful fraction of wall time with failures (mean over seeds)", Direction::at_least, true},
+      {"goodput_days_per_trillion_tokens", "days per 1T tokens with failures (mean over seeds)", Direction::at_most,
+       true},
   };
   return metrics;
 }
@@ -65,6 +68,10 @@ double metric_value(const StepResult& r, const MetricInfo& metric) {
   if (metric.name == "mfu") return r.mfu_causal;
   if (metric.name == "tokens_per_s") return r.tokens_per_s;
   if (metric.name == "tflops_per_gpu") return r.tflops_per_gpu_causal;
+  if (metric.with_failures && !r.goodput)
+    throw std::logic_error("metric_value: " + metric.name + " needs the goodput block (add_goodput)");
+  if (metric.name == "goodput") return r.goodput->goodput.mean;
+  if (metric.name == "goodput_days_per_trillion_tokens") return r.goodput->days_per_trillion_tokens.mean;
   throw std::logic_error("metric_value: no accessor for metric " + metric.name);
 }
 

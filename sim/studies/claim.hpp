@@ -27,6 +27,7 @@ struct MetricInfo {
   std::string name;  // as in `trainsim run --format json`
   std::string unit;  // for labels
   Direction holds_when = Direction::at_most;
+  bool with_failures = false;  // read from the goodput block: the cluster needs a reliability section
 };
 
 [[nodiscard]] const std::vector<MetricInfo>& known_metrics();
