@@ -80,14 +80,23 @@ int run_command_line(std::vector<std::string> args) {
   // Any other exception escapes: main() would print "internal error" and exit 3, a bug.
 }
 
+// A stream buffer that takes every byte and keeps none. std::cout must stay writable:
+// commands check their standard output and report a failed write (OutputError, exit 4),
+// which a null rdbuf (badbit) would make every input end in (fuzz finding 6).
+struct DiscardingBuffer : std::streambuf {
+  int_type overflow(int_type c) override { return traits_type::not_eof(c); }
+  std::streamsize xsputn(const char*, std::streamsize n) override { return n; }
+};
+
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   trainsim::fuzz::enter_source_dir();
   trainsim::engine::refuse_simulations();
   // Whatever writes to the standard streams writes nowhere (libFuzzer reports on fd 2).
-  std::cout.rdbuf(nullptr);
-  std::cerr.rdbuf(nullptr);
+  static DiscardingBuffer nowhere;
+  std::cout.rdbuf(&nowhere);
+  std::cerr.rdbuf(&nowhere);
   const int null_fd = open("/dev/null", O_RDWR);
   if (null_fd < 0 || dup2(null_fd, STDOUT_FILENO) < 0 || dup2(null_fd, STDIN_FILENO) < 0) {
     std::perror("/dev/null");
