@@ -212,7 +212,8 @@ TEST_CASE("claim command: byte-identical output for one seed and exit 2 for a ba
   const auto bad = test::run_trainsim("claim --metric gpu_hours --value 1");
   CHECK(bad.status == 2);
   CHECK(bad.output == "--metric gpu_hours: unknown metric; known metrics: gpu_hours_per_trillion_tokens, "
-                      "days_per_trillion_tokens, step_time_s, mfu, tokens_per_s, tflops_per_gpu\n");
+                      "days_per_trillion_tokens, step_time_s, mfu, tokens_per_s, tflops_per_gpu, goodput, "
+                        "goodput_days_per_trillion_tokens\n");
 }
 
 TEST_CASE("claim command: full fidelity above --max-memory is refused before any sample", "[claim][cli]") {

@@ -46,12 +46,7 @@ std::vector<std::string> sweep_to(const fs::path& output) {
   return args;
 }
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+std::string slurp(const std::string& path) { return test::file_text(path); }
 
 // Starts `trainsim ARGS` in the source tree, stdout and stderr to `log`.
 pid_t start_trainsim(std::vector<std::string> args, const std::string& log) {

@@ -23,12 +23,7 @@ const std::string small_case =
     "--ramp-points 0 --set nodes=16 --set model.layers=6 --set model.moe.first_dense_layers=1 "
     "--set parallelism.dp=64 --set training.global_batch=256 --set training.batch_ramp.start=256 ";
 
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+std::string read_file(const std::filesystem::path& path) { return test::file_text(path.string()); }
 
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> lines;

@@ -107,12 +107,7 @@ std::vector<std::string> trace_problems(const std::string& text) {
   return problems;
 }
 
-std::string read_text(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+std::string read_text(const std::filesystem::path& path) { return trainsim::test::file_text(path.string()); }
 
 nlohmann::json metadata(const char* name, int pid, int tid, const char* value) {
   return {{"name", name}, {"ph", "M"}, {"pid", pid}, {"tid", tid}, {"args", {{"name", value}}}};

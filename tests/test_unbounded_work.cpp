@@ -89,12 +89,7 @@ std::string fresh_dir(const std::string& name) {
   std::filesystem::create_directories(path);
   return path.string();
 }
-std::string text_of(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+std::string text_of(const std::string& path) { return test::file_text(path); }
 
 }  // namespace
 
