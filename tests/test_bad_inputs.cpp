@@ -61,8 +61,9 @@ Case read_case(const fs::path& file) {
 
 // The acceptance's budget per case: no case may take more than 1 GiB or run past a minute (it would end
 // in a signal or timeout's 124, never its expected status). The address-space limit is left off in a
-// sanitizer build, whose shadow memory reserves terabytes of addresses.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+// sanitizer build, whose shadow memory reserves terabytes of addresses (the test files themselves
+// compile uninstrumented there, so the build says so: TRAINSIM_EXE_SANITIZED).
+#if defined(TRAINSIM_EXE_SANITIZED) || defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 constexpr const char* kCaseMemoryLimit = "";
 #else
 constexpr const char* kCaseMemoryLimit = "ulimit -v 1048576 && ";
