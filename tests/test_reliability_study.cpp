@@ -117,7 +117,9 @@ TEST_CASE("sweep rows carry the goodput columns, and the checkpoint interval is 
       "--set model.moe.first_dense_layers=1 --set model.moe.max_nodes_per_token=2 --set parallelism.pp=2 "
       "--set parallelism.ep=16 --set parallelism.dp=16 "
       "--set training.global_batch=64 --set training.batch_ramp.start=64 "
-      "--set cluster.reliability.checkpoint.interval=0s,1h";
+      // A 20B-token run (~17 h on this cluster): the goodput simulation walks the run
+      // step by step for each of its seeds, and 14.8T tokens at this batch is 56 M steps.
+      "--set training.tokens=20B --set cluster.reliability.checkpoint.interval=0s,1h";
   for (const auto& s : reliability_sets()) args += " --set " + s;
   const auto r = test::run_trainsim(args, false);
   REQUIRE(r.status == 0);
