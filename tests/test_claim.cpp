@@ -2,10 +2,13 @@
 // metric (no SimGrid), and the command on the small 128-GPU case.
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
 #include <string>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 
@@ -165,6 +168,34 @@ TEST_CASE("claim: distribution, P(holds) and sensitivity ranking on a closed-for
   CHECK(unit_of("cluster.gpu.launch_overhead") == "s");
   CHECK(unit_of("cluster.network.nic_efficiency") == "x");
   CHECK_THAT(to_text(r), Catch::Contains("low and high in the unit column"));
+}
+
+TEST_CASE("claim chart: no label overlaps another, with six- and seven-digit values", "[claim][plot]") {
+  // The chart of a claim whose metric is GPU-hours (six digits per trillion tokens, seven
+  // for a run), drawn from the JSON claim prints; plot_claim.py --check-layout names every
+  // pair of labels (ticks, axis labels, titles, legends) whose boxes overlap and exits 1.
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("trainsim-test-claim-plot-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  for (const double scale : {150'000.0, 2'200'000.0}) {
+    auto q = synthetic_request(200, 7);
+    q.metric = find_metric("gpu_hours_per_trillion_tokens");
+    q.claimed_value = 1.2 * scale;
+    const auto result = run_claim(q, [&](const std::vector<Point>& points) {
+      std::vector<double> v;
+      for (const auto& p : points) v.push_back(scale * synthetic_metric(p) / synthetic_metric(points.front()));
+      return v;
+    });
+    const fs::path json = dir / "claim.json", png = dir / "claim.png";
+    std::ofstream(json) << to_json(result).dump();
+    const auto drawn = test::run_command("/usr/bin/python3 '" + std::string(TRAINSIM_SOURCE_DIR) +
+                                         "/scripts/plot_claim.py' --check-layout '" + png.string() + "' < '" +
+                                         json.string() + "' 2>&1");
+    INFO("metric around " << scale << ": " << drawn.output);
+    CHECK(drawn.status == 0);
+    CHECK(fs::file_size(png) > 10000);
+  }
+  fs::remove_all(dir);
 }
 
 TEST_CASE("claim: direction of each metric and unknown metrics", "[claim]") {
