@@ -2,7 +2,7 @@
 
 namespace trainsim::cli {
 
-void register_all(CLI::App& app, Action& action) {
+void register_all(CLI::App& app, Action& action, bool& allow_large) {
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Help for every sub-command");
   register_inspect(app, action);
@@ -18,6 +18,10 @@ void register_all(CLI::App& app, Action& action) {
   register_validate(app, action);
   register_keys(app, action);
   register_calibrate(app, action);
+  // Every command that reads a size the limits bound (sim/config/size_limits.hpp) takes --allow-large.
+  for (const char* name : {"inspect", "topology", "net", "schedule", "run", "check", "claim", "sweep", "merge", "cost",
+                           "validate"})
+    add_allow_large_option(*app.get_subcommand(name), allow_large);
 }
 
 }  // namespace trainsim::cli

@@ -29,7 +29,9 @@ void register_keys(CLI::App& app, Action& action);
 void register_calibrate(CLI::App& app, Action& action);
 
 // The app's rules (one sub-command, --help-all) and every sub-command, in `trainsim
-// --help` order: main() and tests/fuzz/fuzz_command_line.cpp.
-void register_all(CLI::App& app, Action& action);
+// --help` order, with --allow-large on each command the size limits bound (set in
+// `allow_large`; the caller lifts the limits with allow_large_inputs after parsing):
+// main() and tests/fuzz/fuzz_command_line.cpp.
+void register_all(CLI::App& app, Action& action, bool& allow_large);
 
 }  // namespace trainsim::cli

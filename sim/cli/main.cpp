@@ -62,12 +62,8 @@ int run_command(int argc, char** argv) {
   app.set_version_flag("--version", std::string("trainsim ") + TRAINSIM_VERSION + " (SimGrid " +
                                         TRAINSIM_SIMGRID_VERSION + ")");
   cli::Action action;
-  cli::register_all(app, action);
-  // Every command that reads a size the limits bound (sim/config/size_limits.hpp) takes --allow-large.
   bool allow_large = false;
-  for (const char* name : {"inspect", "topology", "net", "schedule", "run", "check", "claim", "sweep", "merge", "cost",
-                           "validate"})
-    cli::add_allow_large_option(*app.get_subcommand(name), allow_large);
+  cli::register_all(app, action, allow_large);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -2,6 +2,7 @@
 #include "sim/parallel/step_build.hpp"
 
 #include <algorithm>
+#include <optional>
 
 #include "sim/config/error.hpp"
 #include "sim/parallel/stage_partition.hpp"
@@ -26,17 +27,29 @@ StagesOfRank stages_of_rank(const PipelineSchedule& s) {
 
 ClusterSpec partition_reference(const ClusterSpec& c) {
   ClusterSpec ref = c;
-  ref.gpu.efficiency = EfficiencySpec{1, 1, 1, 1, 1, 1, 1};
+  // Every efficiency at 1, by name: a field added to EfficiencySpec must be set here too.
+  ref.gpu.efficiency = EfficiencySpec{.dense_gemm_fp8 = 1,
+                                      .dense_gemm_bf16 = 1,
+                                      .grouped_gemm_fp8 = 1,
+                                      .grouped_gemm_bf16 = 1,
+                                      .attention_fwd = 1,
+                                      .attention_bwd = 1,
+                                      .hbm = 1};
   ref.gpu.launch_overhead_s = 0;
   ref.calibration_multipliers.clear();
   return ref;
 }
 
-std::vector<double> partition_layer_seconds(const ModelCost& cost, const ClusterSpec& c, const WorkloadSpec& w) {
+std::vector<double> partition_layer_seconds(const ModelCost& cost, const ClusterSpec& c, const WorkloadSpec& w,
+                                            const calibrate::StepCalibration* calibration) {
   const ClusterSpec ref = partition_reference(c);
-  const auto calibration = calibrate::load_step_calibration(ref, w);
+  std::optional<calibrate::StepCalibration> laws_only;
+  if (calibration != nullptr) {
+    laws_only = *calibration;
+    laws_only->multipliers.clear();
+  }
   std::vector<double> seconds;
-  for (const LayerCost& l : cost.layers) seconds.push_back(plan_layer(l, ref, w, calibration ? &*calibration : nullptr).seconds());
+  for (const LayerCost& l : cost.layers) seconds.push_back(plan_layer(l, ref, w, laws_only ? &*laws_only : nullptr).seconds());
   return seconds;
 }
 
@@ -56,8 +69,8 @@ void plan_partition(StepBuild& b, int global_batch_sequences) {
   // first and last, with the embedding and the head) carries both. On the
   // reference costs, not b.layers: a what-if on a kernel or link constant keeps
   // the partition (step_build.hpp).
-  b.stage_layers = partition_layers(partition_layer_seconds(b.cost, c, w), b.schedule.num_stages,
-                                    stages_of_rank(b.schedule));
+  b.stage_layers = partition_layers(partition_layer_seconds(b.cost, c, w, calibration ? &*calibration : nullptr),
+                                    b.schedule.num_stages, stages_of_rank(b.schedule));
 }
 
 void plan_step(StepBuild& b, int global_batch_sequences) {

@@ -98,9 +98,12 @@ void plan_partition(StepBuild& b, int global_batch_sequences);
 // estimates; issue 15). The datasheet peaks, the workload and parallelism still
 // move it.
 [[nodiscard]] ClusterSpec partition_reference(const ClusterSpec& c);
-// Seconds (forward + backward, all SMs) of each layer of `cost` on partition_reference(c).
+// Seconds (forward + backward, all SMs) of each layer of `cost` on partition_reference(c),
+// with `calibration` (c's, loaded once by the caller; null without one) stripped of its
+// multipliers.
 [[nodiscard]] std::vector<double> partition_layer_seconds(const ModelCost& cost, const ClusterSpec& c,
-                                                          const WorkloadSpec& w);
+                                                          const WorkloadSpec& w,
+                                                          const calibrate::StepCalibration* calibration);
 
 // Bytes of one ring-attention KV block on one TP rank: K and V of seq_len/cp
 // tokens of a micro-batch for the rank's heads, in BF16. GQA/MHA: 2 x

@@ -62,7 +62,10 @@ int run_command_line(std::vector<std::string> args) {
   using namespace trainsim;
   CLI::App app{"trainsim"};
   cli::Action action;
-  cli::register_all(app, action);
+  // --allow-large parses as in main(), but the limits stay on: a fuzz input must not
+  // buy itself hours of work.
+  bool allow_large = false;
+  cli::register_all(app, action, allow_large);
   std::reverse(args.begin(), args.end());  // CLI11's parse(vector) takes them last first
   try {
     app.parse(args);
