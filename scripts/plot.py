@@ -58,7 +58,9 @@ def strip_unit(text):
 def context_line(rows):
     """Cluster(s) and workload(s) named by the CSV, e.g. 'h800-2048 (2048 GPUs), DeepSeek-V3'."""
     good = [r for r in rows if ok(r)]
-    clusters = sorted({f"{r['cluster']} ({int(float(r['num_gpus']))} GPUs)" for r in good})
+    # By size, then name: "h800-2048, h800-4096, ..., h800-16384", not string order.
+    clusters = [f"{name} ({gpus} GPUs)" for gpus, name in
+                sorted({(int(float(r["num_gpus"])), r["cluster"]) for r in good})]
     workloads = sorted({r["workload"] for r in good})
     fidelities = sorted({r["fidelity"] for r in good if r.get("fidelity")})
     return (f"cluster {', '.join(clusters)}; workload {' vs '.join(workloads)}; "
@@ -244,6 +246,8 @@ def reliability(study, rows, fig):
                       f"ckpt {num(r, 'goodput.optimal_interval_s') / 60:.0f} min", (g, 100 * num(r, "goodput.goodput.mean")),
                       xytext=(0, -26), textcoords="offset points", ha="center", fontsize=7.5)
     left.set_xscale("log", base=2)
+    # Room for the labels under the points: off the tick labels of both axes.
+    left.margins(x=0.12, y=0.25)
     left.set_xlabel("GPUs")
     left.set_ylabel("goodput at the optimal checkpoint interval (%)")
     left.set_title("goodput (interruptions per day, optimal interval)", fontsize=10)
