@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <functional>
 #include <stdexcept>
 
@@ -44,7 +45,9 @@ std::vector<RampPoint> simulate_ramp(const ClusterSpec& cluster, const WorkloadS
   const int b1 = workload.training.global_batch;
   for (int i = 0; i < request.ramp_points - 1; ++i) {
     RampPoint p;
-    p.global_batch = b0 + (b1 - b0) * i / (request.ramp_points - 1);
+    // In 64 bits: (b1 - b0) x i passes 2^31 with a batch near the integer key's limit
+    // and --allow-large's 1000 ramp points; the quotient is at most b1.
+    p.global_batch = static_cast<int>(b0 + std::int64_t{b1 - b0} * i / (request.ramp_points - 1));
     p.simulated_batch = smallest_valid_batch(workload, p.global_batch);
     if (p.simulated_batch != p.global_batch)
       notes.push_back(fmt::format("batch-ramp point {} sequences simulated as {} (the {} schedule needs that many "
