@@ -354,6 +354,11 @@ ChainTiming run_chains_actors(const Chains& c, int gpus) {
 // endless work on an otherwise idle host (here the GPU host of the first half with the
 // same index: background flows use its links, not its CPU), which the ringer cancels; the
 // sleeper's wait_any then throws CancelException at the same simulated instant.
+// Bell::resumed rings without an exception: the doorbell is a zero-work Exec kept
+// suspended, which the ringer resumes (Activity::resume is no simcall in 3.32); it ends at
+// SimGrid's next solve, at the same instant, and the sleeper's wait_any returns its index.
+enum class Bell { cancelled, resumed };
+
 struct RelayActor {
   struct Side {
     std::size_t chain = 0;
@@ -363,10 +368,13 @@ struct RelayActor {
   std::vector<Side> queued;  // sides to start at the next turn
   sg::ExecPtr bell;
   bool sleeping = false;
+  bool rung = false;  // Bell::resumed: its doorbell is resumed and ends at the next solve
   std::size_t wakeups = 0;
+  std::size_t exceptions = 0;  // wake-ups that came as a CancelException
 };
 
-ChainTiming run_chains_relay(const Chains& c, int gpus, std::size_t* wakeups = nullptr) {
+ChainTiming run_chains_relay(const Chains& c, int gpus, std::size_t* wakeups = nullptr, Bell bell = Bell::cancelled,
+                             std::size_t* exceptions = nullptr) {
   ChainTiming t;
   t.chain_end_s.assign(c.chains.size(), 0);
   const int half = gpus / 2;
@@ -378,14 +386,18 @@ ChainTiming run_chains_relay(const Chains& c, int gpus, std::size_t* wakeups = n
       ++sides_left[static_cast<std::size_t>(f.dst - half)];
     }
   std::size_t chains_left = c.chains.size();
-  auto ask = [&actors, half](int gpu, RelayActor::Side side) {
+  auto ask = [&actors, half, bell](int gpu, RelayActor::Side side) {
     RelayActor& a = actors[static_cast<std::size_t>(gpu - half)];
     a.queued.push_back(side);
-    if (a.sleeping && a.bell) {
-      a.bell->cancel();
-      a.bell = nullptr;
-      ++a.wakeups;
+    if (!a.sleeping || !a.bell || a.rung) return;
+    ++a.wakeups;
+    if (bell == Bell::resumed) {
+      a.bell->resume();
+      a.rung = true;
+      return;
     }
+    a.bell->cancel();
+    a.bell = nullptr;
   };
   const ChainClock run_clock;
   start_background_actors(c, half, t);
@@ -410,7 +422,14 @@ ChainTiming run_chains_relay(const Chains& c, int gpus, std::size_t* wakeups = n
         me.queued.clear();
         if (!me.bell) {
           me.bell = sg::Exec::init();
-          me.bell->set_flops_amount(1e30)->set_host(engine::gpu_host(gpu - half))->start();
+          me.bell->set_host(engine::gpu_host(gpu - half));
+          if (bell == Bell::cancelled) {
+            me.bell->set_flops_amount(1e30)->start();
+          } else {
+            me.bell->set_flops_amount(0)->suspend();
+            me.bell->start();  // start() suspends it again once SimGrid has made it
+          }
+          me.rung = false;
         }
         waiting.push_back(me.bell);
         me.sleeping = true;
@@ -418,10 +437,14 @@ ChainTiming run_chains_relay(const Chains& c, int gpus, std::size_t* wakeups = n
         try {
           k = static_cast<std::size_t>(sg::Activity::wait_any(waiting));
         } catch (const simgrid::CancelException&) {
+          ++me.exceptions;
         }
         me.sleeping = false;
         waiting.pop_back();  // the doorbell (replaced when rung)
-        if (k == waiting.size()) continue;  // rung: start what was asked
+        if (k == waiting.size()) {  // rung: start what was asked
+          me.bell = nullptr;        // cancelled, or resumed and ended
+          continue;
+        }
         const RelayActor::Side side = waiting_side[k];
         waiting[k] = waiting.back();
         waiting.pop_back();
@@ -444,8 +467,10 @@ ChainTiming run_chains_relay(const Chains& c, int gpus, std::size_t* wakeups = n
     });
   engine::simgrid_engine().run();
   run_clock.stop(t);
-  if (wakeups != nullptr)
-    for (const RelayActor& a : actors) *wakeups += a.wakeups;
+  for (const RelayActor& a : actors) {
+    if (wakeups != nullptr) *wakeups += a.wakeups;
+    if (exceptions != nullptr) *exceptions += a.exceptions;
+  }
   return t;
 }
 
@@ -506,6 +531,27 @@ TEST_CASE("engine actors: relay chains woken through doorbells end as maestro's 
   REQUIRE(wakeups <= flows_after_first + 2 * c.chains.size());
 }
 
+TEST_CASE("engine actors: a resumed zero-work doorbell wakes at the same instant without an exception",
+          "[engine][actors]") {
+  const int gpus = 64;
+  engine::Simulator::create(test::h800_like_cluster(gpus / 8, "multi-plane-fat-tree"));
+  const Chains c = relay_flows(256, gpus, 20);
+  const ChainTiming detached = run_chains_detached(c);
+  std::size_t cancelled_wakeups = 0, cancelled_exceptions = 0;
+  const ChainTiming cancelled = run_chains_relay(c, gpus, &cancelled_wakeups, Bell::cancelled, &cancelled_exceptions);
+  std::size_t resumed_wakeups = 0, resumed_exceptions = 0;
+  const ChainTiming resumed = run_chains_relay(c, gpus, &resumed_wakeups, Bell::resumed, &resumed_exceptions);
+  // Every cancelled doorbell reaches its sleeper as an exception; no resumed one does.
+  REQUIRE(cancelled_wakeups > 0);
+  REQUIRE(cancelled_exceptions == cancelled_wakeups);
+  REQUIRE(resumed_wakeups > 0);
+  REQUIRE(resumed_exceptions == 0);
+  // A resumed doorbell ends at SimGrid's next solve, at the ringing instant: the chains
+  // end when maestro's do (one flow per chain at a time, so no start order to differ).
+  REQUIRE(max_rel_diff(detached, resumed) < 1e-12);
+  REQUIRE(max_rel_diff(cancelled, resumed) < 1e-12);
+}
+
 std::vector<std::size_t> bench_sizes() {
   std::vector<std::size_t> sizes;
   const char* env = std::getenv("TRAINSIM_BENCH_FLOWS");
@@ -543,6 +589,12 @@ TEST_CASE("engine actors: wall and CPU time of detached vs actor-owned flows (be
                 r_detached.cpu_s, r_detached.chains_cpu_s, r_actors.wall_s, r_actors.cpu_s, r_actors.chains_cpu_s,
                 r_detached.cpu_s / r_actors.cpu_s, r_detached.chains_cpu_s / r_actors.chains_cpu_s,
                 max_rel_diff(r_detached, r_actors), wakeups);
+    std::size_t r_wakeups = 0;
+    const ChainTiming r_resumed = run_chains_relay(r, gpus, &r_wakeups, Bell::resumed);
+    std::printf("%8s %10.3f %10.3f %10.3f %10.3f %10.3f %10.3f %9.2f %9.2f %12.3g %8zu\n", "resumed", r_detached.wall_s,
+                r_detached.cpu_s, r_detached.chains_cpu_s, r_resumed.wall_s, r_resumed.cpu_s, r_resumed.chains_cpu_s,
+                r_detached.cpu_s / r_resumed.cpu_s, r_detached.chains_cpu_s / r_resumed.chains_cpu_s,
+                max_rel_diff(r_detached, r_resumed), r_wakeups);
     std::fflush(stdout);
   }
 }
