@@ -121,15 +121,17 @@ MemoryEstimate estimate_full_fidelity_memory(const ClusterSpec& cluster, const W
   return {bytes * scale, static_cast<double>(boost::num_vertices(g)) * scale, transfers * scale};
 }
 
-// scripts/bench fullscale (DeepSeek-V3 full, one step), CPU user seconds on the shared
-// 2-core project machine, 2026-11-30, against the estimate's flows: the actors took 21.2 /
-// 36.9 / 209.7 s at 128 / 256 / 512 GPUs (3.21e6 / 7.32e6 / 1.83e7 flows): through the
-// 128 and 512 GPU points, 21.2 s x (flows / 3.21e6)^1.32 (it overestimates 256, 63 s).
-// The reference took 12.5 / 65.1 s at 128 / 256 GPUs (about 450 s at 512, README):
-// 12.5 s x (flows / 3.21e6)^2.0. Peak RSS was 1.87 / 1.66 / 1.54 times the memory estimate.
+// scripts/bench fullscale (DeepSeek-V3 full, one step), CPU user+sys seconds on the shared
+// 2-core project machine at load about 4, 2026-11-30, against the estimate's flows: the
+// actors took 12.2-12.8 / 29.0-34.0 s at 128 / 256 GPUs (3.21e6 / 7.32e6 flows) and about
+// 1,216 s per step at 2048 GPUs (1.02e8 flows; `run --fidelity full --ramp-points 0` with a
+// straggler: two steps, 2,433 s): through 128 and 2048, 12.5 s x (flows / 3.21e6)^1.32 (it
+// overestimates 256 by 18 %). The reference took 9.4-10.6 / 51-57 s at 128 / 256 GPUs (about
+// 450 s at 512 under heavier load, README): 12.5 s x (flows / 3.21e6)^2.0. Peak RSS was 1.87 /
+// 1.66 / 1.54 / 1.39 times the memory estimate at 128 / 256 / 512 / 2048 GPUs.
 RunCostEstimate estimate_full_fidelity_cost(const MemoryEstimate& need) {
   constexpr double kFlowsAt128 = 3.21e6;
-  constexpr double kActorsCpuSAt128 = 21.2, kActorsExponent = 1.32;
+  constexpr double kActorsCpuSAt128 = 12.5, kActorsExponent = 1.32;
   constexpr double kReferenceCpuSAt128 = 12.5, kReferenceExponent = 2.0;
   constexpr double kPeakOverEstimate = 1.9;
   const bool actors = engine::default_executor(Fidelity::full) == engine::Executor::actors;
