@@ -15,9 +15,11 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <unistd.h>
 
 #include "sim/calibrate/step_calibration.hpp"
 #include "sim/cli/commands.hpp"
+#include "sim/cli/progress.hpp"
 #include "sim/config/load.hpp"
 #include "sim/parallel/memory.hpp"
 #include "sim/report/output_file.hpp"
@@ -137,7 +139,20 @@ int run(const ClaimOptions& o) {
         if (metric.with_failures) add_goodput(r, sample.cluster, sample.workload, {});
         return std::vector<double>{claim::metric_value(r, metric)};
       });
-    const auto results = run_isolated_all(sims, run.jobs);
+    // A claim is 1 + samples + 2 x constants simulations: minutes on the default case.
+    Progress progress;
+    progress.unit = "simulations";
+    progress.total = sims.size();
+    progress.enabled = isatty(2) != 0;
+    progress.draw();
+    const auto results = run_isolated_all(sims, run.jobs, [&](std::size_t, const JobResult* finished) {
+      if (finished != nullptr) {
+        ++progress.done;
+        if (!finished->ok()) ++progress.failed;
+      }
+      progress.draw();
+    });
+    progress.finish();
     std::vector<double> values;
     for (const auto& r : results) values.push_back(r.at(0));
     return values;

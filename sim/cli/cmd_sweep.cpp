@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "sim/cli/commands.hpp"
+#include "sim/cli/progress.hpp"
 #include "sim/config/load.hpp"
 #include "sim/config/size_limits.hpp"
 #include "sim/config/yaml_file.hpp"
@@ -36,46 +37,6 @@ struct SweepOptions {
   std::string jobs_dir;
   std::string resume_path;
   long long only_point = -1;
-};
-
-// ------------------------------------------------------------------ progress bar
-
-std::string clock_text(double seconds) {
-  const auto s = static_cast<long long>(seconds + 0.5);
-  if (s >= 3600) return fmt::format("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60);
-  return fmt::format("{}:{:02}", s / 60, s % 60);
-}
-
-// Redrawn in place on stderr; silent when stderr is not a terminal (logs, CI).
-struct Progress {
-  std::size_t total = 0, done = 0, failed = 0;
-  bool enabled = false;
-  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
-  std::size_t drawn_done = 0;
-  double drawn_s = -1;
-
-  // Redraws when a point finished or a second passed (the clock), not on every poll.
-  void draw() {
-    if (!enabled) return;
-    const double elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (done == drawn_done && elapsed_s - drawn_s < 1) return;
-    drawn_done = done;
-    drawn_s = elapsed_s;
-    constexpr std::size_t width = 30;
-    const std::size_t filled = total ? done * width / total : width;
-    const std::string eta = done == 0 ? "--:--"
-                                      : clock_text(elapsed_s / static_cast<double>(done) *
-                                                   static_cast<double>(total - done));
-    std::cerr << fmt::format("\r[{}{}] {}/{} points, {} failed, {} elapsed, ETA {} ", std::string(filled, '#'),
-                             std::string(width - filled, '.'), done, total, failed, clock_text(elapsed_s), eta)
-              << std::flush;
-  }
-  void finish() {
-    if (!enabled) return;
-    drawn_s = -1;
-    draw();
-    std::cerr << '\n';
-  }
 };
 
 // ------------------------------------------------------------------ the points

@@ -224,7 +224,8 @@ std::vector<JobResult> run_in_children(const std::vector<Job>& jobs, int paralle
   return results;
 }
 
-std::vector<std::vector<double>> run_isolated_all(const std::vector<NumbersJob>& jobs, int parallel) {
+std::vector<std::vector<double>> run_isolated_all(const std::vector<NumbersJob>& jobs, int parallel,
+                                                  const JobDone& on_done) {
   std::vector<Job> byte_jobs;
   for (const NumbersJob& job : jobs)
     byte_jobs.push_back([&job] {
@@ -232,7 +233,7 @@ std::vector<std::vector<double>> run_isolated_all(const std::vector<NumbersJob>&
       return std::string(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(double));
     });
   std::vector<std::vector<double>> values;
-  for (const JobResult& r : run_in_children(byte_jobs, parallel)) {
+  for (const JobResult& r : run_in_children(byte_jobs, parallel, on_done)) {
     if (r.input_error) throw InputError({}, r.error);
     if (!r.ok()) throw std::runtime_error(r.error);
     std::vector<double> v(r.bytes.size() / sizeof(double));

@@ -52,7 +52,9 @@ enum class OnInterrupt { throw_interrupted, return_finished };
 // Jobs that return a few numbers: the same pool, and the first failed job (in the
 // order of `jobs`) rethrown here as InputError or std::runtime_error with its message.
 using NumbersJob = std::function<std::vector<double>()>;
-[[nodiscard]] std::vector<std::vector<double>> run_isolated_all(const std::vector<NumbersJob>& jobs, int parallel);
+// `on_done` as run_in_children's (a finished job, or a poll with a null result).
+[[nodiscard]] std::vector<std::vector<double>> run_isolated_all(const std::vector<NumbersJob>& jobs, int parallel,
+                                                              const JobDone& on_done = {});
 [[nodiscard]] std::vector<double> run_isolated(const NumbersJob& job);
 
 }  // namespace trainsim
