@@ -60,6 +60,23 @@ inline CommandResult run_trainsim(const std::string& args, bool with_stderr = tr
   return run_command("cd '" + dir + "' && '" + trainsim_exe() + "' " + args + (with_stderr ? " 2>&1" : " 2>/dev/null"));
 }
 
+// --set arguments that cut the default case to 128 GPUs (16 nodes, 6 layers, pp 2, dp 64,
+// 256 sequences): a step of about a second, for command-line tests.
+inline const std::string kCut128Sets =
+    "--set nodes=16 --set model.layers=6 --set model.moe.first_dense_layers=1 --set parallelism.pp=2 "
+    "--set parallelism.dp=64 --set training.global_batch=256 --set training.batch_ramp.start=256 ";
+
+// `trainsim ARGS` from the source tree twice: with its standard error to a pipe (`piped`
+// holds stderr only) and under `script` (util-linux), which gives it a terminal
+// (`on_terminal` holds both streams): for what a command prints on a terminal only.
+struct TerminalRuns {
+  CommandResult piped, on_terminal;
+};
+inline TerminalRuns run_trainsim_off_and_on_terminal(const std::string& args) {
+  const std::string cmd = "cd '" + std::string(TRAINSIM_SOURCE_DIR) + "' && '" + trainsim_exe() + "' " + args;
+  return {run_command(cmd + " 2>&1 >/dev/null"), run_command("script -qec \"" + cmd + "\" /dev/null")};
+}
+
 // A small H800-like cluster written in code (numbers as in topologies/h800-2048.yaml),
 // for tests that build the platform directly.
 inline ClusterSpec h800_like_cluster(int nodes, const std::string& fabric = "multi-plane-fat-tree") {

@@ -199,16 +199,10 @@ TEST_CASE("claim chart: no label overlaps another, with six- and seven-digit val
 }
 
 TEST_CASE("claim command: a progress line on a terminal, none when stderr is not one", "[claim][cli]") {
-  const std::string args =
-      "claim --set nodes=16 --set model.layers=6 --set model.moe.first_dense_layers=1 --set parallelism.pp=2 "
-      "--set parallelism.dp=64 --set training.global_batch=256 --set training.batch_ramp.start=256 "
-      "--metric step_time_s --value 100 --samples 2 --no-model-error";
-  const std::string cmd = "cd '" + std::string(TRAINSIM_SOURCE_DIR) + "' && '" + test::trainsim_exe() + "' " + args;
-  const auto piped = test::run_command(cmd + " 2>&1 >/dev/null");
+  const auto [piped, on_terminal] = test::run_trainsim_off_and_on_terminal(
+      "claim " + test::kCut128Sets + "--metric step_time_s --value 100 --samples 2 --no-model-error");
   REQUIRE(piped.status == 0);
   CHECK(piped.output.find(" simulations, 0 failed,") == std::string::npos);
-  // `script` gives the command a terminal (util-linux); its output then holds both streams.
-  const auto on_terminal = test::run_command("script -qec \"" + cmd + "\" /dev/null");
   REQUIRE(on_terminal.status == 0);
   // 1 nominal + 2 samples + 2 per constant that moves the metric: the count is the claim's own.
   const std::size_t at = on_terminal.output.find(" simulations (1 nominal, 2 samples, ");

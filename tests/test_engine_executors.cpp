@@ -319,17 +319,10 @@ TEST_CASE("engine executors: a progress report comes in order and ends with ever
 }
 
 TEST_CASE("engine executors: run prints its estimate and progress on a terminal only", "[engine][executors]") {
-  const std::string args =
-      "run --format json --ramp-points 0 --fidelity full --allow-oversubscribed-memory --set cluster.nodes=16 "
-      "--set workload.model.layers=6 --set workload.model.moe.first_dense_layers=1 --set workload.parallelism.pp=2 "
-      "--set workload.parallelism.dp=64 --set workload.training.global_batch=256 "
-      "--set workload.training.batch_ramp.start=256";
-  const std::string cmd = "cd '" + std::string(TRAINSIM_SOURCE_DIR) + "' && '" + test::trainsim_exe() + "' " + args;
-  const auto piped = test::run_command(cmd + " 2>&1");
+  const auto [piped, on_terminal] = test::run_trainsim_off_and_on_terminal(
+      "run --format json --ramp-points 0 --fidelity full --allow-oversubscribed-memory " + test::kCut128Sets);
   REQUIRE(piped.status == 0);
   REQUIRE(piped.output.find("trainsim:") == std::string::npos);
-  // `script` gives the command a terminal (util-linux); its output then holds both streams.
-  const auto on_terminal = test::run_command("script -qec \"" + cmd + "\" /dev/null");
   REQUIRE(on_terminal.status == 0);
   REQUIRE(on_terminal.output.find("trainsim: full fidelity, 128 GPUs:") != std::string::npos);
   REQUIRE(on_terminal.output.find("CPU-s and") != std::string::npos);
