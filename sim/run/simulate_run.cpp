@@ -156,9 +156,13 @@ void check_full_fidelity_fits(const ClusterSpec& cluster, const WorkloadSpec& wo
                                  mebibytes(limit)));
 }
 
-StepResult simulate_step(const ClusterSpec& cluster, const WorkloadSpec& workload, const RunRequest& request) {
-  if (engine::simulations_refused()) throw engine::SimulationRefused();  // before building the step (fuzzing)
-  check_full_fidelity_fits(cluster, workload, request);
+namespace {
+
+// The full-batch step in this process (after any child that must run before SimGrid
+// starts here): the step at nominal speed first when there are stragglers, then the
+// step, its summary, memory and straggler outcome, and its Chrome trace when asked.
+StepResult full_batch_step(const ClusterSpec& cluster, const WorkloadSpec& workload, const RunRequest& request,
+                           std::string* chrome_trace = nullptr) {
   const std::optional<double> nominal_s = nominal_step_s(cluster, workload, request.fidelity);
   const StepProgram program =
       build_step_program(cluster, workload, workload.training.global_batch, request.fidelity);
@@ -166,7 +170,16 @@ StepResult simulate_step(const ClusterSpec& cluster, const WorkloadSpec& workloa
   StepResult result = summarize_step(cluster, workload, program, execution);
   result.memory = plan_gpu_memory(cluster, workload);
   set_straggler_outcome(result, program, nominal_s);
+  if (chrome_trace) *chrome_trace = to_chrome_trace(program, execution);
   return result;
+}
+
+}  // namespace
+
+StepResult simulate_step(const ClusterSpec& cluster, const WorkloadSpec& workload, const RunRequest& request) {
+  if (engine::simulations_refused()) throw engine::SimulationRefused();  // before building the step (fuzzing)
+  check_full_fidelity_fits(cluster, workload, request);
+  return full_batch_step(cluster, workload, request);
 }
 
 StepResult simulate_run(const ClusterSpec& cluster, const WorkloadSpec& workload, const RunRequest& request,
@@ -175,21 +188,13 @@ StepResult simulate_run(const ClusterSpec& cluster, const WorkloadSpec& workload
   check_full_fidelity_fits(cluster, workload, request);
   std::vector<std::string> notes;
   std::vector<RampPoint> ramp = simulate_ramp(cluster, workload, request, notes);
-  const std::optional<double> nominal_s = nominal_step_s(cluster, workload, request.fidelity);
-
-  const StepProgram program =
-      build_step_program(cluster, workload, workload.training.global_batch, request.fidelity);
-  const auto execution = engine::execute_step(cluster, program);
-  StepResult result = summarize_step(cluster, workload, program, execution);
-  result.memory = plan_gpu_memory(cluster, workload);
-  set_straggler_outcome(result, program, nominal_s);
+  StepResult result = full_batch_step(cluster, workload, request, chrome_trace);
   if (!ramp.empty())
     ramp.push_back({workload.training.global_batch, workload.training.global_batch, result.step_time_s,
                     result.step_time_s / result.tokens_per_step, result.gpu_power_w});
   result.ramp = ramp;
   result.notes.insert(result.notes.end(), notes.begin(), notes.end());
   integrate_run(result, cluster, workload);
-  if (chrome_trace) *chrome_trace = to_chrome_trace(program, execution);
   return result;
 }
 
