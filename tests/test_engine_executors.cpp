@@ -1,11 +1,14 @@
 // Issue 14: the actor-based executor (one SimGrid actor per GPU) against today's maestro
 // executor, the reference: the same program must give the same step time, every task
-// the same start and end, every GPU the same energy and every link the same bytes.
+// the same start and end, every GPU the same energy and every link the same bytes; or,
+// where flows that start at one instant share links, results inside the band the
+// reference itself spans when those flows start in other orders.
 // Each run is a child process (one SimGrid engine per process).
 #include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <optional>
 #include <string>
@@ -31,10 +34,13 @@ struct Outcome {
 };
 
 // Runs `program` on `cluster` with `executor` in a child process.
-Outcome run(const ClusterSpec& cluster, const StepProgram& program, engine::Executor executor, bool audit_links) {
+// flow_order_seed: ExecuteOptions' (reference only).
+Outcome run(const ClusterSpec& cluster, const StepProgram& program, engine::Executor executor, bool audit_links,
+            std::uint64_t flow_order_seed = 0) {
   const std::size_t n = boost::num_vertices(program.graph);
   const auto numbers = run_isolated([&] {
-    const auto x = engine::execute_step(cluster, program, {.audit_links = audit_links, .executor = executor});
+    const auto x = engine::execute_step(
+        cluster, program, {.audit_links = audit_links, .executor = executor, .flow_order_seed = flow_order_seed});
     std::vector<double> out{x.makespan_s, static_cast<double>(x.gpu_energy_j.size())};
     for (const auto& t : x.tasks) out.insert(out.end(), {t.start_s, t.end_s});
     out.insert(out.end(), x.gpu_energy_j.begin(), x.gpu_energy_j.end());
@@ -117,7 +123,7 @@ std::vector<parallel::Transfer> all_to_all(int gpus, int first, double bytes) {
 }
 
 // 16 GPUs on 2 nodes: computes slowed by communication SMs, all-to-alls that start while
-// they run (so Execs are replaced at a new rate), successors on other GPUs (doorbells),
+// they run (so compute rates change mid-task), successors on other GPUs (doorbells),
 // a pipeline chain across the nodes, and a self transfer that moves nothing.
 StepProgram crossing_program() {
   const int gpus = 16;
@@ -162,13 +168,52 @@ void require_same_full_step(std::vector<std::string> sets) {
 
 }  // namespace
 
-TEST_CASE("engine executors: a hand-made program with replaced Execs and doorbells runs alike on both",
+// The reference in program order and with each task's flows started in `orders` other
+// orders; every number of `act` must lie between the lowest and the highest the reference
+// gives, and the band must be real (some number of the reference moves with the order).
+void require_inside_start_order_band(const ClusterSpec& cluster, const StepProgram& program, const Outcome& act,
+                                     int orders) {
+  std::vector<Outcome> refs{run(cluster, program, engine::Executor::reference, false)};
+  for (int seed = 1; seed <= orders; ++seed)
+    refs.push_back(run(cluster, program, engine::Executor::reference, false, static_cast<std::uint64_t>(seed)));
+  bool band = false;
+  auto inside = [&](double value, auto of) {
+    double lo = of(refs.front()), hi = lo;
+    for (const Outcome& r : refs) {
+      lo = std::min(lo, of(r));
+      hi = std::max(hi, of(r));
+    }
+    band = band || hi > lo;
+    const double slack = 1e-12 * std::max(std::abs(lo), std::abs(hi)) + 1e-15;
+    REQUIRE(value >= lo - slack);
+    REQUIRE(value <= hi + slack);
+  };
+  inside(act.makespan, [](const Outcome& o) { return o.makespan; });
+  for (std::size_t v = 0; v < act.start.size(); ++v) {
+    INFO("task " << v << " " << program.graph[v].name);
+    inside(act.start[v], [v](const Outcome& o) { return o.start[v]; });
+    inside(act.end[v], [v](const Outcome& o) { return o.end[v]; });
+  }
+  for (std::size_t g = 0; g < act.energy_j.size(); ++g)
+    inside(act.energy_j[g], [g](const Outcome& o) { return o.energy_j[g]; });
+  REQUIRE(band);
+}
+
+TEST_CASE("engine executors: a hand-made program with comm-SM rate changes and doorbells: the actors inside the "
+          "reference's start-order band",
           "[engine][executors]") {
+  // Unequal all-to-alls on shared links: flows that start at one instant end in an order
+  // that depends on the order SimGrid 3.32 was given them (over 40 orders of each task's
+  // flows the reference's step takes four values, 60.22 to 60.78 ms, and the first
+  // all-to-all's end 16.78 to 17.33 ms; so did the reference before compute tasks became
+  // timers). The actors create flows over scheduling rounds, in actor order, so they are
+  // held to that band, not to one order's bits (the DeepSeek-V3 cuts below are).
   const StepProgram p = crossing_program();
-  require_same(test::h800_like_cluster(2), p, true);
+  const ClusterSpec cluster = test::h800_like_cluster(2);
+  const Outcome act = run(cluster, p, engine::Executor::actors, true);
+  require_inside_start_order_band(cluster, p, act, 32);
   // And its shape is what the program says: the first all-to-all starts when a0 ends,
   // each b starts when it ends, and the chain runs in order.
-  const Outcome act = run(test::h800_like_cluster(2), p, engine::Executor::actors, false);
   REQUIRE(act.start[16] == Approx(0.01).epsilon(1e-9));
   for (std::size_t g = 0; g < 16; ++g) REQUIRE(act.start[17 + g] == act.end[16]);
   // GPU 0's flows to the other node all cross its NIC (40 GB/s as simulated): a lower bound.

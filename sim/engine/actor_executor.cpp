@@ -3,19 +3,20 @@
 // Why actors: SimGrid 3.32 keeps every activity in a std::list of the actor that
 // created it (an actor-less Comm::sendto_init always in maestro's) and removes it at
 // completion with std::list::remove, a walk of the whole list. Created by maestro, as
-// the reference executor does, every running flow and Exec of the step is in one list,
+// the reference executor does, every running flow of the step is in one list,
 // and each completion walks it: the cost grows as running activities x completions.
-// Here one actor per simulated GPU, on its host, creates and waits on that GPU's Execs
-// and on both sides of its flows (a mailbox comm per flow: the source's actor puts, the
-// destination's actor gets), so each list holds one GPU's activities.
+// Here one actor per simulated GPU, on its host, creates and waits on both sides of its
+// flows (a mailbox comm per flow: the source's actor puts, the destination's actor
+// gets), so each list holds one GPU's activities. Compute tasks are no activities
+// (DagRunner times them; its timer runs in maestro, which then rings the actors).
 //
-// The DAG's bookkeeping is DagRunner's (shared with the reference): whichever actor sees
-// a completion updates it, and a task that becomes ready is queued as jobs on the actors
-// that must create its activities (an Exec on its GPU's actor; per flow a send on the
+// The DAG's bookkeeping is DagRunner's (shared with the reference): whichever actor (or
+// maestro's timer) sees a completion updates it, and a transfer task that becomes ready
+// is queued as jobs on the actors that must create its flows (per flow a send on the
 // source's and a receive on the destination's). An actor blocked in wait_any is woken by
-// its doorbell: an endless Exec on a host of its own (a bell host: no GPU's energy or
-// compute share changes) that sits in its wait set and that the asker cancels. Only
-// actors that sleep are rung; one ring wakes an actor for every job queued meanwhile.
+// its doorbell: an endless Exec on its host (whose CPU computes nothing else) that sits
+// in its wait set and that the asker cancels. Only actors that sleep are rung; one ring
+// wakes an actor for every job queued meanwhile.
 //
 // Flows are matched per (source, destination) pair: both actors queue their sides in
 // the order DagRunner asks for them, and a mailbox matches puts with gets first come,
@@ -23,9 +24,11 @@
 //
 // Every SimGrid call an actor makes (starting, cancelling, waiting, even naming a
 // mailbox) is a simcall: the actor yields and other actors run before it resumes. So
-// DagRunner's bookkeeping never calls SimGrid: the cancellations it decides (replaced
-// Execs, doorbells) are queued as effects and carried out by the actor once the
-// bookkeeping has returned, and an actor re-reads shared state after every call.
+// the bookkeeping never makes one: the doorbells it rings are queued as cancellations and
+// carried out by the actor (or maestro) once the bookkeeping has returned, and an actor
+// re-reads shared state after every call. (DagRunner's compute timer is set and removed
+// directly in the kernel's timer heap, no simcall: safe with SimGrid's sequential
+// contexts, the only ones trainsim uses.)
 //
 // What differs from the reference: within one simulated instant the actors create
 // their activities in SimGrid's actor order (each creation is a simcall), not in the
@@ -57,9 +60,7 @@ class ActorRunner final : public DagRunner {
       : DagRunner(program, t0, num_gpus), actors_(static_cast<std::size_t>(num_gpus)) {
     const auto& g = program.graph;
     for (std::size_t v = 0; v < boost::num_vertices(g); ++v) {
-      const StepTask& t = g[v];
-      if (!t.is_transfer()) mark_used(t.gpu);
-      for (const auto& tr : t.transfers) {
+      for (const auto& tr : g[v].transfers) {
         if (tr.src_gpu == tr.dst_gpu) continue;
         mark_used(tr.src_gpu);
         mark_used(tr.dst_gpu);
@@ -67,7 +68,7 @@ class ActorRunner final : public DagRunner {
     }
   }
 
-  // One actor per GPU the program uses, each running until the step is done.
+  // One actor per GPU that sends or receives a flow, each running until the step is done.
   void spawn() {
     for (std::size_t gpu = 0; gpu < actors_.size(); ++gpu)
       if (actors_[gpu].used)
@@ -76,9 +77,9 @@ class ActorRunner final : public DagRunner {
   }
 
  private:
-  enum class JobKind : std::uint8_t { exec, send, receive };
+  enum class JobKind : std::uint8_t { send, receive };
   struct Job {
-    JobKind kind = JobKind::exec;
+    JobKind kind = JobKind::send;
     int peer = 0;            // send: the destination GPU; receive: the source GPU
     std::size_t task = 0;
     std::uint64_t bytes = 0;  // send
@@ -90,7 +91,7 @@ class ActorRunner final : public DagRunner {
     sg::ExecPtr bell;          // its doorbell while it sleeps; null once rung
   };
   struct Waited {
-    JobKind kind = JobKind::exec;
+    JobKind kind = JobKind::send;
     std::size_t task = 0;
   };
 
@@ -104,19 +105,16 @@ class ActorRunner final : public DagRunner {
 
   void ring(GpuActor& a) {
     if (!a.sleeping || !a.bell) return;
-    cancels_.push_back({std::move(a.bell), false});
+    cancels_.push_back(std::move(a.bell));
     a.bell = nullptr;
   }
 
-  // Carries out the cancellations the bookkeeping decided (in the calling actor).
+  // Carries out the cancellations the bookkeeping decided (in the calling actor or maestro).
   void carry_out_cancels() {
     while (!cancels_.empty()) {
-      std::vector<Cancel> now;
+      std::vector<sg::ExecPtr> now;
       now.swap(cancels_);
-      for (Cancel& c : now) {
-        if (c.suspend_first) c.exec->suspend();
-        c.exec->cancel();
-      }
+      for (sg::ExecPtr& bell : now) bell->cancel();
     }
   }
 
@@ -132,14 +130,12 @@ class ActorRunner final : public DagRunner {
     return flows;
   }
 
-  void launch_exec(Computing& c) override { ask(program().graph[c.task].gpu, {JobKind::exec, 0, c.task, 0}); }
-
-  void drop_exec(Computing& c) override {
-    if (!c.exec) return;  // its Exec is not created yet: launch_exec's job will use the new cap
-    // Suspended first: SimGrid 3.32 keeps a cancelled Exec's share of the host until it
-    // next processes ended actions. Its actor drops it (its Computing no longer names it).
-    cancels_.push_back({std::move(c.exec), true});
-    c.exec = nullptr;
+  // Compute tasks ended in maestro (DagRunner's timer): ring whom that asked for flows,
+  // and everyone when the step is done, so the actors leave.
+  void after_timer() override {
+    if (all_done())
+      for (GpuActor& a : actors_) ring(a);
+    carry_out_cancels();
   }
 
   sg::Mailbox* mailbox(int src, int dst) {
@@ -150,33 +146,10 @@ class ActorRunner final : public DagRunner {
     return box;
   }
 
-  // Creates the activity of one job in the calling (GPU gpu's) actor; null when the job
-  // is stale (an Exec asked twice in one instant, or already made).
+  // Creates the activity of one job in the calling (GPU gpu's) actor.
   sg::ActivityPtr create(int gpu, const Job& job) {
-    switch (job.kind) {
-      case JobKind::send:
-        return mailbox(gpu, job.peer)->put_async(&g_flow_payload, job.bytes);
-      case JobKind::receive:
-        return mailbox(job.peer, gpu)->get_async<void>(&g_flow_sink);
-      case JobKind::exec: break;
-    }
-    Computing* c = computing(gpu, job.task);
-    if (c == nullptr || c->exec) return nullptr;
-    const StepTask& t = program().graph[job.task];
-    auto exec = sg::Exec::init();
-    exec->set_name(t.name)->set_flops_amount(c->work_left)->set_host(gpu_host(gpu));
-    const double cap = rate_cap(t);
-    if (cap < 1.0) exec->set_bound(cap);
-    c->exec = exec;  // before start(): a simcall, after which `c` may be gone
-    exec->start();
-    return exec;
-  }
-
-  // An Exec of ours that DagRunner replaced (its Computing names another or none).
-  bool stale(int gpu, const sg::ActivityPtr& activity, const Waited& w) {
-    if (w.kind != JobKind::exec) return false;
-    const Computing* c = computing(gpu, w.task);
-    return c == nullptr || c->exec.get() != activity.get();
+    if (job.kind == JobKind::send) return mailbox(gpu, job.peer)->put_async(&g_flow_payload, job.bytes);
+    return mailbox(job.peer, gpu)->get_async<void>(&g_flow_sink);
   }
 
   // GPU gpu's actor: create what is asked, wait for any of its activities or its
@@ -189,27 +162,16 @@ class ActorRunner final : public DagRunner {
     for (;;) {
       while (!me.queue.empty()) {
         jobs.swap(me.queue);
-        for (const Job& job : jobs)
-          if (auto activity = create(gpu, job)) {
-            mine.push_back(std::move(activity));
-            what.push_back({job.kind, job.task});
-          }
-        jobs.clear();
-      }
-      for (std::size_t i = 0; i < mine.size();) {
-        if (!stale(gpu, mine[i], what[i])) {
-          ++i;
-          continue;
+        for (const Job& job : jobs) {
+          mine.push_back(create(gpu, job));
+          what.push_back({job.kind, job.task});
         }
-        mine[i] = std::move(mine.back());
-        mine.pop_back();
-        what[i] = what.back();
-        what.pop_back();
+        jobs.clear();
       }
       if (mine.empty() && all_done()) break;
       if (!me.bell) {
         sg::ExecPtr bell = sg::Exec::init();
-        bell->set_flops_amount(1e30)->set_host(bell_host(gpu))->start();
+        bell->set_flops_amount(1e30)->set_host(gpu_host(gpu))->start();
         me.bell = bell;
       }
       // Jobs asked while it yielded above: no ring reached it (it was not sleeping).
@@ -220,20 +182,17 @@ class ActorRunner final : public DagRunner {
       try {
         k = sg::Activity::wait_any(mine);
       } catch (const simgrid::CancelException&) {
-        // Rung, or one of its Execs was replaced: both handled above.
+        // Rung: its new jobs are handled above.
       }
       me.sleeping = false;
       mine.pop_back();
       if (k < 0 || static_cast<std::size_t>(k) >= mine.size()) continue;
       const auto i = static_cast<std::size_t>(k);
       const Waited done = what[i];
-      // An Exec that ended at the instant DagRunner replaced it: its successor does the work.
-      const bool stale_exec = stale(gpu, mine[i], done);
       mine[i] = std::move(mine.back());
       mine.pop_back();
       what[i] = what.back();
       what.pop_back();
-      if (done.kind == JobKind::exec && !stale_exec) exec_done(done.task);
       if (done.kind == JobKind::receive) flow_done(done.task);
       if (all_done())
         for (GpuActor& a : actors_) ring(a);
@@ -246,11 +205,7 @@ class ActorRunner final : public DagRunner {
     }
   }
 
-  struct Cancel {
-    sg::ExecPtr exec;
-    bool suspend_first = false;
-  };
-  std::vector<Cancel> cancels_;   // decided by the bookkeeping, not yet carried out
+  std::vector<sg::ExecPtr> cancels_;  // doorbells rung by the bookkeeping, not yet cancelled
   std::vector<GpuActor> actors_;  // by GPU
   std::unordered_map<std::uint64_t, sg::Mailbox*> mailboxes_;  // key: src · 2^32 + dst
 };

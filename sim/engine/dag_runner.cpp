@@ -4,6 +4,8 @@
 #include <stdexcept>
 #include <utility>
 
+#include <simgrid/kernel/Timer.hpp>
+
 namespace trainsim::engine {
 
 namespace sg = simgrid::s4u;
@@ -30,7 +32,8 @@ std::vector<int> comm_gpus(const StepTask& t) {
 
 DagRunner::DagRunner(const StepProgram& program, double t0, int num_gpus)
     : program_(program), t0_(t0), comm_tasks_on_gpu_(static_cast<std::size_t>(num_gpus), 0),
-      computing_on_gpu_(static_cast<std::size_t>(num_gpus)) {
+      computing_on_gpu_(static_cast<std::size_t>(num_gpus)), busy_since_(static_cast<std::size_t>(num_gpus), 0),
+      busy_s_(static_cast<std::size_t>(num_gpus), 0) {
   const auto& g = program.graph;
   const std::size_t n = boost::num_vertices(g);
   waiting_.assign(n, 0);
@@ -44,6 +47,11 @@ DagRunner::DagRunner(const StepProgram& program, double t0, int num_gpus)
   }
 }
 
+// A timer still armed (the step stopped by an exception) must not call a runner that is gone.
+DagRunner::~DagRunner() {
+  if (timer_ != nullptr) timer_->remove();
+}
+
 void DagRunner::start_ready() {
   for (std::size_t v = 0; v < waiting_.size(); ++v)
     if (waiting_[v] == 0) start(v);
@@ -53,6 +61,7 @@ StepExecution DagRunner::take_result() {
   const auto& g = program_.graph;
   for (std::size_t v = 0; v < waiting_.size(); ++v)
     if (waiting_[v] >= 0) throw std::logic_error("step program task never ran (dependency cycle?): " + g[v].name);
+  for (int gpu : program_.simulated_gpus) result_.gpu_busy_s.push_back(busy_s_.at(static_cast<std::size_t>(gpu)));
   return std::move(result_);
 }
 
@@ -60,16 +69,18 @@ double DagRunner::rate_cap(const StepTask& t) const {
   return comm_tasks_on_gpu_[static_cast<std::size_t>(t.gpu)] > 0 ? sm_shared_rate(t) : 1.0;
 }
 
-DagRunner::Computing* DagRunner::computing(int gpu, std::size_t v) {
-  for (Computing& c : computing_on_gpu_[static_cast<std::size_t>(gpu)])
+const DagRunner::Computing* DagRunner::computing(std::size_t v) const {
+  for (const Computing& c : computing_on_gpu_[static_cast<std::size_t>(program_.graph[v].gpu)])
     if (c.task == v) return &c;
   return nullptr;
 }
 
 void DagRunner::exec_done(std::size_t v) {
-  auto& running = computing_on_gpu_[static_cast<std::size_t>(program_.graph[v].gpu)];
+  const auto gpu = static_cast<std::size_t>(program_.graph[v].gpu);
+  auto& running = computing_on_gpu_[gpu];
   advance(running);
   std::erase_if(running, [v](const Computing& c) { return c.task == v; });
+  if (running.empty()) busy_s_[gpu] += sg::Engine::get_clock() - busy_since_[gpu];
   share_host(running);
   flow_done(v);
 }
@@ -97,31 +108,23 @@ void DagRunner::start(std::size_t v) {
 
 void DagRunner::start_computing(std::size_t v) {
   const StepTask& t = program_.graph[v];
-  auto& running = computing_on_gpu_[static_cast<std::size_t>(t.gpu)];
+  const auto gpu = static_cast<std::size_t>(t.gpu);
+  auto& running = computing_on_gpu_[gpu];
   advance(running);
-  running.push_back({v, nullptr, t.seconds, sg::Engine::get_clock(), 0});
-  launch_exec(running.back());
+  if (running.empty()) busy_since_[gpu] = sg::Engine::get_clock();
+  running.push_back({v, t.seconds, sg::Engine::get_clock(), 0, 0});
   share_host(running);
 }
 
-// The GPU's communication state changed: every compute Exec running there whose rate cap
-// changes continues its remaining work in a new Exec with the new cap.
+// The GPU's communication state changed: the compute tasks running there continue their
+// remaining work at their new caps.
 void DagRunner::reschedule_computing(int gpu) {
   auto& running = computing_on_gpu_[static_cast<std::size_t>(gpu)];
   advance(running);
-  for (Computing& c : running) {
-    if (sm_shared_rate(program_.graph[c.task]) >= 1.0) continue;
-    // Finishing at this instant (SimGrid may have ended it already and not yet told us:
-    // it then refuses even get_remaining()).
-    if (c.work_left <= kWorkEpsilon) continue;
-    drop_exec(c);
-    launch_exec(c);
-  }
   share_host(running);
 }
 
-// Remaining work of the running compute Execs, kept here rather than asked of SimGrid
-// (see reschedule_computing): brought to now at their last rates.
+// Remaining work of the running compute tasks, brought to now at their last rates.
 void DagRunner::advance(std::vector<Computing>& running) {
   const double now = sg::Engine::get_clock();
   for (Computing& c : running) {
@@ -130,9 +133,10 @@ void DagRunner::advance(std::vector<Computing>& running) {
   }
 }
 
-// The rates SimGrid gives the Execs sharing one host of speed 1: max-min fair shares
-// under each one's cap (water-filling, equal weights).
-void DagRunner::share_host(std::vector<Computing>& running) const {
+// The rates of the compute tasks sharing one GPU's stream (speed 1): max-min fair shares
+// under each one's cap (water-filling, equal weights; SimGrid's CPU model would give the
+// same), then their end dates at those rates.
+void DagRunner::share_host(std::vector<Computing>& running) {
   std::vector<std::pair<double, Computing*>> by_cap;
   for (Computing& c : running) by_cap.emplace_back(rate_cap(program_.graph[c.task]), &c);
   std::sort(by_cap.begin(), by_cap.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
@@ -143,6 +147,47 @@ void DagRunner::share_host(std::vector<Computing>& running) const {
     capacity -= c->rate;
     --left;
   }
+  const double now = sg::Engine::get_clock();
+  for (Computing& c : running) {
+    const double due = now + std::max(c.work_left, 0.0) / c.rate;
+    if (due == c.due) continue;
+    c.due = due;
+    dues_.push({due, c.task});
+  }
+  arm_timer();
+}
+
+// The timer at the earliest end date still pending (entries whose task has ended or
+// moved its date are dropped here).
+void DagRunner::arm_timer() {
+  while (!dues_.empty()) {
+    const Due& d = dues_.top();
+    const Computing* c = computing(d.task);
+    if (c != nullptr && c->due == d.at) break;
+    dues_.pop();
+  }
+  const double at = dues_.empty() ? -1 : dues_.top().at;
+  if (at == timer_at_) return;
+  if (timer_ != nullptr) timer_->remove();
+  timer_ = nullptr;
+  timer_at_ = at;
+  if (at >= 0) timer_ = simgrid::kernel::timer::Timer::set(at, [this] { on_timer(); });
+}
+
+// SimGrid's clock has reached the armed date: every compute task due by now ends, in
+// date then task order (those that end meanwhile at this instant too).
+void DagRunner::on_timer() {
+  timer_ = nullptr;  // SimGrid deletes it after this call
+  timer_at_ = -1;
+  const double now = sg::Engine::get_clock();
+  while (!dues_.empty() && dues_.top().at <= now) {
+    const Due d = dues_.top();
+    dues_.pop();
+    const Computing* c = computing(d.task);
+    if (c != nullptr && c->due == d.at) exec_done(d.task);
+  }
+  arm_timer();
+  after_timer();
 }
 
 // Every 1024 finished tasks: a report when a quarter of a second of wall time has passed.

@@ -2,18 +2,29 @@
 // Engine-internal: the step DAG's bookkeeping, shared by both executors (maestro's
 // reference and the actors, step_executor.hpp). It decides when a task starts (its
 // predecessors are done), when it is done (every flow, or its compute work), and the
-// compute rate caps while communication kernels hold SMs; an executor says how the
-// SimGrid activities come to be (launch_*) and reports their completions
-// (exec_done, flow_done). Only sim/engine/*.cpp include this header.
+// compute rate caps while communication kernels hold SMs; an executor says how a
+// transfer task's flows come to be (launch_flows) and reports their completions
+// (flow_done). Only sim/engine/*.cpp include this header.
+//
+// Compute tasks are no SimGrid activities: a GPU's compute stream (speed 1) is shared
+// max-min fairly by its running tasks under their caps, which this class computes itself
+// (share_host), so each task's end is a date, and one SimGrid timer, armed at the
+// earliest, moves the clock there (SimGrid's engine advances to its next timer as to its
+// next action end). As Execs they cost an activity each in SimGrid 3.32 (in maestro's or
+// an actor's list, walked at each completion), a replacement at every change of cap (3.32
+// refuses to change a started Exec's bound) and, for the actors, a wake-up; a date costs
+// a heap entry. Energy follows from the busy time (StepExecution::gpu_busy_s), as
+// SimGrid's host-energy plugin would count it for a one-core host.
 //
 // Communication SMs: while a transfer task runs, its kernels hold SMs on every GPU
 // that sends or receives one of its transfers, and a compute task there runs at rate
-// seconds / seconds_sm_shared (an Exec bound; the host's speed is 1). SimGrid 3.32
-// refuses to change a started Exec's bound, so at the instants a GPU's first
-// communication task starts and its last one ends, each compute Exec running there is
-// replaced by one for its remaining work at the new rate.
+// seconds / seconds_sm_shared. At the instants a GPU's first communication task starts
+// and its last one ends, the rates of the compute tasks running there change, and with
+// them their end dates.
 #include <chrono>
 #include <cstddef>
+#include <functional>
+#include <queue>
 #include <vector>
 
 #include "sim/engine/simgrid_access.hpp"
@@ -24,7 +35,7 @@ namespace trainsim::engine {
 class DagRunner {
  public:
   DagRunner(const StepProgram& program, double t0, int num_gpus);
-  virtual ~DagRunner() = default;
+  virtual ~DagRunner();
   DagRunner(const DagRunner&) = delete;
   DagRunner& operator=(const DagRunner&) = delete;
 
@@ -35,41 +46,45 @@ class DagRunner {
   StepExecution take_result();
 
  protected:
-  // A running compute task: its Exec (null while an executor has yet to create it).
+  // A running compute task.
   struct Computing {
     std::size_t task = 0;
-    simgrid::s4u::ExecPtr exec;
     double work_left = 0;  // all-SM seconds of work left at `since`
     double since = 0;
     double rate = 0;       // work per second since `since`
+    double due = 0;        // when it ends at that rate
   };
 
   // Starts every flow of transfer task v (self transfers excluded); returns how many.
   virtual std::size_t launch_flows(std::size_t v) = 0;
-  // An Exec for c's work_left at rate_cap(c's task) on its GPU, stored in c.exec (now or,
-  // for the actors, later in this instant).
-  virtual void launch_exec(Computing& c) = 0;
-  // c.exec runs at a cap that no longer holds: stop it; launch_exec follows.
-  virtual void drop_exec(Computing& c) = 0;
+  // Called in maestro after the compute tasks due at a timer have been finished (and
+  // what they made ready started): the actors' executor rings the actors it asked.
+  virtual void after_timer() {}
 
-  // Completions, as the executor sees them.
-  void exec_done(std::size_t v);
+  // A flow of transfer task v has ended (as the executor sees it).
   void flow_done(std::size_t v);
 
   [[nodiscard]] const StepProgram& program() const { return program_; }
   [[nodiscard]] double rate_cap(const StepTask& t) const;
-  // The running compute task v of GPU gpu (nullptr when none).
-  [[nodiscard]] Computing* computing(int gpu, std::size_t v);
 
  private:
-  static constexpr double kWorkEpsilon = 1e-9;  // seconds of work: done at this instant
+  // A pending end date: `due` of task `task`'s Computing, stale once that has changed.
+  struct Due {
+    double at = 0;
+    std::size_t task = 0;
+    bool operator>(const Due& o) const { return at != o.at ? at > o.at : task > o.task; }
+  };
 
   void start(std::size_t v);
   void finish(std::size_t v);
   void start_computing(std::size_t v);
+  void exec_done(std::size_t v);
   void reschedule_computing(int gpu);
   static void advance(std::vector<Computing>& running);
-  void share_host(std::vector<Computing>& running) const;
+  void share_host(std::vector<Computing>& running);
+  [[nodiscard]] const Computing* computing(std::size_t v) const;
+  void arm_timer();
+  void on_timer();
   void report_progress();
 
   const StepProgram& program_;
@@ -80,6 +95,11 @@ class DagRunner {
   std::chrono::steady_clock::time_point last_report_ = std::chrono::steady_clock::now();
   std::vector<int> comm_tasks_on_gpu_;                    // per GPU: running transfer tasks that send or receive there
   std::vector<std::vector<Computing>> computing_on_gpu_;  // per GPU: running compute tasks
+  std::vector<double> busy_since_;                        // per GPU: since when one has run
+  std::vector<double> busy_s_;                            // per GPU: seconds with one running
+  std::priority_queue<Due, std::vector<Due>, std::greater<>> dues_;  // earliest first
+  simgrid::kernel::timer::Timer* timer_ = nullptr;        // armed at timer_at_, or null
+  double timer_at_ = -1;
   StepExecution result_;
 };
 

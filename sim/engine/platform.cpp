@@ -30,7 +30,6 @@
 #include <simgrid/kernel/routing/NetPoint.hpp>
 #include <simgrid/kernel/routing/NetZoneImpl.hpp>
 #include <fmt/format.h>
-#include <simgrid/plugins/energy.h>
 #include <simgrid/plugins/load.h>
 #include <simgrid/s4u.hpp>
 #include <algorithm>
@@ -58,7 +57,6 @@ struct Simulator::Impl {
   mutable RouteCache routes{graph};
   simgrid::s4u::Engine* engine = nullptr;  // owned by SimGrid for the whole process
   std::vector<simgrid::s4u::Host*> hosts;  // by GPU
-  std::vector<simgrid::s4u::Host*> bell_hosts;  // by GPU (bell_host, simgrid_access.hpp)
   std::vector<simgrid::s4u::Link*> links;  // by LinkIndex
   std::vector<double> bandwidth_bytes_per_s;
   std::vector<double> latency_s;
@@ -136,35 +134,24 @@ Simulator::Simulator(const ClusterSpec& spec, const PlatformOptions& options)
   simgrid::s4u::Engine::set_config("contexts/stack-size:512");
 
   // Plugins attach to hosts and links as they are created, so before the platform.
-  sg_host_energy_plugin_init();
   if (options.audit_links) sg_link_load_plugin_init();
-  // A GPU host has one core of speed 1 "flop"/s: an Exec's amount is its seconds, so the
-  // host's load is 1 while it computes and 0 otherwise. Power: idle, then busy at any load
-  // (SimGrid's format Idle:OneCore:AllCores; one core, so the two busy figures agree).
-  const std::string wattage = fmt::format("{}:{}:{}", spec.gpu.power_idle_w, spec.gpu.power_busy_w,
-                                          spec.gpu.power_busy_w);
+  // A GPU host is where its flows start and end, and where the actor executor's actor
+  // runs; its compute stream is timed by the engine (dag_runner.hpp), not by SimGrid's
+  // CPU model, and so is its energy (step_executor.cpp).
 
   // The first zone created becomes the root and initialises the models.
   auto* zone = new GraphZone("cluster", im);
   const ClusterGraph& g = im.graph;
   const int gpus = g.num_gpus();
-  auto make_host = [&](const std::string& name) {
-    auto* host = zone->create_host(name, std::vector<double>{1.0});
-    host->set_property("wattage_per_state", wattage);
-    host->set_property("wattage_off", fmt::format("{}", spec.gpu.power_idle_w));
-    host->seal();
-    return host;
-  };
   im.hosts.reserve(static_cast<std::size_t>(gpus));
   for (int gpu = 0; gpu < gpus; ++gpu) {
-    auto* host = make_host(g.vertex(g.gpu_vertex[static_cast<std::size_t>(gpu)]).name);
+    auto* host = zone->create_host(g.vertex(g.gpu_vertex[static_cast<std::size_t>(gpu)]).name, std::vector<double>{1.0});
+    host->seal();
     const auto id = host->get_netpoint()->id();
     if (im.gpu_by_netpoint.size() <= id) im.gpu_by_netpoint.resize(id + 1, -1);
     im.gpu_by_netpoint[id] = gpu;
     im.hosts.push_back(host);
   }
-  im.bell_hosts.reserve(static_cast<std::size_t>(gpus));
-  for (int gpu = 0; gpu < gpus; ++gpu) im.bell_hosts.push_back(make_host(fmt::format("bell-{}", gpu)));
 
   const std::size_t edges = g.edges.size();
   im.links.resize(2 * edges);
@@ -231,10 +218,6 @@ std::size_t Simulator::cached_route_bytes() const { return impl_->routes.approx_
 
 const PlatformOptions& Simulator::options() const { return impl_->options; }
 
-double Simulator::gpu_energy_j(int gpu) const {
-  return sg_host_get_consumed_energy(impl_->hosts.at(static_cast<std::size_t>(gpu)));
-}
-
 double Simulator::link_bytes(LinkIndex link) const {
   if (!impl_->options.audit_links) throw std::logic_error("engine::Simulator::link_bytes: links are not audited");
   return sg_link_get_cum_load(impl_->links.at(link));
@@ -248,7 +231,6 @@ double Simulator::link_peak_load_bytes_per_s(LinkIndex link) const {
 
 simgrid::s4u::Host* gpu_host(int gpu) { return Simulator::get().impl().hosts.at(static_cast<std::size_t>(gpu)); }
 
-simgrid::s4u::Host* bell_host(int gpu) { return Simulator::get().impl().bell_hosts.at(static_cast<std::size_t>(gpu)); }
 
 simgrid::s4u::Engine& simgrid_engine() { return *Simulator::get().impl().engine; }
 

@@ -40,8 +40,6 @@ class Simulator {
   // Creates SimGrid's engine (ideal fluid network model, see platform.cpp) and the
   // platform of `spec`. Throws std::logic_error when called a second time in the process,
   // std::invalid_argument when the cluster graph cannot be built.
-  // Every GPU host carries SimGrid's host-energy plugin with the cluster's idle and
-  // busy power (gpu.power), so energy comes from the simulated busy/idle timeline.
   static Simulator& create(const ClusterSpec& spec, const PlatformOptions& options = {});
   [[nodiscard]] static bool exists();
   [[nodiscard]] static Simulator& get();  // std::logic_error before create()
@@ -74,9 +72,6 @@ class Simulator {
   [[nodiscard]] std::size_t cached_route_bytes() const;
 
   [[nodiscard]] const PlatformOptions& options() const;
-  // Energy a GPU's host has consumed since the simulation began (joules), from
-  // SimGrid's host-energy plugin: idle power, plus (busy − idle) while it computes.
-  [[nodiscard]] double gpu_energy_j(int gpu) const;
   // With audit_links: bytes the link has carried and its highest instantaneous load
   // (bytes/s) since the simulation began, from SimGrid's link-load plugin.
   [[nodiscard]] double link_bytes(LinkIndex link) const;

@@ -9,13 +9,10 @@
 
 namespace trainsim::engine {
 
-// The host of a GPU: its compute stream, speed 1 flop/s, so an Exec of `seconds` flops
-// lasts `seconds` (the step executor converts op costs into seconds beforehand).
+// The host of a GPU: where its flows start and end and its actor runs. Its CPU
+// computes nothing of the step (the engine times compute tasks, dag_runner.hpp) but the
+// actor executor's doorbells (endless Execs, cancelled to wake an actor).
 [[nodiscard]] simgrid::s4u::Host* gpu_host(int gpu);
-// A host beside each GPU's that computes nothing of the step: the actor executor's
-// doorbells (endless Execs, cancelled to wake an actor) run there, so no GPU's energy
-// or compute share sees them.
-[[nodiscard]] simgrid::s4u::Host* bell_host(int gpu);
 [[nodiscard]] simgrid::s4u::Engine& simgrid_engine();
 
 // One actor-less Comm per transfer (source host → destination host, payload = bytes), not

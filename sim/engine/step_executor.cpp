@@ -1,13 +1,13 @@
 #include "sim/engine/step_executor.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
-#include <string>
+#include <random>
 #include <stdexcept>
+#include <string>
 #include <unordered_map>
 #include <utility>
-
-#include <simgrid/plugins/energy.h>
 
 #include "sim/engine/dag_runner.hpp"
 
@@ -18,26 +18,19 @@ namespace sg = simgrid::s4u;
 namespace {
 
 // The reference executor: maestro drives the DAG from SimGrid's completion callback and
-// creates every activity itself (one actor-less Comm per flow). A task's activities are
-// created only when all its predecessors have finished: SimGrid 3.32 walks a list of
-// pending activities at every completion, so handing it the whole step up front
-// (vetoed activities with dependencies) costs time quadratic in the step's size. The
-// list is still maestro's one list of every running activity (see actor_executor.cpp).
+// creates every flow itself (one actor-less Comm each). A task's activities are created
+// only when all its predecessors have finished: SimGrid 3.32 walks a list of pending
+// activities at every completion, so handing it the whole step up front (vetoed
+// activities with dependencies) costs time quadratic in the step's size. The list is
+// still maestro's one list of every running flow (see actor_executor.cpp).
 class MaestroRunner final : public DagRunner {
  public:
-  using DagRunner::DagRunner;
+  MaestroRunner(const StepProgram& program, double t0, int num_gpus, std::uint64_t flow_order_seed)
+      : DagRunner(program, t0, num_gpus), flow_order_seed_(flow_order_seed), rng_(flow_order_seed) {}
 
   void on_completion(const sg::Activity& a) {
     auto it = owner_.find(&a);
-    if (it == owner_.end()) {
-      // A replaced Exec: SimGrid reports its cancellation once more when it
-      // processes it; only then may our reference go (as for a finished one).
-      if (auto c = replaced_.find(&a); c != replaced_.end()) {
-        retire(std::move(c->second));
-        replaced_.erase(c);
-      }
-      return;
-    }
+    if (it == owner_.end()) return;
     // Our reference to a finished activity is dropped only once the clock has
     // moved on: SimGrid may still touch the activity while it handles the other
     // completions of the same instant. Holding every activity to the end of the
@@ -46,15 +39,13 @@ class MaestroRunner final : public DagRunner {
     const std::size_t v = it->second.task;
     retire(std::move(it->second.activity));
     owner_.erase(it);
-    if (program().graph[v].is_transfer())
-      flow_done(v);
-    else
-      exec_done(v);
+    flow_done(v);
   }
 
  private:
   std::size_t launch_flows(std::size_t v) override {
     auto comms = make_transfers(program().graph[v].transfers);
+    if (flow_order_seed_ != 0) shuffle(comms);
     for (auto& c : comms) {
       owner_[c.get()] = {v, c};
       c->start();
@@ -62,25 +53,10 @@ class MaestroRunner final : public DagRunner {
     return comms.size();
   }
 
-  void launch_exec(Computing& c) override {
-    const StepTask& t = program().graph[c.task];
-    auto exec = sg::Exec::init();
-    exec->set_name(t.name)->set_flops_amount(c.work_left)->set_host(gpu_host(t.gpu));
-    const double cap = rate_cap(t);
-    if (cap < 1.0) exec->set_bound(cap);
-    owner_[exec.get()] = {c.task, exec};
-    exec->start();
-    c.exec = exec;
-  }
-
-  void drop_exec(Computing& c) override {
-    sg::ExecPtr old = c.exec;
-    owner_.erase(old.get());
-    // Suspended first: SimGrid 3.32 keeps a cancelled Exec's share of the host
-    // until it next processes ended actions.
-    old->suspend();
-    old->cancel();
-    replaced_[old.get()] = old;
+  // ExecuteOptions::flow_order_seed: Fisher-Yates with the engine's own draw, so the
+  // order does not depend on the standard library's shuffle.
+  void shuffle(std::vector<sg::CommPtr>& comms) {
+    for (std::size_t i = comms.size(); i > 1; --i) std::swap(comms[i - 1], comms[rng_() % i]);
   }
 
   void retire(sg::ActivityPtr activity) {
@@ -99,16 +75,22 @@ class MaestroRunner final : public DagRunner {
   std::unordered_map<const sg::Activity*, Running> owner_;
   std::vector<sg::ActivityPtr> retired_;  // finished at retired_at_s_; dropped when the clock moves on
   double retired_at_s_ = -1;
-  std::unordered_map<const sg::Activity*, sg::ActivityPtr> replaced_;  // cancelled, not yet processed
+  std::uint64_t flow_order_seed_ = 0;
+  std::mt19937_64 rng_;
 };
 
 MaestroRunner* current_runner = nullptr;
 ProgressReport g_progress_report;
 
-std::vector<double> energy_by_gpu_j(const std::vector<int>& gpus) {
-  sg_host_energy_update_all();
+// Joules of each GPU over `elapsed_s` of which it computed busy_s[i]: idle power
+// throughout, busy power while computing (the platform's gpu.power; SimGrid's host-energy
+// plugin gives this for a one-core host busy at any load).
+std::vector<double> energy_by_gpu_j(const std::vector<double>& busy_s, double elapsed_s) {
+  const auto& power = Simulator::get().spec().gpu;
   std::vector<double> joules;
-  for (int gpu : gpus) joules.push_back(Simulator::get().gpu_energy_j(gpu));
+  joules.reserve(busy_s.size());
+  for (double busy : busy_s)
+    joules.push_back(power.power_idle_w * elapsed_s + (power.power_busy_w - power.power_idle_w) * busy);
   return joules;
 }
 
@@ -141,13 +123,13 @@ StepExecution execute_step(const ClusterSpec& cluster, const StepProgram& progra
   std::vector<double> links_bytes_before;
   if (options.audit_links)
     for (LinkIndex l = 0; l < sim.num_links(); ++l) links_bytes_before.push_back(sim.link_bytes(l));
-  const std::vector<double> energy_before_j = energy_by_gpu_j(program.simulated_gpus);
+  const double t0 = sg::Engine::get_clock();
 
   StepExecution result;
   if (options.executor.value_or(default_executor(program.fidelity)) == Executor::actors) {
-    result = run_on_actors(program, sg::Engine::get_clock(), sim.num_gpus());
+    result = run_on_actors(program, t0, sim.num_gpus());
   } else {
-    MaestroRunner runner(program, sg::Engine::get_clock(), sim.num_gpus());
+    MaestroRunner runner(program, t0, sim.num_gpus(), options.flow_order_seed);
     current_runner = &runner;
     runner.start_ready();
     simgrid_engine().run();
@@ -156,8 +138,7 @@ StepExecution execute_step(const ClusterSpec& cluster, const StepProgram& progra
   }
 
   if (g_progress_report) g_progress_report(result.makespan_s, result.tasks.size(), result.tasks.size());
-  result.gpu_energy_j = energy_by_gpu_j(program.simulated_gpus);
-  for (std::size_t i = 0; i < energy_before_j.size(); ++i) result.gpu_energy_j[i] -= energy_before_j[i];
+  result.gpu_energy_j = energy_by_gpu_j(result.gpu_busy_s, sg::Engine::get_clock() - t0);
   if (options.audit_links)
     for (LinkIndex l = 0; l < sim.num_links(); ++l) {
       const double bytes = sim.link_bytes(l) - links_bytes_before[l];

@@ -1,8 +1,10 @@
 #pragma once
-// Executes a step program on the SimGrid platform: compute tasks as Execs on
-// their GPU's host, transfer tasks as one Comm per transfer; a task starts when its
-// predecessors have finished. Returns when every task has run.
+// Executes a step program on the SimGrid platform: transfer tasks as one Comm per
+// transfer, compute tasks on their GPU's compute stream (a max-min shared processor,
+// timed by the engine: dag_runner.hpp); a task starts when its predecessors have
+// finished. Returns when every task has run.
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -29,8 +31,11 @@ struct LinkAudit {
 struct StepExecution {
   std::vector<TaskRecord> tasks;  // indexed like the program's vertices
   double makespan_s = 0;
-  // Energy of each of program.simulated_gpus over the step (joules), from SimGrid's
-  // host-energy plugin: idle power throughout, busy power while computing.
+  // Seconds each of program.simulated_gpus computed (one compute task or more running).
+  std::vector<double> gpu_busy_s;
+  // Energy of each of program.simulated_gpus over the step (joules): idle power
+  // throughout, busy power while it computes (gpu.power; as SimGrid's host-energy
+  // plugin counts a one-core host).
   std::vector<double> gpu_energy_j;
   std::vector<LinkAudit> links;   // with audit_links: every link that carried bytes
 
@@ -44,8 +49,8 @@ struct StepExecution {
 };
 
 // Who creates and waits on the SimGrid activities (same DAG semantics, same model):
-//   actors:    one SimGrid actor per GPU on its host, owning that GPU's Execs and the
-//              sending and receiving sides of its flows (mailbox comms), so every
+//   actors:    one SimGrid actor per GPU on its host, owning the sending and
+//              receiving sides of its flows (mailbox comms), so every
 //              activity sits in a short per-actor list (actor_executor.cpp);
 //   reference: maestro creates every activity from the completion callback (one
 //              actor-less Comm per flow): SimGrid 3.32 walks maestro's list of every
@@ -65,6 +70,11 @@ struct ExecuteOptions {
   // the process's simulator is created: the first execute_step decides.
   bool audit_links = false;
   std::optional<Executor> executor = std::nullopt;  // empty: default_executor(the program's fidelity)
+  // Reference executor only: each transfer task's flows start in an order shuffled with
+  // this seed instead of the program's (0). Flows that start at one instant and share
+  // links can end in another order under SimGrid 3.32, and what follows them with them:
+  // tests measure that band with it (test_engine_executors.cpp).
+  std::uint64_t flow_order_seed = 0;
 };
 
 // Progress of the step being executed: simulated seconds since its start, tasks
