@@ -14,21 +14,23 @@
 // maestro's timer) sees a completion updates it, and a transfer task that becomes ready
 // is queued as jobs on the actors that must create its flows (per flow a send on the
 // source's and a receive on the destination's). An actor blocked in wait_any is woken by
-// its doorbell: an endless Exec on its host (whose CPU computes nothing else) that sits
-// in its wait set and that the asker cancels. Only actors that sleep are rung; one ring
-// wakes an actor for every job queued meanwhile.
+// its doorbell: a zero-work Exec on its host (whose CPU computes nothing else), kept
+// suspended, that sits in its wait set; the asker resumes it and it ends at SimGrid's
+// next solve, at the same instant. Not a cancelled Exec: every cancellation of an awaited
+// activity throws a CancelException in the waiter, and SimGrid's exceptions record a
+// backtrace (unwinding was a third of a symmetric step's CPU under the actors). Only
+// actors that sleep are rung; one ring wakes an actor for every job queued meanwhile.
 //
 // Flows are matched per (source, destination) pair: both actors queue their sides in
 // the order DagRunner asks for them, and a mailbox matches puts with gets first come,
 // first served, so the n-th receive on a pair is the n-th flow of that pair.
 //
 // Every SimGrid call an actor makes (starting, cancelling, waiting, even naming a
-// mailbox) is a simcall: the actor yields and other actors run before it resumes. So
-// the bookkeeping never makes one: the doorbells it rings are queued as cancellations and
-// carried out by the actor (or maestro) once the bookkeeping has returned, and an actor
-// re-reads shared state after every call. (DagRunner's compute timer is set and removed
-// directly in the kernel's timer heap, no simcall: safe with SimGrid's sequential
-// contexts, the only ones trainsim uses.)
+// mailbox) is a simcall: the actor yields and other actors run before it resumes, so an
+// actor re-reads shared state after every call. The bookkeeping makes none: resume() is
+// no simcall in SimGrid 3.32 (s4u_Activity.cpp: it acts on the kernel's activity
+// directly), and DagRunner's compute timer is set and removed directly in the kernel's
+// timer heap, safe with SimGrid's sequential contexts, the only ones trainsim uses.
 //
 // What differs from the reference: within one simulated instant the actors create
 // their activities in SimGrid's actor order (each creation is a simcall), not in the
@@ -87,8 +89,9 @@ class ActorRunner final : public DagRunner {
   struct GpuActor {
     bool used = false;
     bool sleeping = false;     // blocked in wait_any (its doorbell in the wait set)
+    bool rung = false;         // its doorbell is resumed: it ends at the next solve
     std::vector<Job> queue;    // jobs asked of it, in order
-    sg::ExecPtr bell;          // its doorbell while it sleeps; null once rung
+    sg::ExecPtr bell;          // its suspended zero-work doorbell; null once it has ended
   };
   struct Waited {
     JobKind kind = JobKind::send;
@@ -103,19 +106,10 @@ class ActorRunner final : public DagRunner {
     ring(a);
   }
 
-  void ring(GpuActor& a) {
-    if (!a.sleeping || !a.bell) return;
-    cancels_.push_back(std::move(a.bell));
-    a.bell = nullptr;
-  }
-
-  // Carries out the cancellations the bookkeeping decided (in the calling actor or maestro).
-  void carry_out_cancels() {
-    while (!cancels_.empty()) {
-      std::vector<sg::ExecPtr> now;
-      now.swap(cancels_);
-      for (sg::ExecPtr& bell : now) bell->cancel();
-    }
+  static void ring(GpuActor& a) {
+    if (!a.sleeping || !a.bell || a.rung) return;
+    a.bell->resume();
+    a.rung = true;
   }
 
   std::size_t launch_flows(std::size_t v) override {
@@ -130,12 +124,11 @@ class ActorRunner final : public DagRunner {
     return flows;
   }
 
-  // Compute tasks ended in maestro (DagRunner's timer): ring whom that asked for flows,
-  // and everyone when the step is done, so the actors leave.
+  // Compute tasks ended in maestro (DagRunner's timer; ask() has rung whom they asked for
+  // flows): when the step is done, ring everyone, so the actors leave.
   void after_timer() override {
     if (all_done())
       for (GpuActor& a : actors_) ring(a);
-    carry_out_cancels();
   }
 
   sg::Mailbox* mailbox(int src, int dst) {
@@ -171,22 +164,22 @@ class ActorRunner final : public DagRunner {
       if (mine.empty() && all_done()) break;
       if (!me.bell) {
         sg::ExecPtr bell = sg::Exec::init();
-        bell->set_flops_amount(1e30)->set_host(gpu_host(gpu))->start();
+        bell->set_flops_amount(0)->set_host(gpu_host(gpu))->suspend();
+        bell->start();  // a simcall; start() suspends it again once SimGrid has made it
         me.bell = bell;
+        me.rung = false;
       }
       // Jobs asked while it yielded above: no ring reached it (it was not sleeping).
       if (!me.queue.empty()) continue;
       mine.push_back(me.bell);
       me.sleeping = true;
-      ssize_t k = -1;
-      try {
-        k = sg::Activity::wait_any(mine);
-      } catch (const simgrid::CancelException&) {
-        // Rung: its new jobs are handled above.
-      }
+      const ssize_t k = sg::Activity::wait_any(mine);
       me.sleeping = false;
       mine.pop_back();
-      if (k < 0 || static_cast<std::size_t>(k) >= mine.size()) continue;
+      if (k < 0 || static_cast<std::size_t>(k) >= mine.size()) {
+        me.bell = nullptr;  // it rang: it has ended; its new jobs are handled above
+        continue;
+      }
       const auto i = static_cast<std::size_t>(k);
       const Waited done = what[i];
       mine[i] = std::move(mine.back());
@@ -196,16 +189,14 @@ class ActorRunner final : public DagRunner {
       if (done.kind == JobKind::receive) flow_done(done.task);
       if (all_done())
         for (GpuActor& a : actors_) ring(a);
-      carry_out_cancels();
     }
     if (me.bell) {
       sg::ExecPtr bell = std::move(me.bell);
       me.bell = nullptr;
-      bell->cancel();
+      bell->cancel();  // nobody waits on it: no exception
     }
   }
 
-  std::vector<sg::ExecPtr> cancels_;  // doorbells rung by the bookkeeping, not yet cancelled
   std::vector<GpuActor> actors_;  // by GPU
   std::unordered_map<std::uint64_t, sg::Mailbox*> mailboxes_;  // key: src · 2^32 + dst
 };

@@ -58,7 +58,7 @@ class DagRunner {
   // Starts every flow of transfer task v (self transfers excluded); returns how many.
   virtual std::size_t launch_flows(std::size_t v) = 0;
   // Called in maestro after the compute tasks due at a timer have been finished (and
-  // what they made ready started): the actors' executor rings the actors it asked.
+  // what they made ready started).
   virtual void after_timer() {}
 
   // A flow of transfer task v has ended (as the executor sees it).
