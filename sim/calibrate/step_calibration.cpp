@@ -11,6 +11,7 @@
 #include "sim/calibrate/kernel_classes.hpp"
 #include "sim/calibrate/yaml_lists.hpp"
 #include "sim/config/error.hpp"
+#include "sim/config/percentile.hpp"
 #include "sim/config/suggest.hpp"
 #include "sim/config/units.hpp"
 #include "sim/config/yaml_file.hpp"
@@ -64,8 +65,8 @@ std::pair<double, double> multiplier_range(const std::string& file, const YAML::
 void range_from_held_out(ModelFormError& e, std::vector<double> factors, const std::string& file_name) {
   e.shapes = static_cast<int>(factors.size());
   const bool by_percentile = e.shapes >= kPercentileShapes;
-  e.low = by_percentile ? linear_percentile(factors, 10) : *std::min_element(factors.begin(), factors.end());
-  e.high = by_percentile ? linear_percentile(factors, 90) : *std::max_element(factors.begin(), factors.end());
+  e.low = by_percentile ? config::linear_percentile(factors, 10) : *std::min_element(factors.begin(), factors.end());
+  e.high = by_percentile ? config::linear_percentile(factors, 90) : *std::max_element(factors.begin(), factors.end());
   e.low = std::min(e.low, 1.0);
   e.high = std::max(e.high, 1.0);
   e.source = fmt::format("leave one shape out in {}, {} shapes: {} of measured/predicted", file_name, e.shapes,
@@ -73,15 +74,6 @@ void range_from_held_out(ModelFormError& e, std::vector<double> factors, const s
 }
 
 }  // namespace
-
-double linear_percentile(std::vector<double> values, double p) {
-  if (values.empty()) throw std::invalid_argument("percentile of no values");
-  std::sort(values.begin(), values.end());
-  const double position = (static_cast<double>(values.size()) - 1) * std::clamp(p, 0.0, 100.0) / 100;
-  const auto below = static_cast<std::size_t>(std::floor(position));
-  const std::size_t above = std::min(below + 1, values.size() - 1);
-  return values[below] + (position - static_cast<double>(below)) * (values[above] - values[below]);
-}
 
 std::vector<ModelFormError> load_model_form_errors(const std::string& file, const CostLawTable& laws) {
   return model_form_errors_of(file, config::read_yaml_file(file, "a calibration"), laws);

@@ -50,9 +50,6 @@ struct ModelFormError {
 };
 inline constexpr int kPercentileShapes = 10;
 
-// Percentile p in [0, 100] with linear interpolation between order statistics
-// (position (n - 1) p / 100; numpy's default). `values` must not be empty.
-[[nodiscard]] double linear_percentile(std::vector<double> values, double p);
 
 // One entry per law of `laws`, in law order. Bad entries are FILE:LINE:COL errors.
 [[nodiscard]] std::vector<ModelFormError> load_model_form_errors(const std::string& calibration_file,

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "sim/config/error.hpp"
+#include "sim/config/percentile.hpp"
 #include "sim/model/cost_model.hpp"
 #include "sim/topology/cluster_graph.hpp"
 
@@ -64,15 +65,9 @@ Percentiles percentiles(std::vector<double> v) {
   double offsets = 0;
   for (double x : v) offsets += x - v.front();
   p.mean = v.front() + offsets / static_cast<double>(v.size());
-  const auto at = [&v](double q) {
-    const double pos = q * static_cast<double>(v.size() - 1);
-    const auto lo = static_cast<std::size_t>(std::floor(pos));
-    const std::size_t hi = std::min(lo + 1, v.size() - 1);
-    return v[lo] + (pos - static_cast<double>(lo)) * (v[hi] - v[lo]);
-  };
-  p.p5 = at(0.05);
-  p.p50 = at(0.5);
-  p.p95 = at(0.95);
+  p.p5 = config::linear_percentile(v, 5);
+  p.p50 = config::linear_percentile(v, 50);
+  p.p95 = config::linear_percentile(v, 95);
   return p;
 }
 

@@ -7,8 +7,8 @@
 #include <numeric>
 #include <stdexcept>
 
-#include "sim/calibrate/step_calibration.hpp"
 #include "sim/config/error.hpp"
+#include "sim/config/percentile.hpp"
 #include "sim/config/keys.hpp"
 
 namespace trainsim::claim {
@@ -91,7 +91,7 @@ double triangular_quantile(double u, double low, double mode, double high) {
   return high - std::sqrt((1 - u) * width * (high - mode));
 }
 
-double percentile(std::vector<double> values, double p) { return calibrate::linear_percentile(std::move(values), p); }
+double percentile(std::vector<double> values, double p) { return config::linear_percentile(std::move(values), p); }
 
 bool claim_holds(const MetricInfo& metric, double simulated, double claimed) {
   return metric.holds_when == Direction::at_most ? simulated <= claimed : simulated >= claimed;
