@@ -16,6 +16,7 @@
 #include "sim/config/load.hpp"
 #include "sim/config/spec.hpp"
 #include "sim/parallel/schedule.hpp"
+#include "sim/parallel/step_program.hpp"
 
 namespace trainsim::test {
 
@@ -118,6 +119,29 @@ inline LoadedCase load_case(const std::string& cluster_file, const std::string& 
 // The default case (topologies/h800-2048.yaml, workloads/deepseek-v3.yaml).
 inline LoadedCase load_default_case(const std::vector<std::string>& sets) {
   return load_case("topologies/h800-2048.yaml", "workloads/deepseek-v3.yaml", sets);
+}
+
+// Hand-made step programs (tests of the engine): a task added (its id) or a dependency.
+// The graph is immutable (StepGraph), so each call makes it again from a draft of what
+// it holds: fine for the few dozen tasks of a hand-made program.
+inline StepGraphDraft draft_of(StepGraph& g) {
+  StepGraphDraft d;
+  for (TaskId v = 0; v < boost::num_vertices(g); ++v) {
+    d.tasks.push_back(std::move(g[v]));
+    for (auto [e, end] = boost::out_edges(v, g); e != end; ++e) d.add_edge(v, boost::target(*e, g));
+  }
+  return d;
+}
+inline std::size_t add_task(StepProgram& p, StepTask t) {
+  StepGraphDraft d = draft_of(p.graph);
+  const TaskId id = d.add_task(std::move(t));
+  p.graph = make_step_graph(std::move(d));
+  return id;
+}
+inline void add_dependency(StepProgram& p, std::size_t before, std::size_t after) {
+  StepGraphDraft d = draft_of(p.graph);
+  d.add_edge(before, after);
+  p.graph = make_step_graph(std::move(d));
 }
 
 }  // namespace trainsim::test

@@ -97,7 +97,7 @@ Timeline run_program(StepProgram program) {
   return t;
 }
 
-std::size_t add(StepProgram& p, StepTask t) { return boost::add_vertex(std::move(t), p.graph); }
+std::size_t add(StepProgram& p, StepTask t) { return test::add_task(p, std::move(t)); }
 
 }  // namespace
 
@@ -144,7 +144,7 @@ TEST_CASE("comm SMs: a comm task in the middle of a compute task slows exactly i
   const auto c = add(p, compute_task(0, kComputeSeconds / kSharedRate));
   const auto w = add(p, wait_task(2, 3));  // the comm starts at 3 s
   const auto m = add(p, transfer_task(0, 1, 2 * kTransferBytes));
-  boost::add_edge(w, m, p.graph);
+  test::add_dependency(p, w, m);
   const auto x = run_program(p);
   REQUIRE(x.start[m] == Approx(3).margin(1e-9));
   const double span = x.end[m] - x.start[m];

@@ -110,7 +110,7 @@ StepTask transfer(const std::string& name, std::vector<parallel::Transfer> flows
   return t;
 }
 
-std::size_t add(StepProgram& p, StepTask t) { return boost::add_vertex(std::move(t), p.graph); }
+std::size_t add(StepProgram& p, StepTask t) { return test::add_task(p, std::move(t)); }
 
 // An all-to-all among `gpus` GPUs with unequal sizes (so completions are spread and
 // links shared: every flow into one GPU crosses its NVLink or NIC).
@@ -133,25 +133,25 @@ StepProgram crossing_program() {
   std::vector<std::size_t> first(gpus), second(gpus), last(gpus);
   for (int g = 0; g < gpus; ++g) first[g] = add(p, compute("a" + std::to_string(g), g, 0.01 + 0.001 * g, 0.0125 + 0.0012 * g));
   const auto a2a = add(p, transfer("a2a", all_to_all(gpus, 0, 20e6)));
-  boost::add_edge(first[0], a2a, p.graph);  // starts while GPUs 1-15 still compute
+  test::add_dependency(p, first[0], a2a);  // starts while GPUs 1-15 still compute
   for (int g = 0; g < gpus; ++g) {
     second[g] = add(p, compute("b" + std::to_string(g), g, 0.004, 0.005));
-    boost::add_edge(a2a, second[g], p.graph);
+    test::add_dependency(p, a2a, second[g]);
   }
   std::size_t prev = second[0];
   for (int g = 0; g + 1 < gpus; ++g) {
     const auto send = add(p, transfer("p" + std::to_string(g), {{g, g + 1, 50e6 + 1e6 * g}, {g, g, 1e6}}));
-    boost::add_edge(prev, send, p.graph);
-    boost::add_edge(second[g + 1], send, p.graph);
+    test::add_dependency(p, prev, send);
+    test::add_dependency(p, second[g + 1], send);
     last[g + 1] = add(p, compute("c" + std::to_string(g + 1), g + 1, 0.002, 0.003));
-    boost::add_edge(send, last[g + 1], p.graph);
+    test::add_dependency(p, send, last[g + 1]);
     prev = last[g + 1];
   }
   const auto a2a2 = add(p, transfer("a2a-again", all_to_all(8, 8, 5e6)));
-  for (int g = 1; g < gpus; ++g) boost::add_edge(last[g], a2a2, p.graph);
+  for (int g = 1; g < gpus; ++g) test::add_dependency(p, last[g], a2a2);
   // Runs beside the second all-to-all on GPU 3 (outside it): its own rate, no replacement.
   const auto tail = add(p, compute("tail", 3, 0.003, 0.004));
-  boost::add_edge(last[15], tail, p.graph);
+  test::add_dependency(p, last[15], tail);
   return p;
 }
 
@@ -232,8 +232,8 @@ TEST_CASE("engine executors: a lone flow ends at its closed form under the actor
   const auto a = add(p, compute("a", 0, 1e-3));
   const auto t = add(p, transfer("t", {{0, 9, 16e6}}));
   const auto b = add(p, compute("b", 9, 1e-3));
-  boost::add_edge(a, t, p.graph);
-  boost::add_edge(t, b, p.graph);
+  test::add_dependency(p, a, t);
+  test::add_dependency(p, t, b);
   const ClusterSpec cluster = test::h800_like_cluster(2);
   const auto numbers = run_isolated([&] {
     const auto x = engine::execute_step(cluster, p, {.executor = engine::Executor::actors});

@@ -88,7 +88,7 @@ double compute_critical_path_s(const StepProgram& p) {
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     const auto v = *it;
     double start = 0;
-    for (auto [e, end] = boost::in_edges(v, p.graph); e != end; ++e)
+    for (auto [e, end] = boost::in_edges(static_cast<trainsim::TaskId>(v), p.graph); e != end; ++e)
       start = std::max(start, finish[boost::source(*e, p.graph)]);
     finish[v] = start + (p.graph[v].is_transfer() ? 0.0 : p.graph[v].seconds);
     longest = std::max(longest, finish[v]);

@@ -201,7 +201,7 @@ TEST_CASE("seq/context: ring attention passes KV blocks around the CP ring, cp-1
       const StepTask& t = p.graph[v];
       if (t.category != Category::cp || !starts_with(t.name, "F mb0 L1 attn core") || contains(t.name, "core0"))
         continue;
-      for (auto [e, end] = boost::in_edges(v, p.graph); e != end; ++e)
+      for (auto [e, end] = boost::in_edges(static_cast<trainsim::TaskId>(v), p.graph); e != end; ++e)
         CHECK(p.graph[boost::source(*e, p.graph)].category == Category::cp);
     }
   }
@@ -282,7 +282,7 @@ TEST_CASE("seq/context: a pipeline transfer gates the first task of the next sta
     for (std::size_t v = 0; v < boost::num_vertices(p.graph); ++v) {
       const StepTask& t = p.graph[v];
       if (t.category != Category::pp) continue;
-      for (auto [e, end] = boost::out_edges(v, p.graph); e != end; ++e) {
+      for (auto [e, end] = boost::out_edges(static_cast<trainsim::TaskId>(v), p.graph); e != end; ++e) {
         const StepTask& next = p.graph[boost::target(*e, p.graph)];
         // Without SP the chain starts with a compute task; with SP with its all-gather.
         if (sp)

@@ -102,7 +102,7 @@ std::size_t task_named(const StepProgram& p, const std::string& name) {
 
 // Whether task v has a direct predecessor whose name starts with `prefix`.
 bool waits_for(const StepProgram& p, std::size_t v, const std::string& prefix) {
-  for (auto [e, end] = boost::in_edges(v, p.graph); e != end; ++e)
+  for (auto [e, end] = boost::in_edges(static_cast<trainsim::TaskId>(v), p.graph); e != end; ++e)
     if (starts_with(p.graph[boost::source(*e, p.graph)].name, prefix)) return true;
   return false;
 }
@@ -242,7 +242,7 @@ TEST_CASE("zero 3: experts are gathered per layer over the expert-data-parallel 
     const StepTask& t = p.graph[v];
     if (t.is_transfer()) continue;
     int expert_gathers = 0;
-    for (auto [e, end] = boost::in_edges(v, p.graph); e != end; ++e) {
+    for (auto [e, end] = boost::in_edges(static_cast<trainsim::TaskId>(v), p.graph); e != end; ++e) {
       const StepTask& src = p.graph[boost::source(*e, p.graph)];
       if (!starts_with(src.name, "dp expert all-gather L")) continue;
       ++expert_gathers;

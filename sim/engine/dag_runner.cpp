@@ -41,7 +41,7 @@ DagRunner::DagRunner(const StepProgram& program, double t0, int num_gpus)
   result_.tasks.resize(n);
   for (std::size_t v = 0; v < n; ++v) {
     std::vector<std::size_t> preds;
-    for (auto [e, end] = boost::in_edges(v, g); e != end; ++e) preds.push_back(boost::source(*e, g));
+    for (auto [e, end] = boost::in_edges(static_cast<TaskId>(v), g); e != end; ++e) preds.push_back(boost::source(*e, g));
     std::sort(preds.begin(), preds.end());
     waiting_[v] = static_cast<int>(std::unique(preds.begin(), preds.end()) - preds.begin());
   }
@@ -212,7 +212,7 @@ void DagRunner::finish(std::size_t v) {
   if ((finished_ & 1023) == 0) report_progress();
   const auto& g = program_.graph;
   std::vector<std::size_t> succs;
-  for (auto [e, end] = boost::out_edges(v, g); e != end; ++e) succs.push_back(boost::target(*e, g));
+  for (auto [e, end] = boost::out_edges(static_cast<TaskId>(v), g); e != end; ++e) succs.push_back(boost::target(*e, g));
   std::sort(succs.begin(), succs.end());
   succs.erase(std::unique(succs.begin(), succs.end()), succs.end());
   for (std::size_t s : succs)

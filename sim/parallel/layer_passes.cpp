@@ -60,8 +60,8 @@ Tasks all_to_all(StepBuild& b, int r, bool dispatch_shape, double bytes, const s
                                     {deps[i], last_comm});
       it = task_of_group.emplace(group_first, id).first;
     } else if (it->second != kNone) {
-      if (deps[i] != kNone) boost::add_edge(deps[i], it->second, b.program.graph);
-      if (last_comm != kNone) boost::add_edge(last_comm, it->second, b.program.graph);
+      if (deps[i] != kNone) b.draft.add_edge(deps[i], it->second);
+      if (last_comm != kNone) b.draft.add_edge(last_comm, it->second);
     }
     if (it->second != kNone) last_comm = it->second;
     out[i] = it->second != kNone ? it->second : deps[i];
@@ -182,7 +182,7 @@ Tasks ring_attention(StepBuild& b, int r, const LayerPlan& L, const std::string&
     computed = compute_all(b, r, L.category, step, step_seconds, step_flops, kv_here);
     if (backward) {
       for (std::size_t i = 0; i < computed.size(); ++i)
-        if (dkv_before[i] != kNone) boost::add_edge(dkv_before[i], computed[i], b.program.graph);
+        if (dkv_before[i] != kNone) b.draft.add_edge(dkv_before[i], computed[i]);
       dkv_before = dkv_sent;
       dkv_sent = cp_ring_step(b, r, step + " dkv", b.cp_kv_bytes, computed);
     }

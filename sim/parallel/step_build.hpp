@@ -53,7 +53,8 @@ struct StepBuild {
   double cp_kv_bytes = 0;                       // one ring-attention KV block per TP rank (cp > 1), BF16
 
   // ---- emission state --------------------------------------------------------
-  StepProgram program;
+  StepProgram program;                                  // its graph made from `draft` at the end
+  StepGraphDraft draft;                                 // tasks and edges as emitted
   std::vector<std::array<int, 3>> last;                 // per GPU: last task per stream
   std::map<std::tuple<int, int, int>, ChunkEnds> ends;  // (fwd?1:0, mb, stage) → first/last tasks
   std::map<std::pair<int, int>, Tasks> last_bwd;        // (rank, stage) → last backward compute task per replica

@@ -20,6 +20,9 @@
 #include "sim/parallel/step_program.hpp"
 
 #include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <stdexcept>
 #include <string>
 #include <utility>
 
@@ -55,6 +58,32 @@ int gpu_of(const ParallelismSpec& p, int pp_rank, int dp_index, int tp_index, in
 }
 
 int replicas_per_rank(const ParallelismSpec& p) { return p.dp * p.cp; }
+
+namespace {
+constexpr std::size_t kMaxGraphIndex = std::numeric_limits<std::uint32_t>::max();
+}  // namespace
+
+TaskId StepGraphDraft::add_task(StepTask task) {
+  if (tasks.size() >= kMaxGraphIndex) throw std::length_error("step program: more than 2^32 - 1 tasks");
+  tasks.push_back(std::move(task));
+  return static_cast<TaskId>(tasks.size() - 1);
+}
+
+void StepGraphDraft::add_edge(std::size_t before, std::size_t after) {
+  if (edges.size() >= kMaxGraphIndex) throw std::length_error("step program: more than 2^32 - 1 dependencies");
+  edges.emplace_back(static_cast<TaskId>(before), static_cast<TaskId>(after));
+}
+
+StepGraph make_step_graph(StepGraphDraft&& draft) {
+  const auto n = static_cast<TaskId>(draft.tasks.size());
+  StepGraph g(boost::edges_are_unsorted_multi_pass, draft.edges.begin(), draft.edges.end(), n);
+  draft.edges = {};
+  for (TaskId v = 0; v < n; ++v) {
+    g[v] = std::move(draft.tasks.front());
+    draft.tasks.pop_front();
+  }
+  return g;
+}
 
 int gpu_of(const ParallelismSpec& p, int pp_rank, int replica, int tp_index) {
   return gpu_of(p, pp_rank, replica / p.cp, tp_index, replica % p.cp);
@@ -208,7 +237,7 @@ void connect(StepBuild& b, const Tasks& before, int before_rank, const Tasks& af
   for (std::size_t i = 0; i < b.reps.replicas.size(); ++i) {
     if (before[i] == kNone || after[i] == kNone) continue;
     if (before_rank == after_rank) {
-      boost::add_edge(before[i], after[i], b.program.graph);
+      b.draft.add_edge(before[i], after[i]);
       continue;
     }
     const int src = gpu_of(b.p, before_rank, b.reps.replicas[i], 0);
@@ -219,7 +248,7 @@ void connect(StepBuild& b, const Tasks& before, int before_rank, const Tasks& af
     t.gpu = src;
     t.transfers = {{src, dst, b.activation_bytes / b.p.tp}};
     const int id = add_task(b, std::move(t), {before[i]});
-    boost::add_edge(id, after[i], b.program.graph);
+    b.draft.add_edge(id, after[i]);
   }
 }
 
@@ -271,6 +300,7 @@ StepProgram build_step_program(const ClusterSpec& cluster, const WorkloadSpec& w
       step::emit_op(b, r, static_cast<int>(i), b.schedule.ranks[r][i]);
   step::link_pipeline(b);
   step::emit_data_parallel(b);
+  b.program.graph = make_step_graph(std::move(b.draft));
   return std::move(b.program);
 }
 

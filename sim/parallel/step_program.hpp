@@ -3,8 +3,11 @@
 // tasks over the GPUs that are simulated. Built from the specs, the cost model,
 // the pipeline schedule and the collectives; executed by sim/engine. It knows
 // nothing of SimGrid; the engine knows nothing of transformers.
-#include <boost/graph/adjacency_list.hpp>
+#include <boost/graph/compressed_sparse_row_graph.hpp>
+#include <cstdint>
+#include <deque>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "sim/config/spec.hpp"
@@ -57,8 +60,27 @@ struct StepTask {
   [[nodiscard]] bool is_transfer() const { return !transfers.empty() || is_communication(category); }
 };
 
-using StepGraph = boost::adjacency_list<boost::vecS, boost::vecS, boost::bidirectionalS, StepTask>;
+// The DAG in compressed sparse row form, out- and in-edges, 32-bit indices: about 12 bytes
+// per edge where Boost's adjacency_list took about 100 (a list node per edge and two
+// small vectors per task); at 2048 GPUs in full fidelity a step has 6.2 M tasks and
+// 17.8 M edges. Immutable: builders add to a StepGraphDraft and make the graph once.
+using StepGraph = boost::compressed_sparse_row_graph<boost::bidirectionalS, StepTask, boost::no_property,
+                                                     boost::no_property, std::uint32_t, std::uint32_t>;
 using TaskId = StepGraph::vertex_descriptor;
+
+// A step graph being built: tasks in the order added (their ids), edges as pairs.
+struct StepGraphDraft {
+  std::deque<StepTask> tasks;  // a deque: make_step_graph frees it as it moves tasks out
+  std::vector<std::pair<TaskId, TaskId>> edges;  // (before, after)
+
+  TaskId add_task(StepTask task);
+  void add_edge(std::size_t before, std::size_t after);  // both must be tasks of the draft
+};
+
+// The graph of a draft (which it empties): task i of the draft is vertex i, and each
+// vertex's out- and in-edges keep the order they were added in. std::length_error
+// beyond 2^32 - 1 tasks or edges.
+[[nodiscard]] StepGraph make_step_graph(StepGraphDraft&& draft);
 
 struct StepProgram {
   StepGraph graph;                 // edges: u must finish before v starts

@@ -6,9 +6,9 @@
 namespace trainsim::step {
 
 int add_task(StepBuild& b, StepTask task, const std::vector<int>& deps) {
-  const int id = static_cast<int>(boost::add_vertex(std::move(task), b.program.graph));
+  const int id = static_cast<int>(b.draft.add_task(std::move(task)));
   for (int d : deps)
-    if (d != kNone) boost::add_edge(d, id, b.program.graph);
+    if (d != kNone) b.draft.add_edge(static_cast<std::size_t>(d), static_cast<std::size_t>(id));
   return id;
 }
 

@@ -34,7 +34,7 @@ int comm_rank(Category c) {
 // more): from its own predecessors' end to the last peer's compute end.
 std::pair<double, double> imbalance_wait(const StepProgram& p, const engine::StepExecution& x, std::size_t v, int gpu) {
   double own = 0, peers = 0;
-  for (auto [e, end] = boost::in_edges(v, p.graph); e != end; ++e) {
+  for (auto [e, end] = boost::in_edges(static_cast<TaskId>(v), p.graph); e != end; ++e) {
     const std::size_t u = boost::source(*e, p.graph);
     const StepTask& t = p.graph[u];
     if (t.gpu == gpu)

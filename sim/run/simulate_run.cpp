@@ -109,14 +109,14 @@ MemoryEstimate estimate_full_fidelity_memory(const ClusterSpec& cluster, const W
   const auto& g = p.graph;
   for (std::size_t v = 0; v < boost::num_vertices(g); ++v) {
     const StepTask& t = g[v];
-    // The task, its name, its flows; its adjacency vectors; its execution record;
-    // its entries in the report's per-GPU buckets.
+    // The task, its name, its flows; its two row starts in the graph (StepGraph: out and
+    // in); its execution record; its entries in the report's per-GPU buckets.
     bytes += sizeof(StepTask) + t.name.capacity() + t.transfers.capacity() * sizeof(parallel::Transfer);
-    bytes += 2 * sizeof(std::vector<int>) + sizeof(engine::TaskRecord) + sizeof(std::size_t) * (1 + t.transfers.size());
+    bytes += 2 * sizeof(TaskId) + sizeof(engine::TaskRecord) + sizeof(std::size_t) * (1 + t.transfers.size());
     transfers += static_cast<double>(t.transfers.size());
   }
-  // An edge sits in its source's out-list and its target's in-list (node-based).
-  bytes += static_cast<double>(boost::num_edges(g)) * 4 * sizeof(void*);
+  // An edge: its target in the out-rows, its source and its index in the in-rows.
+  bytes += static_cast<double>(boost::num_edges(g)) * 3 * sizeof(TaskId);
   const double scale = static_cast<double>(p.num_gpus) / std::max<std::size_t>(1, p.simulated_gpus.size());
   return {bytes * scale, static_cast<double>(boost::num_vertices(g)) * scale, transfers * scale};
 }
