@@ -29,16 +29,18 @@ std::vector<int> ep_group(const StepBuild& b, int r, int first) {
 }
 
 // The dispatch/combine plan of one EP group, built once: every micro-batch and
-// layer of a stage repeats the same all-to-all (routing is fixed per step).
+// layer of a stage repeats the same all-to-all (routing is fixed per step). Kept with
+// the transfers the simulated GPUs take part in only (keep_transfers), so that each
+// repetition does not filter the whole group's flows again.
 const parallel::CollectivePlan& moe_plan(StepBuild& b, int r, int group_first, bool dispatch_shape, double bytes) {
   const auto key = std::make_tuple(r, group_first, dispatch_shape, bytes);
   auto it = b.moe_plans.find(key);
   if (it == b.moe_plans.end()) {
     const auto group = ep_group(b, r, group_first);
-    it = b.moe_plans
-             .emplace(key, dispatch_shape ? parallel::moe_dispatch(group, b.routing, bytes)
-                                          : parallel::moe_combine(group, b.routing, bytes))
-             .first;
+    parallel::CollectivePlan plan = dispatch_shape ? parallel::moe_dispatch(group, b.routing, bytes)
+                                                   : parallel::moe_combine(group, b.routing, bytes);
+    for (auto& phase : plan.phases) phase.transfers = keep_transfers(b.reps, phase.transfers);
+    it = b.moe_plans.emplace(key, std::move(plan)).first;
   }
   return it->second;
 }
