@@ -209,4 +209,26 @@ TEST_CASE("a missing or bad calibration path is FILE:LINE:COL, exit 2", "[step_c
   CHECK_THAT(no_recipes.output, Catch::Contains("recipe set \"topologies/calibration/recipes-none.yaml\" is not a file"));
 }
 
+TEST_CASE("a calibration read again after its file changed is the new file's", "[step_calibration]") {
+  // load_step_calibration keeps what it parsed per process, keyed by the files' texts:
+  // a rewritten file must be read again (here: into its error), never served stale.
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() / "trainsim-calibration-reread";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir / "calibration");
+  std::filesystem::copy_file(kRoot + "topologies/h800-2048.yaml", dir / "c.yaml");
+  for (const char* f : {"h800-deepseek-v3.yaml", "kernel-classes.yaml", "recipes-fp8-moe.yaml"})
+    std::filesystem::copy_file(kRoot + "topologies/calibration/" + f, dir / "calibration" / f);
+  const WorkloadSpec w = deepseek();
+  const ClusterSpec c = load_cluster((dir / "c.yaml").string(), {});
+  const auto first = calibrate::load_step_calibration(c, w);
+  REQUIRE(first);
+  const auto again = calibrate::load_step_calibration(c, w);
+  REQUIRE(again);
+  CHECK(again->laws.laws.size() == first->laws.laws.size());
+  CHECK(again->recipes.phases.size() == first->recipes.phases.size());
+  std::ofstream(dir / "calibration" / "h800-deepseek-v3.yaml") << "laws: [\n";  // no longer YAML
+  CHECK_THROWS_AS(calibrate::load_step_calibration(c, w), InputError);
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace test_step_calibration

@@ -6,7 +6,10 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <map>
 #include <set>
+#include <sstream>
 
 #include "sim/calibrate/kernel_classes.hpp"
 #include "sim/calibrate/yaml_lists.hpp"
@@ -30,6 +33,14 @@ SourceMark mark_in(const std::map<std::string, SourceMark>& marks, const std::st
 std::string existing(const fs::path& path, const SourceMark& mark, const std::string& what) {
   if (!fs::is_regular_file(path)) throw InputError(mark, what + " \"" + path.string() + "\" is not a file");
   return path.string();
+}
+
+// A file's whole text ("" when it cannot be read: the parse that follows says why).
+std::string text_of(const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
 }
 
 bool recomputed(const OpCost& op) { return op.recompute_flops > 0 || op.recompute_bytes > 0; }
@@ -228,12 +239,24 @@ std::optional<StepCalibration> load_step_calibration(const ClusterSpec& cluster,
   const SourceMark recipes_mark = mark_in(workload.marks, workload.source_file, "training.recipes");
   const std::string recipes_file = existing(recipes_path, recipes_mark, "recipe set");
   const std::string classes_file = existing(dir / "kernel-classes.yaml", cal_mark, "kernel-class table beside the calibration,");
-  StepCalibration out;
-  out.laws = load_cost_laws(cal_file, load_kernel_classes(classes_file));
-  out.recipes = load_recipes(recipes_file, out.laws);
-  const YAML::Node calibration_root = config::read_yaml_file(cal_file, "a calibration");  // read once for both
-  out.model_errors = model_form_errors_of(cal_file, calibration_root, out.laws);
-  out.stream_overlaps = stream_overlaps_of(cal_file, calibration_root);
+  // Parsed once per process and set of file contents: `run` asks for the calibration
+  // three or four times (the input checks, the memory plan twice, the step program),
+  // each parse about 1 % of the default case's CPU. Keyed by the files' paths and texts,
+  // so a file rewritten meanwhile is read again.
+  static std::map<std::vector<std::string>, StepCalibration> parsed;
+  std::vector<std::string> key{cal_file, recipes_file, classes_file};
+  for (const std::string& file : std::vector<std::string>(key)) key.push_back(text_of(file));
+  auto cached = parsed.find(key);
+  if (cached == parsed.end()) {
+    StepCalibration loaded;
+    loaded.laws = load_cost_laws(cal_file, load_kernel_classes(classes_file));
+    loaded.recipes = load_recipes(recipes_file, loaded.laws);
+    const YAML::Node calibration_root = config::read_yaml_file(cal_file, "a calibration");  // read once for both
+    loaded.model_errors = model_form_errors_of(cal_file, calibration_root, loaded.laws);
+    loaded.stream_overlaps = stream_overlaps_of(cal_file, calibration_root);
+    cached = parsed.emplace(std::move(key), std::move(loaded)).first;
+  }
+  StepCalibration out = cached->second;
   for (const CalibrationMultiplier& m : cluster.calibration_multipliers) {
     if (out.laws.find(m.class_name) != nullptr) continue;
     std::vector<std::string> names;
