@@ -58,6 +58,7 @@ struct Simulator::Impl {
   simgrid::s4u::Engine* engine = nullptr;  // owned by SimGrid for the whole process
   std::vector<simgrid::s4u::Host*> hosts;  // by GPU
   std::vector<simgrid::s4u::Link*> links;  // by LinkIndex
+  std::vector<simgrid::kernel::resource::StandardLinkImpl*> link_impls;  // by LinkIndex: what a route lists
   std::vector<double> bandwidth_bytes_per_s;
   std::vector<double> latency_s;
   std::vector<int> gpu_by_netpoint;        // netpoint id → GPU
@@ -77,8 +78,10 @@ class GraphZone final : public sgr::NetZoneImpl {
                        double* latency) override {
     const int s = impl_.gpu_by_netpoint.at(src->id());
     const int d = impl_.gpu_by_netpoint.at(dst->id());
-    for (const LinkIndex link : impl_.routes.links(s, d)) {
-      into->link_list_.push_back(impl_.links[link]->get_impl());
+    const auto route = impl_.routes.links(s, d);
+    into->link_list_.reserve(into->link_list_.size() + route.size());
+    for (const LinkIndex link : route) {
+      into->link_list_.push_back(impl_.link_impls[link]);
       if (latency != nullptr) *latency += impl_.latency_s[link];
     }
   }
@@ -171,6 +174,7 @@ Simulator::Simulator(const ClusterSpec& spec, const PlatformOptions& options)
       im.links[link]->set_latency(latency)->seal();
     }
   }
+  for (const auto* link : im.links) im.link_impls.push_back(link->get_impl());
   zone->get_iface()->seal();
   // Tracking must start once the platform is sealed: SimGrid 3.32 loses it when asked
   // while the link is being made (and then aborts at the link's first load update).
