@@ -60,8 +60,9 @@ enum class Executor { actors, reference };
 // The executor a run uses unless told: TRAINSIM_EXECUTOR=actors|reference in the
 // environment (internal: for comparisons and scripts/bench), else by fidelity: the actors
 // for full fidelity, the reference for symmetric (scripts/bench, CPU seconds on the
-// shared 2-core machine, 2026-11-30: full 128 GPUs actors 1.7x the reference's CPU,
-// 256 GPUs 0.57x, 512 GPUs see README, Performance; symmetric 2048 GPUs 4.5x).
+// 2-core machine, 2026-11-30, compute tasks timed by the engine: full 128 GPUs actors
+// 1.5x the reference's CPU, 256 GPUs 0.8x, and the reference's one list of running flows
+// grows with the cluster; symmetric 2048 GPUs 2x; README, Performance).
 // std::invalid_argument on another value.
 [[nodiscard]] Executor default_executor(Fidelity fidelity);
 

@@ -78,10 +78,8 @@ StepGraph make_step_graph(StepGraphDraft&& draft) {
   const auto n = static_cast<TaskId>(draft.tasks.size());
   StepGraph g(boost::edges_are_unsorted_multi_pass, draft.edges.begin(), draft.edges.end(), n);
   draft.edges = {};
-  for (TaskId v = 0; v < n; ++v) {
-    g[v] = std::move(draft.tasks.front());
-    draft.tasks.pop_front();
-  }
+  for (TaskId v = 0; v < n; ++v) g[v] = std::move(draft.tasks[v]);
+  draft.tasks = {};
   return g;
 }
 
