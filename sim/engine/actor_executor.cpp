@@ -34,8 +34,9 @@
 //
 // What differs from the reference: within one simulated instant the actors create
 // their activities in SimGrid's actor order (each creation is a simcall), not in the
-// order maestro's callback would; flows that share links then share them with another
-// rounding and, rarely, another order of completions (see README, Performance).
+// order maestro's callback would; flows that share links can then end in another order,
+// within the band the reference itself spans when given those flows in other orders
+// (tests/test_engine_executors.cpp; README, Performance).
 #include <algorithm>
 #include <cmath>
 #include <cstdint>

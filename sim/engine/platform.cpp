@@ -260,7 +260,7 @@ std::vector<simgrid::s4u::CommPtr> make_transfers(const std::vector<parallel::Tr
     if (t.src_gpu == t.dst_gpu) continue;
     auto comm = simgrid::s4u::Comm::sendto_init(gpu_host(t.src_gpu), gpu_host(t.dst_gpu));
     comm->set_payload_size(static_cast<std::uint64_t>(std::llround(std::max(t.bytes, 0.0))));
-    comms.push_back(comm);
+    comms.push_back(std::move(comm));
   }
   return comms;
 }

@@ -47,8 +47,9 @@ class MaestroRunner final : public DagRunner {
     auto comms = make_transfers(program().graph[v].transfers);
     if (flow_order_seed_ != 0) shuffle(comms);
     for (auto& c : comms) {
-      owner_[c.get()] = {v, c};
       c->start();
+      const sg::Activity* key = c.get();
+      owner_.emplace(key, Running{v, std::move(c)});
     }
     return comms.size();
   }

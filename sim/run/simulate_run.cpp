@@ -121,24 +121,23 @@ MemoryEstimate estimate_full_fidelity_memory(const ClusterSpec& cluster, const W
   return {bytes * scale, static_cast<double>(boost::num_vertices(g)) * scale, transfers * scale};
 }
 
-// scripts/bench fullscale (DeepSeek-V3 full, one step), CPU user+sys seconds on the shared
-// 2-core project machine at load about 4, 2026-11-30, against the estimate's flows: the
-// actors took 12.2-12.8 / 29.0-34.0 s at 128 / 256 GPUs (3.21e6 / 7.32e6 flows) and about
-// 1,216 s per step at 2048 GPUs (1.02e8 flows; `run --fidelity full --ramp-points 0` with a
-// straggler: two steps, 2,433 s): through 128 and 2048, 12.5 s x (flows / 3.21e6)^1.32 (it
-// overestimates 256 by 18 %). The reference took 9.4-10.6 / 51-57 s at 128 / 256 GPUs (about
-// 450 s at 512 under heavier load, README): 12.5 s x (flows / 3.21e6)^2.0. Peak RSS was 1.87 /
-// 1.66 / 1.54 / 1.39 times the memory estimate at 128 / 256 / 512 / 2048 GPUs.
+// scripts/bench fullscale (DeepSeek-V3 full, one step), CPU user+sys seconds on the 2-core
+// project machine, 2026-11-30, compute tasks timed by the engine (issue 14, round 4), against
+// the estimate's flows: the actors took 7.5 / 18.2 / 50.4 / 254 / 688 s at 128 / 256 / 512 /
+// 1024 / 2048 GPUs (3.21e6 / 7.32e6 / 1.83e7 / 5.11e7 / 1.02e8 flows): through 128 and 2048,
+// 7.5 s x (flows / 3.21e6)^1.31 (it overestimates 256 to 1024 by 10-45 %). The reference
+// took 4.9 / 22.3 s at 128 / 256 GPUs: 4.9 s x (flows / 3.21e6)^1.84. Peak RSS was 0.99 /
+// 0.87 / 0.60 / 0.59 times the memory estimate at 128 / 256 / 512 / 2048 GPUs (the step
+// graph in compressed rows; README, Performance): the estimate itself is the peak's bound.
 RunCostEstimate estimate_full_fidelity_cost(const MemoryEstimate& need) {
   constexpr double kFlowsAt128 = 3.21e6;
-  constexpr double kActorsCpuSAt128 = 12.5, kActorsExponent = 1.32;
-  constexpr double kReferenceCpuSAt128 = 12.5, kReferenceExponent = 2.0;
-  constexpr double kPeakOverEstimate = 1.9;
+  constexpr double kActorsCpuSAt128 = 7.5, kActorsExponent = 1.31;
+  constexpr double kReferenceCpuSAt128 = 4.9, kReferenceExponent = 1.84;
   const bool actors = engine::default_executor(Fidelity::full) == engine::Executor::actors;
   const double growth = need.transfers / kFlowsAt128;
   const double cpu_s = actors ? kActorsCpuSAt128 * std::pow(growth, kActorsExponent)
                               : kReferenceCpuSAt128 * std::pow(growth, kReferenceExponent);
-  return {cpu_s, kPeakOverEstimate * need.bytes};
+  return {cpu_s, need.bytes};
 }
 
 // Full fidelity holds every GPU's tasks and flows: refuse, before building them,
