@@ -18,8 +18,8 @@ double sm_shared_rate(const StepTask& t) { return t.seconds_sm_shared > t.second
 
 }  // namespace
 
-std::vector<int> comm_gpus(const StepTask& t) {
-  std::vector<int> gpus;
+void comm_gpus(const StepTask& t, std::vector<int>& gpus) {
+  gpus.clear();
   for (const auto& tr : t.transfers) {
     if (tr.src_gpu == tr.dst_gpu) continue;
     gpus.push_back(tr.src_gpu);
@@ -27,7 +27,6 @@ std::vector<int> comm_gpus(const StepTask& t) {
   }
   std::sort(gpus.begin(), gpus.end());
   gpus.erase(std::unique(gpus.begin(), gpus.end()), gpus.end());
-  return gpus;
 }
 
 DagRunner::DagRunner(const StepProgram& program, double t0, int num_gpus)
@@ -97,7 +96,8 @@ void DagRunner::start(std::size_t v) {
     const std::size_t flows = launch_flows(v);
     if (flows == 0) return finish(v);
     pending_[v] = static_cast<int>(flows);
-    for (int gpu : comm_gpus(t))
+    comm_gpus(t, gpus_);
+    for (int gpu : gpus_)
       if (comm_tasks_on_gpu_[static_cast<std::size_t>(gpu)]++ == 0) reschedule_computing(gpu);
   } else {
     if (t.seconds <= 0) return finish(v);
@@ -202,9 +202,11 @@ void DagRunner::report_progress() {
 
 void DagRunner::finish(std::size_t v) {
   const StepTask& t = program_.graph[v];
-  if (t.is_transfer())
-    for (int gpu : comm_gpus(t))
+  if (t.is_transfer()) {
+    comm_gpus(t, gpus_);
+    for (int gpu : gpus_)
       if (--comm_tasks_on_gpu_[static_cast<std::size_t>(gpu)] == 0) reschedule_computing(gpu);
+  }
   const double now = sg::Engine::get_clock() - t0_;
   result_.tasks[v].end_s = now;
   result_.makespan_s = std::max(result_.makespan_s, now);

@@ -95,6 +95,7 @@ class DagRunner {
   std::chrono::steady_clock::time_point last_report_ = std::chrono::steady_clock::now();
   std::vector<int> comm_tasks_on_gpu_;                    // per GPU: running transfer tasks that send or receive there
   std::vector<std::vector<Computing>> computing_on_gpu_;  // per GPU: running compute tasks
+  std::vector<int> gpus_;                                 // comm_gpus' buffer (start, finish)
   std::vector<double> busy_since_;                        // per GPU: since when one has run
   std::vector<double> busy_s_;                            // per GPU: seconds with one running
   std::priority_queue<Due, std::vector<Due>, std::greater<>> dues_;  // earliest first
@@ -106,8 +107,9 @@ class DagRunner {
 // The report set_progress_report installed (empty: none).
 [[nodiscard]] const ProgressReport& progress_report();
 
-// GPUs whose SMs a transfer task's kernels hold: every sender and receiver, sorted.
-[[nodiscard]] std::vector<int> comm_gpus(const StepTask& t);
+// GPUs whose SMs a transfer task's kernels hold: every sender and receiver, sorted, into
+// `gpus` (its old contents dropped; a buffer reused, as this runs twice per transfer task).
+void comm_gpus(const StepTask& t, std::vector<int>& gpus);
 
 // The actor-based executor (actor_executor.cpp): runs `program` from now to its end.
 [[nodiscard]] StepExecution run_on_actors(const StepProgram& program, double t0, int num_gpus);
