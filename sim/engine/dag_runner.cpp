@@ -157,15 +157,16 @@ void DagRunner::share_host(std::vector<Computing>& running) {
   arm_timer();
 }
 
+// Whether d is its task's end date still: the task runs and has not moved it since.
+bool DagRunner::current(const Due& d) const {
+  const Computing* c = computing(d.task);
+  return c != nullptr && c->due == d.at;
+}
+
 // The timer at the earliest end date still pending (entries whose task has ended or
 // moved its date are dropped here).
 void DagRunner::arm_timer() {
-  while (!dues_.empty()) {
-    const Due& d = dues_.top();
-    const Computing* c = computing(d.task);
-    if (c != nullptr && c->due == d.at) break;
-    dues_.pop();
-  }
+  while (!dues_.empty() && !current(dues_.top())) dues_.pop();
   const double at = dues_.empty() ? -1 : dues_.top().at;
   if (at == timer_at_) return;
   if (timer_ != nullptr) timer_->remove();
@@ -183,8 +184,7 @@ void DagRunner::on_timer() {
   while (!dues_.empty() && dues_.top().at <= now) {
     const Due d = dues_.top();
     dues_.pop();
-    const Computing* c = computing(d.task);
-    if (c != nullptr && c->due == d.at) exec_done(d.task);
+    if (current(d)) exec_done(d.task);
   }
   arm_timer();
   after_timer();

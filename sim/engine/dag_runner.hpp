@@ -83,6 +83,7 @@ class DagRunner {
   static void advance(std::vector<Computing>& running);
   void share_host(std::vector<Computing>& running);
   [[nodiscard]] const Computing* computing(std::size_t v) const;
+  [[nodiscard]] bool current(const Due& d) const;
   void arm_timer();
   void on_timer();
   void report_progress();
