@@ -144,4 +144,26 @@ inline void add_dependency(StepProgram& p, std::size_t before, std::size_t after
   p.graph = make_step_graph(std::move(d));
 }
 
+// A transfer task (an expert-parallel one, on the comm stream of its first flow's source).
+inline StepTask transfer(const std::string& name, std::vector<parallel::Transfer> flows) {
+  StepTask t;
+  t.name = name;
+  t.category = Category::ep;
+  t.gpu = flows.front().src_gpu;
+  t.stream = Stream::comm;
+  t.transfers = std::move(flows);
+  return t;
+}
+
+// An all-to-all among GPUs first..first+gpus-1 with unequal sizes, `bytes` to 2.48×
+// `bytes` (so completions are spread and links shared: every flow into one GPU crosses
+// its NVLink or NIC).
+inline std::vector<parallel::Transfer> all_to_all(int gpus, int first, double bytes) {
+  std::vector<parallel::Transfer> flows;
+  for (int s = 0; s < gpus; ++s)
+    for (int d = 0; d < gpus; ++d)
+      if (s != d) flows.push_back({first + s, first + d, bytes * (1 + 0.37 * ((s * 7 + d * 3) % 5))});
+  return flows;
+}
+
 }  // namespace trainsim::test

@@ -100,27 +100,11 @@ StepTask compute(const std::string& name, int gpu, double seconds, double second
   return t;
 }
 
-StepTask transfer(const std::string& name, std::vector<parallel::Transfer> flows) {
-  StepTask t;
-  t.name = name;
-  t.category = Category::ep;
-  t.gpu = flows.front().src_gpu;
-  t.stream = Stream::comm;
-  t.transfers = std::move(flows);
-  return t;
-}
 
 std::size_t add(StepProgram& p, StepTask t) { return test::add_task(p, std::move(t)); }
+using test::all_to_all;
+using test::transfer;
 
-// An all-to-all among `gpus` GPUs with unequal sizes (so completions are spread and
-// links shared: every flow into one GPU crosses its NVLink or NIC).
-std::vector<parallel::Transfer> all_to_all(int gpus, int first, double bytes) {
-  std::vector<parallel::Transfer> flows;
-  for (int s = 0; s < gpus; ++s)
-    for (int d = 0; d < gpus; ++d)
-      if (s != d) flows.push_back({first + s, first + d, bytes * (1 + 0.37 * ((s * 7 + d * 3) % 5))});
-  return flows;
-}
 
 // 16 GPUs on 2 nodes: computes slowed by communication SMs, all-to-alls that start while
 // they run (so compute rates change mid-task), successors on other GPUs (doorbells),
