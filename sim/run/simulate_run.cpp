@@ -122,17 +122,17 @@ MemoryEstimate estimate_full_fidelity_memory(const ClusterSpec& cluster, const W
 }
 
 // scripts/bench fullscale (DeepSeek-V3 full, one step), CPU user+sys seconds on the 2-core
-// project machine, 2026-11-30, compute tasks timed by the engine (issue 14, round 4), against
-// the estimate's flows: the actors took 7.5 / 18.2 / 50.4 / 254 / 688 s at 128 / 256 / 512 /
-// 1024 / 2048 GPUs (3.21e6 / 7.32e6 / 1.83e7 / 5.11e7 / 1.02e8 flows): through 128 and 2048,
-// 7.5 s x (flows / 3.21e6)^1.31 (it overestimates 256 to 1024 by 10-45 %). The reference
-// took 4.9 / 22.3 s at 128 / 256 GPUs: 4.9 s x (flows / 3.21e6)^1.84. Peak RSS was 0.99 /
-// 0.87 / 0.60 / 0.59 times the memory estimate at 128 / 256 / 512 / 2048 GPUs (the step
-// graph in compressed rows; README, Performance): the estimate itself is the peak's bound.
+// project machine (AMD EPYC, idle), 2026-12-01, executables linked with jemalloc: the actors
+// took 3.55 / 8.87 / 38.4 / 153 / 363 s at 128 / 256 / 512 / 1024 / 2048 GPUs (3.21e6 /
+// 7.32e6 / 1.83e7 / 5.11e7 / 1.02e8 flows): through 128 and 2048, 3.55 s x (flows /
+// 3.21e6)^1.34 (within -6 % to +21 % of 256 to 1024). The reference took 2.42 / 6.99 / 50.4 s
+// at 128 / 256 / 512 GPUs: through 128 and 512, 2.42 s x (flows / 3.21e6)^1.74. Peak RSS was
+// 0.96 / 0.83 / 0.61 / 0.59 times the memory estimate at 128 / 256 / 512 / 2048 GPUs (README,
+// Performance): the estimate itself is the peak's bound.
 RunCostEstimate estimate_full_fidelity_cost(const MemoryEstimate& need) {
   constexpr double kFlowsAt128 = 3.21e6;
-  constexpr double kActorsCpuSAt128 = 7.5, kActorsExponent = 1.31;
-  constexpr double kReferenceCpuSAt128 = 4.9, kReferenceExponent = 1.84;
+  constexpr double kActorsCpuSAt128 = 3.55, kActorsExponent = 1.34;
+  constexpr double kReferenceCpuSAt128 = 2.42, kReferenceExponent = 1.74;
   const bool actors = engine::default_executor(Fidelity::full) == engine::Executor::actors;
   const double growth = need.transfers / kFlowsAt128;
   const double cpu_s = actors ? kActorsCpuSAt128 * std::pow(growth, kActorsExponent)
