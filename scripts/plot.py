@@ -7,7 +7,9 @@ Plot kinds (the study's `plot.kind`):
   bars     one bar per point (run label, plus the axis value when the run has an
            axis); with `stack: breakdown` the bar is the step breakdown scaled to
            the metric (every category's share of the step time).
-  line     metric over `plot.x`, one line per run, one panel per `plot.panels` entry.
+  line     metric over `plot.x`, one line per run, one panel per `plot.panels` entry;
+           runs a panel lists under `points_only` are drawn as markers without a line
+           (a few check points, which a line would join across values never run).
   ratio    metric per run, then simulated vs naive (params_active) ratio to the baseline.
   reliability  the run with failures, one run per cluster size: goodput and days per
            trillion tokens (with and without failures) against GPUs, and goodput
@@ -181,13 +183,21 @@ def line(study, rows, fig):
     panels = p.get("panels") or [{"title": "", "runs": [r["label"] for r in study["runs"]]}]
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     for ax, panel in zip(axes, panels):
+        points_only = panel.get("points_only") or []
+        for run_label in points_only:
+            if run_label not in panel["runs"]:
+                raise SystemExit(f"plot.py: points_only names run '{run_label}', which the panel does not draw")
         for run_label in panel["runs"]:
             pts = [r for r in rows if r["run"] == run_label]
             if not pts:
                 raise SystemExit(f"plot.py: panel names run '{run_label}', which has no rows")
             xs = [float(r[p["x"]]) for r in pts]
             ys = [num(r, p["metric"]) if ok(r) else np.nan for r in pts]
-            (drawn,) = ax.plot(xs, ys, marker="o", label=run_label)
+            if run_label in points_only:
+                (drawn,) = ax.plot(xs, ys, marker="s", markersize=9, linestyle="none", fillstyle="none",
+                                   markeredgewidth=2, label=run_label)
+            else:
+                (drawn,) = ax.plot(xs, ys, marker="o", label=run_label)
             for xv, r in zip(xs, pts):
                 if not ok(r):
                     ax.annotate("n/a", (xv, 0), xycoords=("data", "axes fraction"), xytext=(0, 4),

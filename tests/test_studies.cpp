@@ -110,8 +110,14 @@ TEST_CASE("every study plot names axes and runs of its study", "[studies]") {
     }
     if (kind == "line") {
       CHECK(axes.count(plot["x"].as<std::string>()) == 1);
-      for (const auto& panel : plot["panels"])
-        for (const auto& name : panel["runs"]) CHECK(runs.count(name.as<std::string>()) == 1);
+      for (const auto& panel : plot["panels"]) {
+        std::set<std::string> drawn;
+        for (const auto& name : panel["runs"]) {
+          CHECK(runs.count(name.as<std::string>()) == 1);
+          drawn.insert(name.as<std::string>());
+        }
+        for (const auto& name : panel["points_only"]) CHECK(drawn.count(name.as<std::string>()) == 1);
+      }
     }
     if (kind == "ratio") {
       CHECK(runs.count(study["baseline"].as<std::string>()) == 1);
