@@ -57,7 +57,7 @@ std::vector<double> fluid_task_ends(const StepProgram& p, const engine::Simulato
     }
   }
   const double never = std::numeric_limits<double>::infinity();
-  std::vector<double> task_start(n, never), task_end(n, never), bytes_start(flows.size(), never);
+  std::vector<double> task_end(n, never), bytes_start(flows.size(), never);
   std::vector<double> left(flows.size());
   std::vector<std::size_t> waiting_for(n), flows_left(n);
   for (std::size_t v = 0; v < n; ++v) {
@@ -67,7 +67,6 @@ std::vector<double> fluid_task_ends(const StepProgram& p, const engine::Simulato
   std::vector<std::size_t> ended;  // tasks that ended at the current time
   double now = 0;
   auto start_task = [&](std::size_t v) {
-    task_start[v] = now;
     for (std::size_t f : flows_of[v]) {
       bytes_start[f] = now + flows[f].latency_s;
       left[f] = flows[f].bytes;
@@ -132,8 +131,8 @@ std::vector<double> fluid_task_ends(const StepProgram& p, const engine::Simulato
     for (std::size_t f : moving) left[f] -= rate[f] * dt;
     now = next;
     for (std::size_t f : moving)
-      if (left[f] <= flows[f].bytes * 1e-12 && left[f] != -1) {
-        left[f] = -1;  // done
+      if (left[f] <= flows[f].bytes * 1e-12) {
+        left[f] = 0;  // done: no longer moving, no event
         if (--flows_left[flows[f].task] == 0) ended.push_back(flows[f].task);
       }
     finish_tasks();
