@@ -13,6 +13,13 @@
 // the weights by 12-17 % (fourth case). Each case also checks that the cross traffic
 // matters (it moves the collective's end by more than 10 %), so agreement is not
 // agreement on an unloaded network.
+//
+// The bundled network model (step_executor.hpp) is held to the same fluid model, within
+// the issue's 10 % for a coarser mode: on the first two cases it agrees to 1e-12 (its
+// bundles' members move at one rate there), on the oversubscribed fat-tree to 0.034 %,
+// and the fourth has nothing to bundle. A fifth case builds a bundle whose members would
+// move at different rates, and requires the fluid model to see the departure (14 %), so
+// the agreement above is not blindness.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -141,27 +148,41 @@ std::vector<double> fluid_task_ends(const StepProgram& p, const engine::Simulato
   return task_end;
 }
 
-// The engine's task ends (with `executor`) and the fluid model's, in one child process:
-// engine ends first, then the fluid model's.
+// The engine's task ends (with `executor` and `network`) and the fluid model's, in one
+// child process, and how many SimGrid flows the engine started.
 struct Ends {
   std::vector<double> engine, fluid;
+  std::size_t simgrid_flows = 0;
 };
-Ends run_both(const ClusterSpec& cluster, const StepProgram& p, engine::Executor executor) {
+Ends run_both(const ClusterSpec& cluster, const StepProgram& p, engine::Executor executor,
+              engine::NetworkModel network) {
   const std::size_t n = boost::num_vertices(p.graph);
   const auto numbers = run_isolated([&] {
-    const auto x = engine::execute_step(cluster, p, {.executor = executor});
+    const auto x = engine::execute_step(cluster, p, {.network = network, .executor = executor});
     const auto& sim = engine::Simulator::get();
-    std::vector<double> out;
+    std::vector<double> out{static_cast<double>(x.simgrid_flows)};
     for (const auto& t : x.tasks) out.push_back(t.end_s);
     const auto fluid = fluid_task_ends(p, sim);
     out.insert(out.end(), fluid.begin(), fluid.end());
     return out;
   });
-  REQUIRE(numbers.size() == 2 * n);
+  REQUIRE(numbers.size() == 1 + 2 * n);
   Ends e;
-  e.engine.assign(numbers.begin(), numbers.begin() + static_cast<long>(n));
-  e.fluid.assign(numbers.begin() + static_cast<long>(n), numbers.end());
+  e.simgrid_flows = static_cast<std::size_t>(numbers[0]);
+  e.engine.assign(numbers.begin() + 1, numbers.begin() + 1 + static_cast<long>(n));
+  e.fluid.assign(numbers.begin() + 1 + static_cast<long>(n), numbers.end());
   return e;
+}
+
+std::size_t flows_of(const StepProgram& p) {
+  std::size_t flows = 0;
+  for (std::size_t v = 0; v < boost::num_vertices(p.graph); ++v)
+    for (const auto& t : p.graph[v].transfers) flows += t.src_gpu != t.dst_gpu ? 1 : 0;
+  return flows;
+}
+
+const char* name_of(engine::Executor executor) {
+  return executor == engine::Executor::actors ? "actors" : "reference";
 }
 
 // The fluid model's task ends alone (no engine run needed beyond the platform).
@@ -180,26 +201,45 @@ StepProgram program_on(int gpus) {
 }
 
 // Every task of `with` (the collective plus its cross traffic) ends as the fluid model
-// says, under both executors; the collective's tasks `watched` end more than `moved`
-// later than without the cross traffic (`alone`: the same collective, same task ids
-// first, without it).
-void require_fluid_ends(const ClusterSpec& cluster, const StepProgram& with, const StepProgram& alone,
-                        const std::vector<std::size_t>& watched, double moved) {
+// says, under both executors, with per-pair flows; with bundled flows within 10 % of it,
+// the issue's bar for a coarser mode (and fewer SimGrid flows than flows when
+// `bundles_form`: some bundle formed; else as many). The collective's tasks `watched` end more than `moved` later than without the
+// cross traffic (`alone`: the same collective, same task ids first, without it).
+// Returns the largest relative departure of a bundled task end from the fluid model.
+double require_fluid_ends(const ClusterSpec& cluster, const StepProgram& with, const StepProgram& alone,
+                          const std::vector<std::size_t>& watched, double moved, bool bundles_form = true) {
   const auto quiet = fluid_only(cluster, alone);
   std::vector<double> loaded;  // the fluid model's ends of `with` (the same under either executor)
+  double worst_bundled = 0;
   for (auto executor : {engine::Executor::reference, engine::Executor::actors}) {
-    const Ends e = run_both(cluster, with, executor);
-    INFO("executor " << (executor == engine::Executor::actors ? "actors" : "reference"));
+    const Ends e = run_both(cluster, with, executor, engine::NetworkModel::per_pair);
+    INFO("executor " << name_of(executor) << ", per-pair flows");
+    REQUIRE(e.simgrid_flows == flows_of(with));
     for (std::size_t v = 0; v < e.engine.size(); ++v) {
       INFO("task " << v << " " << with.graph[v].name << ": engine " << e.engine[v] << " s, fluid " << e.fluid[v] << " s");
       CHECK(e.engine[v] == Approx(e.fluid[v]).epsilon(1e-9));
     }
     loaded = e.fluid;
   }
+  for (auto executor : {engine::Executor::reference, engine::Executor::actors}) {
+    const Ends e = run_both(cluster, with, executor, engine::NetworkModel::bundled);
+    INFO("executor " << name_of(executor) << ", bundled flows: " << e.simgrid_flows << " SimGrid flows for "
+                     << flows_of(with));
+    if (bundles_form)
+      REQUIRE(e.simgrid_flows < flows_of(with));
+    else
+      REQUIRE(e.simgrid_flows == flows_of(with));
+    for (std::size_t v = 0; v < e.engine.size(); ++v) {
+      INFO("task " << v << " " << with.graph[v].name << ": engine " << e.engine[v] << " s, fluid " << e.fluid[v] << " s");
+      CHECK(e.engine[v] == Approx(e.fluid[v]).epsilon(0.1));
+      worst_bundled = std::max(worst_bundled, std::abs(e.engine[v] / e.fluid[v] - 1));
+    }
+  }
   for (std::size_t v : watched) {
     INFO("task " << with.graph[v].name << ": alone " << quiet[v] << " s, under cross traffic " << loaded[v] << " s");
     REQUIRE(loaded[v] > (1 + moved) * quiet[v]);
   }
+  return worst_bundled;
 }
 
 }  // namespace
@@ -218,7 +258,9 @@ TEST_CASE("engine cross traffic: a dispatch sharing GPU 0's NIC with a pipeline 
     if (cross) test::add_task(p, test::transfer("pipeline 0->9", {{0, 9, 58.7e6}}));
     return p;
   };
-  require_fluid_ends(cluster, build(true), build(false), {0}, 0.1);
+  // Bundled: each sender's flows over NVLink and its plane (7 members) and over its own
+  // plane (1) move at one rate at its NVLink or NIC: the same ends.
+  REQUIRE(require_fluid_ends(cluster, build(true), build(false), {0}, 0.1) < 1e-12);
 }
 
 TEST_CASE("engine cross traffic: a ring reduce-scatter under an all-to-all ends as the fluid model says",
@@ -241,7 +283,7 @@ TEST_CASE("engine cross traffic: a ring reduce-scatter under an all-to-all ends 
     if (cross) test::add_task(p, test::transfer("all-to-all", test::all_to_all(16, 0, 8e6)));
     return p;
   };
-  require_fluid_ends(cluster, build(true), build(false), {6}, 0.1);
+  REQUIRE(require_fluid_ends(cluster, build(true), build(false), {6}, 0.1) < 1e-12);
 }
 
 TEST_CASE("engine cross traffic: a pipeline transfer over a 4:1 oversubscribed uplink ends as the fluid model says",
@@ -261,6 +303,7 @@ TEST_CASE("engine cross traffic: a pipeline transfer over a 4:1 oversubscribed u
     if (cross) test::add_task(p, test::transfer("all-to-all", test::all_to_all(64, 0, 2e6)));
     return p;
   };
+  // Bundled: 0.034 % (the all-to-all's bundles hold some members below their per-pair rate).
   require_fluid_ends(cluster, build(true), build(false), {0, 1}, 0.1);
 }
 
@@ -281,7 +324,41 @@ TEST_CASE("engine cross traffic: flows of unequal route latency share a saturate
     if (cross) test::add_task(p, test::transfer("pipeline 9->1", {{9, 1, 40e6}}));
     return p;
   };
-  require_fluid_ends(cluster, build(true), build(false), {0}, 0.1);
+  // One flow per sender: nothing to bundle.
+  require_fluid_ends(cluster, build(true), build(false), {0}, 0.1, false);
+}
+
+TEST_CASE("engine cross traffic: where a bundle's members would move at different rates, the fluid model sees the "
+          "bundle depart",
+          "[engine][cross-traffic]") {
+  // 2 nodes, multi-plane. GPU 0 sends 16 MB to GPUs 9 and 10 (NVLink to GPU 1 or 2, then
+  // plane 1 or 2: one latency, one bundle). GPUs 3 to 7 send 64 MB each to GPU 10 over
+  // GPU 2's NIC, which GPU 0's flow to 10 crosses: it gets a sixth of it. GPU 1 sends
+  // 16 MB to GPU 9 over its own NIC, which GPU 0's flow to 9 crosses. Per pair, GPU 1's
+  // flow takes its weighted share of that NIC (about 72 %: the other route is the longer);
+  // bundled, GPU 0's flow to 9 moves at its sibling's sixth, so GPU 1's gets five sixths
+  // and ends 14 % earlier: the bundled model is not per-pair max-min, and the fluid model
+  // (which is) must see that.
+  const ClusterSpec cluster = test::h800_like_cluster(2);
+  StepProgram p = program_on(16);
+  const auto bundle = test::add_task(p, test::transfer("0 -> 9, 10", {{0, 9, 16e6}, {0, 10, 16e6}}));
+  std::vector<parallel::Transfer> into10;
+  for (int src = 3; src <= 7; ++src) into10.push_back({src, 10, 64e6});
+  test::add_task(p, test::transfer("into 10", into10));
+  const auto pipeline = test::add_task(p, test::transfer("1 -> 9", {{1, 9, 16e6}}));
+  for (auto executor : {engine::Executor::reference, engine::Executor::actors}) {
+    INFO("executor " << name_of(executor));
+    const Ends per_pair = run_both(cluster, p, executor, engine::NetworkModel::per_pair);
+    for (std::size_t v = 0; v < per_pair.engine.size(); ++v)
+      CHECK(per_pair.engine[v] == Approx(per_pair.fluid[v]).epsilon(1e-9));
+    const Ends bundled = run_both(cluster, p, executor, engine::NetworkModel::bundled);
+    REQUIRE(bundled.simgrid_flows == flows_of(p) - 1);  // one bundle of two
+    INFO("bundle: " << bundled.engine[bundle] << " s bundled, " << bundled.fluid[bundle] << " s fluid; pipeline: "
+                    << bundled.engine[pipeline] << " s bundled, " << bundled.fluid[pipeline] << " s fluid");
+    // The bundle ends with its slower member, as the pair would; the pipeline flow does not.
+    CHECK(bundled.engine[bundle] == Approx(bundled.fluid[bundle]).epsilon(1e-9));
+    CHECK(bundled.engine[pipeline] < 0.9 * bundled.fluid[pipeline]);
+  }
 }
 
 }  // namespace test_engine_cross_traffic

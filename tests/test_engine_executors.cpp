@@ -302,20 +302,39 @@ TEST_CASE("engine executors: the actors run full fidelity and the reference symm
   }
 }
 
-TEST_CASE("engine executors: the full-fidelity cost estimate follows the executor that runs", "[engine][executors]") {
+TEST_CASE("engine executors: the full-fidelity cost estimate follows the executor and network model that run",
+          "[engine][executors]") {
   MemoryEstimate need;
   need.bytes = 1e9;
   need.tasks = 1e6;
   need.transfers = 1e7;
+  const auto balanced = test::load_default_case({}).workload;
+  const auto skewed = test::load_default_case({"model.moe.routing=zipf", "model.moe.zipf_exponent=1.0"}).workload;
+  const double growth = 1e7 / 3.21e6;
+  const auto per_pair = engine::NetworkModel::per_pair, bundled = engine::NetworkModel::bundled;
   {
-    const ExecutorEnv unset(std::nullopt);  // full fidelity: the actors, 3.55 s at 3.21e6 flows, as flows^1.34
-    const RunCostEstimate cost = estimate_full_fidelity_cost(need);
-    REQUIRE(cost.cpu_s == Approx(3.55 * std::pow(1e7 / 3.21e6, 1.34)).epsilon(1e-12));
+    const ExecutorEnv unset(std::nullopt);
+    // Per-pair flows: the actors, 3.55 s at 3.21e6 flows, as flows^1.34.
+    const RunCostEstimate cost = estimate_full_fidelity_cost(need, balanced, per_pair);
+    REQUIRE(cost.cpu_s == Approx(3.55 * std::pow(growth, 1.34)).epsilon(1e-12));
     REQUIRE(cost.peak_bytes == Approx(1e9).epsilon(1e-12));
+    // Bundled, balanced all-to-alls: bundles on the reference, 0.69 s, as flows^1.25.
+    REQUIRE(estimate_full_fidelity_cost(need, balanced, bundled).cpu_s ==
+            Approx(0.69 * std::pow(growth, 1.25)).epsilon(1e-12));
+    // Bundled, skewed: few bundles, the actors as with per-pair flows.
+    REQUIRE(estimate_full_fidelity_cost(need, skewed, bundled).cpu_s == Approx(cost.cpu_s).epsilon(1e-12));
   }
   {
     const ExecutorEnv reference(std::string("reference"));  // 2.42 s at 3.21e6 flows, as flows^1.74
-    REQUIRE(estimate_full_fidelity_cost(need).cpu_s == Approx(2.42 * std::pow(1e7 / 3.21e6, 1.74)).epsilon(1e-12));
+    REQUIRE(estimate_full_fidelity_cost(need, balanced, per_pair).cpu_s ==
+            Approx(2.42 * std::pow(growth, 1.74)).epsilon(1e-12));
+    REQUIRE(estimate_full_fidelity_cost(need, balanced, bundled).cpu_s ==
+            Approx(0.69 * std::pow(growth, 1.25)).epsilon(1e-12));
+  }
+  {
+    const ExecutorEnv actors(std::string("actors"));  // bundles on the actors: not measured; as per-pair
+    REQUIRE(estimate_full_fidelity_cost(need, balanced, bundled).cpu_s ==
+            Approx(3.55 * std::pow(growth, 1.34)).epsilon(1e-12));
   }
 }
 

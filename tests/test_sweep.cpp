@@ -306,11 +306,12 @@ TEST_CASE("sweep points get the full-fidelity memory guard of the run pipeline")
 
 TEST_CASE("sweep emitted jobs carry the run options") {
   TempDir dir("emit-options");
-  REQUIRE(test::run_trainsim("sweep --fidelity full --max-memory 16GiB --ramp-points 0 --set parallelism.pp=2,4 "
-                             "--emit-jobs " + (dir / "jobs.txt")).status == 0);
+  REQUIRE(test::run_trainsim("sweep --fidelity full --network-model per-pair --max-memory 16GiB --ramp-points 0 "
+                             "--set parallelism.pp=2,4 --emit-jobs " + (dir / "jobs.txt")).status == 0);
   const auto lines = lines_of(read_file(dir / "jobs.txt"));
   REQUIRE(lines.size() == 2);
-  CHECK(lines[0].find(" --fidelity 'full' --ramp-points '0' --max-memory '17179869184B' ") != std::string::npos);
+  CHECK(lines[0].find(" --fidelity 'full' --network-model 'per-pair' --ramp-points '0' --max-memory '17179869184B' ") !=
+        std::string::npos);
 }
 
 }  // namespace test_sweep

@@ -30,7 +30,7 @@ void show_progress_on_terminal(const Inputs& configs, const RunRequest& request)
   if (isatty(STDERR_FILENO) == 0) return;
   if (request.fidelity == Fidelity::full) {
     const MemoryEstimate need = estimate_full_fidelity_memory(configs.cluster, configs.workload);
-    const RunCostEstimate cost = estimate_full_fidelity_cost(need);
+    const RunCostEstimate cost = estimate_full_fidelity_cost(need, configs.workload, request.network_model);
     std::cerr << fmt::format("trainsim: full fidelity, {} GPUs: {:.3g} tasks, {:.3g} flows per step; estimated "
                              "{:.0f} CPU-s and {:.0f} MiB peak per step (scripts/bench)\n",
                              configs.cluster.num_gpus(), need.tasks, need.transfers, cost.cpu_s,

@@ -24,6 +24,12 @@ const std::map<std::string, Fidelity>& fidelity_names() {
   return names;
 }
 
+const std::map<std::string, engine::NetworkModel>& network_model_names() {
+  static const std::map<std::string, engine::NetworkModel> names{{"bundled", engine::NetworkModel::bundled},
+                                                                 {"per-pair", engine::NetworkModel::per_pair}};
+  return names;
+}
+
 // A size with a unit (16GiB, 512MB, 1024B), checked and turned into bytes by the
 // config loader's own unit parser.
 CLI::Validator memory_size() {
@@ -106,6 +112,14 @@ void add_run_options(CLI::App& cmd, RunOptions& opts, unsigned which) {
                               "full: every GPU and flow; symmetric (default): one pipeline of representatives"),
                fidelity_names())
         ->group(kRunGroup);
+  if (which & fidelity_option)
+    with_names(cmd.add_option("--network-model", opts.network_model,
+                              "per-pair: a SimGrid flow per GPU pair and transfer (the reference); bundled (default): "
+                              "a transfer's flows from one GPU with equal bytes and route latency as one SimGrid flow "
+                              "over all their links, the same max-min shares while they would move at one rate "
+                              "(README, Network models)"),
+               network_model_names())
+        ->group(kRunGroup);
   if (which & ramp_points_option)
     cmd.add_option("--ramp-points", opts.ramp_points,
                    "Batch sizes simulated over the batch ramp, full batch included (default 5; <2: none; at most "
@@ -137,6 +151,7 @@ RunRequest run_request(const RunOptions& opts) {
                                  size_limit_hint(kMaxRampPoints)));
   RunRequest r;
   r.fidelity = opts.fidelity;
+  r.network_model = opts.network_model;
   r.ramp_points = opts.ramp_points;
   r.jobs = opts.jobs;
   r.max_memory_bytes = opts.max_memory_bytes;
@@ -147,7 +162,11 @@ std::vector<std::string> run_option_args(const RunOptions& opts) {
   std::string fidelity;
   for (const auto& [name, value] : fidelity_names())
     if (value == opts.fidelity) fidelity = name;
-  std::vector<std::string> args{"--fidelity", fidelity, "--ramp-points", std::to_string(opts.ramp_points)};
+  std::string network_model;
+  for (const auto& [name, value] : network_model_names())
+    if (value == opts.network_model) network_model = name;
+  std::vector<std::string> args{"--fidelity", fidelity, "--network-model", network_model,
+                                "--ramp-points", std::to_string(opts.ramp_points)};
   if (opts.max_memory_bytes) {
     args.emplace_back("--max-memory");
     args.push_back(fmt::format("{:.17g}B", *opts.max_memory_bytes));

@@ -46,6 +46,7 @@ enum class FilesRead { cluster, workload };
 // How a command runs its simulations: the flags behind a RunRequest.
 struct RunOptions {
   Fidelity fidelity = Fidelity::symmetric;
+  engine::NetworkModel network_model = engine::NetworkModel::bundled;  // with --fidelity
   int ramp_points = 5;
   int jobs = 2;
   std::optional<double> max_memory_bytes;  // empty: 80% of RAM

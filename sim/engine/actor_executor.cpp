@@ -21,6 +21,9 @@
 // backtrace (unwinding was a third of a symmetric step's CPU under the actors). Only
 // actors that sleep are rung; one ring wakes an actor for every job queued meanwhile.
 //
+// Bundled network model (bundles.hpp): a bundle is a flow from its GPU to a bundle
+// endpoint, a host of its own with an actor of its own that receives it.
+//
 // Flows are matched per (source, destination) pair: both actors queue their sides in
 // the order DagRunner asks for them, and a mailbox matches puts with gets first come,
 // first served, so the n-th receive on a pair is the n-th flow of that pair.
@@ -40,12 +43,15 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
 
+#include "sim/engine/bundles.hpp"
 #include "sim/engine/dag_runner.hpp"
 
 namespace trainsim::engine {
@@ -59,10 +65,17 @@ void* g_flow_sink = nullptr;   // where every receive writes it
 
 class ActorRunner final : public DagRunner {
  public:
-  ActorRunner(const StepProgram& program, double t0, int num_gpus)
-      : DagRunner(program, t0, num_gpus), actors_(static_cast<std::size_t>(num_gpus)) {
+  ActorRunner(const StepProgram& program, double t0, int num_gpus, std::optional<Bundler> bundler)
+      : DagRunner(program, t0, num_gpus),
+        actors_(static_cast<std::size_t>(bundler ? num_endpoints() : num_gpus)),
+        bundler_(std::move(bundler)) {
     const auto& g = program.graph;
     for (std::size_t v = 0; v < boost::num_vertices(g); ++v) {
+      if (bundler_) {
+        // Gives the flows their bundle endpoints now, in task order (each task then gets
+        // the same flows when it runs), and spawns the endpoints' actors.
+        for (const SimFlow& f : bundler_->flows(g[v])) mark_used(f.to);
+      }
       for (const auto& tr : g[v].transfers) {
         if (tr.src_gpu == tr.dst_gpu) continue;
         mark_used(tr.src_gpu);
@@ -71,12 +84,13 @@ class ActorRunner final : public DagRunner {
     }
   }
 
-  // One actor per GPU that sends or receives a flow, each running until the step is done.
+  // One actor per GPU (and bundle endpoint) that sends or receives a flow, each running
+  // until the step is done.
   void spawn() {
-    for (std::size_t gpu = 0; gpu < actors_.size(); ++gpu)
-      if (actors_[gpu].used)
-        sg::Actor::create(fmt::format("gpu-{}", gpu), gpu_host(static_cast<int>(gpu)),
-                          [this, gpu] { serve(static_cast<int>(gpu)); });
+    for (std::size_t e = 0; e < actors_.size(); ++e)
+      if (actors_[e].used)
+        sg::Actor::create(fmt::format("endpoint-{}", e), endpoint_host(static_cast<int>(e)),
+                          [this, e] { serve(static_cast<int>(e)); });
   }
 
  private:
@@ -115,10 +129,17 @@ class ActorRunner final : public DagRunner {
 
   std::size_t launch_flows(std::size_t v) override {
     std::size_t flows = 0;
+    if (bundler_) {
+      for (const SimFlow& f : bundler_->flows(program().graph[v])) {
+        ask(f.src, {JobKind::send, f.to, v, f.bytes});
+        ask(f.to, {JobKind::receive, f.src, v, 0});
+        ++flows;
+      }
+      return flows;
+    }
     for (const auto& tr : program().graph[v].transfers) {
       if (tr.src_gpu == tr.dst_gpu) continue;
-      const auto bytes = static_cast<std::uint64_t>(std::llround(std::max(tr.bytes, 0.0)));
-      ask(tr.src_gpu, {JobKind::send, tr.dst_gpu, v, bytes});
+      ask(tr.src_gpu, {JobKind::send, tr.dst_gpu, v, flow_bytes(tr.bytes)});
       ask(tr.dst_gpu, {JobKind::receive, tr.src_gpu, v, 0});
       ++flows;
     }
@@ -165,7 +186,7 @@ class ActorRunner final : public DagRunner {
       if (mine.empty() && all_done()) break;
       if (!me.bell) {
         sg::ExecPtr bell = sg::Exec::init();
-        bell->set_flops_amount(0)->set_host(gpu_host(gpu))->suspend();
+        bell->set_flops_amount(0)->set_host(endpoint_host(gpu))->suspend();
         bell->start();  // a simcall; start() suspends it again once SimGrid has made it
         me.bell = bell;
         me.rung = false;
@@ -198,14 +219,15 @@ class ActorRunner final : public DagRunner {
     }
   }
 
-  std::vector<GpuActor> actors_;  // by GPU
+  std::vector<GpuActor> actors_;  // by endpoint: the GPUs, then the bundle endpoints (bundled model)
+  std::optional<Bundler> bundler_;  // the bundled network model; none: a SimGrid flow per flow
   std::unordered_map<std::uint64_t, sg::Mailbox*> mailboxes_;  // key: src · 2^32 + dst
 };
 
 }  // namespace
 
-StepExecution run_on_actors(const StepProgram& program, double t0, int num_gpus) {
-  ActorRunner runner(program, t0, num_gpus);
+StepExecution run_on_actors(const StepProgram& program, double t0, int num_gpus, std::optional<Bundler> bundler) {
+  ActorRunner runner(program, t0, num_gpus, std::move(bundler));
   runner.start_ready();  // queues the first jobs; no actor sleeps yet
   runner.spawn();
   simgrid_engine().run();

@@ -94,6 +94,7 @@ void DagRunner::start(std::size_t v) {
   result_.tasks[v].start_s = sg::Engine::get_clock() - t0_;
   if (t.is_transfer()) {
     const std::size_t flows = launch_flows(v);
+    result_.simgrid_flows += flows;
     if (flows == 0) return finish(v);
     pending_[v] = static_cast<int>(flows);
     comm_gpus(t, gpus_);

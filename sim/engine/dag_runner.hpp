@@ -24,9 +24,11 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <optional>
 #include <queue>
 #include <vector>
 
+#include "sim/engine/bundles.hpp"
 #include "sim/engine/simgrid_access.hpp"
 #include "sim/engine/step_executor.hpp"
 
@@ -113,6 +115,8 @@ class DagRunner {
 void comm_gpus(const StepTask& t, std::vector<int>& gpus);
 
 // The actor-based executor (actor_executor.cpp): runs `program` from now to its end.
-[[nodiscard]] StepExecution run_on_actors(const StepProgram& program, double t0, int num_gpus);
+// With a bundler, the bundled network model (bundles.hpp); without, a SimGrid flow per flow.
+[[nodiscard]] StepExecution run_on_actors(const StepProgram& program, double t0, int num_gpus,
+                                         std::optional<Bundler> bundler);
 
 }  // namespace trainsim::engine

@@ -36,14 +36,36 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <span>
 #include <stdexcept>
 #include <string>
 
+#include "sim/engine/bundles.hpp"
 #include "sim/engine/route_cache.hpp"
 #include "sim/engine/simgrid_access.hpp"
 
 namespace trainsim::engine {
 namespace sgr = simgrid::kernel::routing;
+
+// Bundles (the bundled network model, step_executor.hpp). A transfer task's flows from one
+// GPU that carry equal bytes over routes of equal latency (an all-to-all's flows from one
+// rank to its peers) run as ONE SimGrid flow from the GPU to a bundle endpoint, a host
+// whose route from that GPU lists every member's links, a link that m members cross m
+// times. SimGrid's max-min solver then gives the bundle, on that link, an element of
+// weight m (lmm::System::expand adds to the element a repeated link already has): m
+// shares of the bundle's rate, exactly what m flows of that latency would take there, and
+// the bundle's sharing penalty is the members' common latency, as each member's would be.
+// So a bundle takes what its members would take as long as they would all move at one
+// rate; what it cannot do is let some members run faster than the slowest (measured
+// against per-pair flows: tests/test_engine_cross_traffic.cpp).
+// A GPU has a fixed number of endpoints (hosts must exist before SimGrid seals the
+// platform); an endpoint is given a member set once and keeps it.
+struct Bundle {
+  int src = -1;                   // the GPU whose flows it carries; -1: unused
+  std::vector<int> dsts;          // its members' destinations
+  std::vector<LinkIndex> links;   // every member's route, one after the other
+  double latency_s = 0;           // every member's route latency
+};
 
 struct Simulator::Impl {
   // Built in place: ClusterGraph::edges holds Boost edge descriptors that point into the
@@ -61,7 +83,11 @@ struct Simulator::Impl {
   std::vector<simgrid::kernel::resource::StandardLinkImpl*> link_impls;  // by LinkIndex: what a route lists
   std::vector<double> bandwidth_bytes_per_s;
   std::vector<double> latency_s;
-  std::vector<int> gpu_by_netpoint;        // netpoint id → GPU
+  std::vector<int> gpu_by_netpoint;        // netpoint id → GPU, or num_gpus + bundle slot
+  // Bundled network model: slot g·slots_per_gpu + k is GPU g's k-th bundle endpoint.
+  int slots_per_gpu = 0;
+  std::vector<simgrid::s4u::Host*> bundle_hosts;  // by slot
+  std::vector<Bundle> bundles;                    // by slot; src -1 while unused
 };
 
 namespace {
@@ -78,6 +104,15 @@ class GraphZone final : public sgr::NetZoneImpl {
                        double* latency) override {
     const int s = impl_.gpu_by_netpoint.at(src->id());
     const int d = impl_.gpu_by_netpoint.at(dst->id());
+    const int gpus = impl_.graph.num_gpus();
+    if (d >= gpus) {  // a bundle: every member's links (shared ones repeated), one member's latency
+      const Bundle& b = impl_.bundles.at(static_cast<std::size_t>(d - gpus));
+      if (b.src != s) throw std::logic_error("GraphZone: a bundle endpoint reached from another GPU");
+      into->link_list_.reserve(into->link_list_.size() + b.links.size());
+      for (const LinkIndex link : b.links) into->link_list_.push_back(impl_.link_impls[link]);
+      if (latency != nullptr) *latency += b.latency_s;
+      return;
+    }
     const auto route = impl_.routes.links(s, d);
     into->link_list_.reserve(into->link_list_.size() + route.size());
     for (const LinkIndex link : route) {
@@ -154,6 +189,18 @@ Simulator::Simulator(const ClusterSpec& spec, const PlatformOptions& options)
     if (im.gpu_by_netpoint.size() <= id) im.gpu_by_netpoint.resize(id + 1, -1);
     im.gpu_by_netpoint[id] = gpu;
     im.hosts.push_back(host);
+  }
+  im.slots_per_gpu = std::max(options.bundle_slots_per_gpu, 0);
+  const std::size_t slots = static_cast<std::size_t>(gpus) * static_cast<std::size_t>(im.slots_per_gpu);
+  im.bundles.resize(slots);
+  im.bundle_hosts.reserve(slots);
+  for (std::size_t slot = 0; slot < slots; ++slot) {
+    auto* host = zone->create_host(fmt::format("bundle-{}", slot), std::vector<double>{1.0});
+    host->seal();
+    const auto id = host->get_netpoint()->id();
+    if (im.gpu_by_netpoint.size() <= id) im.gpu_by_netpoint.resize(id + 1, -1);
+    im.gpu_by_netpoint[id] = gpus + static_cast<int>(slot);
+    im.bundle_hosts.push_back(host);
   }
 
   const std::size_t edges = g.edges.size();
@@ -235,6 +282,45 @@ double Simulator::link_peak_load_bytes_per_s(LinkIndex link) const {
 
 simgrid::s4u::Host* gpu_host(int gpu) { return Simulator::get().impl().hosts.at(static_cast<std::size_t>(gpu)); }
 
+simgrid::s4u::Host* endpoint_host(int endpoint) {
+  const auto& im = Simulator::get().impl();
+  const int gpus = im.graph.num_gpus();
+  if (endpoint < gpus) return gpu_host(endpoint);
+  return im.bundle_hosts.at(static_cast<std::size_t>(endpoint - gpus));
+}
+
+int num_endpoints() {
+  const auto& im = Simulator::get().impl();
+  return im.graph.num_gpus() + static_cast<int>(im.bundle_hosts.size());
+}
+
+int bundle_endpoint(int src_gpu, std::span<const int> dsts) {
+  auto& im = Simulator::get().impl();
+  const int gpus = im.graph.num_gpus();
+  if (im.slots_per_gpu == 0 || dsts.size() < 2) return -1;
+  const auto first = static_cast<std::size_t>(src_gpu) * static_cast<std::size_t>(im.slots_per_gpu);
+  for (std::size_t slot = first; slot < first + static_cast<std::size_t>(im.slots_per_gpu); ++slot) {
+    Bundle& b = im.bundles[slot];
+    if (b.src == src_gpu) {
+      if (std::equal(b.dsts.begin(), b.dsts.end(), dsts.begin(), dsts.end())) return gpus + static_cast<int>(slot);
+      continue;
+    }
+    // A free endpoint: only for members of one latency (the bundle's penalty and delay).
+    const double latency = Simulator::get().route_latency_s(src_gpu, dsts.front());
+    for (const int d : dsts)
+      if (d == src_gpu || d < 0 || d >= gpus || Simulator::get().route_latency_s(src_gpu, d) != latency) return -1;
+    b.src = src_gpu;
+    b.dsts.assign(dsts.begin(), dsts.end());
+    b.latency_s = latency;
+    for (const int d : dsts) {
+      const auto route = im.routes.links(src_gpu, d);
+      b.links.insert(b.links.end(), route.begin(), route.end());
+    }
+    return gpus + static_cast<int>(slot);
+  }
+  return -1;  // every endpoint of the GPU holds another set
+}
+
 
 simgrid::s4u::Engine& simgrid_engine() { return *Simulator::get().impl().engine; }
 
@@ -259,7 +345,7 @@ std::vector<simgrid::s4u::CommPtr> make_transfers(const std::vector<parallel::Tr
   for (const auto& t : transfers) {
     if (t.src_gpu == t.dst_gpu) continue;
     auto comm = simgrid::s4u::Comm::sendto_init(gpu_host(t.src_gpu), gpu_host(t.dst_gpu));
-    comm->set_payload_size(static_cast<std::uint64_t>(std::llround(std::max(t.bytes, 0.0))));
+    comm->set_payload_size(flow_bytes(t.bytes));
     comms.push_back(std::move(comm));
   }
   return comms;

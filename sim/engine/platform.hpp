@@ -33,6 +33,9 @@ using LinkIndex = std::size_t;
 // (SimGrid's plugins attach to links as they are made).
 struct PlatformOptions {
   bool audit_links = false;  // SimGrid's link-load plugin on every link (bytes carried, peak load)
+  // Bundled network model (step_executor.hpp): hosts per GPU that each stand for one set
+  // of its flows' destinations (platform.cpp, Bundles); 0: none, every flow is its own.
+  int bundle_slots_per_gpu = 0;
 };
 
 class Simulator {

@@ -2,6 +2,7 @@
 // Engine-internal: SimGrid handles for the step executor and the transfer runner.
 // Only sim/engine/*.cpp include this header.
 #include <simgrid/s4u.hpp>
+#include <span>
 #include <vector>
 
 #include "sim/engine/platform.hpp"
@@ -14,6 +15,16 @@ namespace trainsim::engine {
 // actor executor's doorbells (endless Execs, cancelled to wake an actor).
 [[nodiscard]] simgrid::s4u::Host* gpu_host(int gpu);
 [[nodiscard]] simgrid::s4u::Engine& simgrid_engine();
+
+// Endpoints: GPU g is endpoint g; the bundled network model's endpoints (platform.cpp,
+// Bundles) follow, from num_gpus. The host a flow to or from the endpoint uses.
+[[nodiscard]] simgrid::s4u::Host* endpoint_host(int endpoint);
+[[nodiscard]] int num_endpoints();
+// The endpoint that carries src_gpu's flows to exactly `dsts` (in this order) as one
+// bundle: the one that holds that set, else a free one of src_gpu given it; -1 when
+// there is none to give, the platform has none (PlatformOptions::bundle_slots_per_gpu),
+// fewer than two members, or members whose routes differ in latency.
+[[nodiscard]] int bundle_endpoint(int src_gpu, std::span<const int> dsts);
 
 // One actor-less Comm per transfer (source host → destination host, payload = bytes), not
 // started yet. Self transfers (src = dst) move no data and are skipped.

@@ -3,12 +3,14 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
+#include <optional>
 #include <random>
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
 #include <utility>
 
+#include "sim/engine/bundles.hpp"
 #include "sim/engine/dag_runner.hpp"
 
 namespace trainsim::engine {
@@ -25,8 +27,12 @@ namespace {
 // still maestro's one list of every running flow (see actor_executor.cpp).
 class MaestroRunner final : public DagRunner {
  public:
-  MaestroRunner(const StepProgram& program, double t0, int num_gpus, std::uint64_t flow_order_seed)
-      : DagRunner(program, t0, num_gpus), flow_order_seed_(flow_order_seed), rng_(flow_order_seed) {}
+  MaestroRunner(const StepProgram& program, double t0, int num_gpus, std::uint64_t flow_order_seed,
+                std::optional<Bundler> bundler)
+      : DagRunner(program, t0, num_gpus),
+        flow_order_seed_(flow_order_seed),
+        rng_(flow_order_seed),
+        bundler_(std::move(bundler)) {}
 
   void on_completion(const sg::Activity& a) {
     auto it = owner_.find(&a);
@@ -44,7 +50,15 @@ class MaestroRunner final : public DagRunner {
 
  private:
   std::size_t launch_flows(std::size_t v) override {
-    auto comms = make_transfers(program().graph[v].transfers);
+    std::vector<sg::CommPtr> comms;
+    if (bundler_) {
+      for (const SimFlow& f : bundler_->flows(program().graph[v])) {
+        comms.push_back(sg::Comm::sendto_init(gpu_host(f.src), endpoint_host(f.to)));
+        comms.back()->set_payload_size(f.bytes);
+      }
+    } else {
+      comms = make_transfers(program().graph[v].transfers);
+    }
     if (flow_order_seed_ != 0) shuffle(comms);
     for (auto& c : comms) {
       c->start();
@@ -78,6 +92,7 @@ class MaestroRunner final : public DagRunner {
   double retired_at_s_ = -1;
   std::uint64_t flow_order_seed_ = 0;
   std::mt19937_64 rng_;
+  std::optional<Bundler> bundler_;  // the bundled network model; none: a SimGrid flow per flow
 };
 
 MaestroRunner* current_runner = nullptr;
@@ -100,17 +115,39 @@ std::vector<double> energy_by_gpu_j(const std::vector<double>& busy_s, double el
 void set_progress_report(ProgressReport report) { g_progress_report = std::move(report); }
 const ProgressReport& progress_report() { return g_progress_report; }
 
-Executor default_executor(Fidelity fidelity) {
+std::optional<Executor> executor_from_environment() {
   const char* env = std::getenv("TRAINSIM_EXECUTOR");
-  if (env == nullptr || *env == '\0') return fidelity == Fidelity::full ? Executor::actors : Executor::reference;
+  if (env == nullptr || *env == '\0') return std::nullopt;
   const std::string name = env;
   if (name == "actors") return Executor::actors;
   if (name == "reference") return Executor::reference;
   throw std::invalid_argument("TRAINSIM_EXECUTOR=" + name + ": expected actors or reference");
 }
 
+Executor default_executor(Fidelity fidelity) {
+  return executor_from_environment().value_or(fidelity == Fidelity::full ? Executor::actors : Executor::reference);
+}
+
+namespace {
+
+// Full fidelity, bundled, no executor asked for: SimGrid flows per flow of the program (every
+// task's bundles given out now, in task order, as the runner would) decide.
+Executor executor_for_bundles(const StepProgram& program, Bundler& bundler) {
+  double flows = 0, simgrid_flows = 0;
+  const auto& g = program.graph;
+  for (std::size_t v = 0; v < boost::num_vertices(g); ++v) {
+    for (const auto& t : g[v].transfers) flows += t.src_gpu != t.dst_gpu ? 1 : 0;
+    simgrid_flows += static_cast<double>(bundler.flows(g[v]).size());
+  }
+  return simgrid_flows <= kReferenceAtMostSimFlowsPerFlow * flows ? Executor::reference : Executor::actors;
+}
+
+}  // namespace
+
 StepExecution execute_step(const ClusterSpec& cluster, const StepProgram& program, const ExecuteOptions& options) {
-  if (!Simulator::exists()) Simulator::create(cluster, PlatformOptions{options.audit_links});
+  const bool bundled = options.network == NetworkModel::bundled;
+  if (!Simulator::exists())
+    Simulator::create(cluster, PlatformOptions{options.audit_links, bundled ? kBundleSlotsPerGpu : 0});
   if (options.audit_links && !Simulator::get().options().audit_links)
     throw std::logic_error("engine::execute_step: links can be audited only if the first step of the process asks");
   static bool hooked = false;
@@ -126,11 +163,18 @@ StepExecution execute_step(const ClusterSpec& cluster, const StepProgram& progra
     for (LinkIndex l = 0; l < sim.num_links(); ++l) links_bytes_before.push_back(sim.link_bytes(l));
   const double t0 = sg::Engine::get_clock();
 
+  std::optional<Bundler> bundler;
+  if (bundled) bundler.emplace(sim.num_gpus());
+  std::optional<Executor> executor = options.executor;
+  if (!executor) executor = executor_from_environment();
+  if (!executor && bundled && program.fidelity == Fidelity::full) executor = executor_for_bundles(program, *bundler);
+  if (!executor) executor = default_executor(program.fidelity);
+
   StepExecution result;
-  if (options.executor.value_or(default_executor(program.fidelity)) == Executor::actors) {
-    result = run_on_actors(program, t0, sim.num_gpus());
+  if (*executor == Executor::actors) {
+    result = run_on_actors(program, t0, sim.num_gpus(), std::move(bundler));
   } else {
-    MaestroRunner runner(program, t0, sim.num_gpus(), options.flow_order_seed);
+    MaestroRunner runner(program, t0, sim.num_gpus(), options.flow_order_seed, std::move(bundler));
     current_runner = &runner;
     runner.start_ready();
     simgrid_engine().run();
@@ -138,6 +182,7 @@ StepExecution execute_step(const ClusterSpec& cluster, const StepProgram& progra
     result = runner.take_result();
   }
 
+  result.executor = *executor;
   if (g_progress_report) g_progress_report(result.makespan_s, result.tasks.size(), result.tasks.size());
   result.gpu_energy_j = energy_by_gpu_j(result.gpu_busy_s, sg::Engine::get_clock() - t0);
   if (options.audit_links)

@@ -28,6 +28,15 @@ struct LinkAudit {
   double peak_load_bytes_per_s = 0;      // highest instantaneous load during the step
 };
 
+// Who creates and waits on the SimGrid activities (same DAG semantics, same model):
+//   actors:    one SimGrid actor per GPU on its host, owning the sending and
+//              receiving sides of its flows (mailbox comms), so every
+//              activity sits in a short per-actor list (actor_executor.cpp);
+//   reference: maestro creates every activity from the completion callback (one
+//              actor-less Comm per flow): SimGrid 3.32 walks maestro's list of every
+//              running activity at each completion, a cost that grows with the step.
+enum class Executor { actors, reference };
+
 struct StepExecution {
   std::vector<TaskRecord> tasks;  // indexed like the program's vertices
   double makespan_s = 0;
@@ -38,6 +47,8 @@ struct StepExecution {
   // plugin counts a one-core host).
   std::vector<double> gpu_energy_j;
   std::vector<LinkAudit> links;   // with audit_links: every link that carried bytes
+  std::size_t simgrid_flows = 0;  // SimGrid flows started (a bundle is one: NetworkModel)
+  Executor executor = Executor::reference;  // the executor that ran it
 
   // Mean power of a simulated GPU over the step (watts); 0 without energy records.
   [[nodiscard]] double mean_gpu_power_w() const {
@@ -48,29 +59,50 @@ struct StepExecution {
   }
 };
 
-// Who creates and waits on the SimGrid activities (same DAG semantics, same model):
-//   actors:    one SimGrid actor per GPU on its host, owning the sending and
-//              receiving sides of its flows (mailbox comms), so every
-//              activity sits in a short per-actor list (actor_executor.cpp);
-//   reference: maestro creates every activity from the completion callback (one
-//              actor-less Comm per flow): SimGrid 3.32 walks maestro's list of every
-//              running activity at each completion, a cost that grows with the step.
-enum class Executor { actors, reference };
 
-// The executor a run uses unless told: TRAINSIM_EXECUTOR=actors|reference in the
-// environment (internal: for comparisons and scripts/bench), else by fidelity: the actors
-// for full fidelity, the reference for symmetric (scripts/bench, CPU seconds on the
-// 2-core machine, 2026-11-30, compute tasks timed by the engine: full 128 GPUs actors
-// 1.5x the reference's CPU, 256 GPUs 0.8x, and the reference's one list of running flows
-// grows with the cluster; symmetric 2048 GPUs 2x; README, Performance).
-// std::invalid_argument on another value.
+// The executor a run with per-pair flows uses unless told (bundled full fidelity: see
+// kReferenceAtMostSimFlowsPerFlow): TRAINSIM_EXECUTOR=actors|reference in the environment
+// (internal: for comparisons and scripts/bench), else by fidelity: the actors for full
+// fidelity, the reference for symmetric (scripts/bench, CPU seconds on the 2-core machine,
+// 2026-11-30, compute tasks timed by the engine: full 128 GPUs actors 1.5x the reference's
+// CPU, 256 GPUs 0.8x, and the reference's one list of running flows grows with the
+// cluster; symmetric 2048 GPUs 2x; README, Performance). std::invalid_argument on another
+// value.
 [[nodiscard]] Executor default_executor(Fidelity fidelity);
+// TRAINSIM_EXECUTOR's executor, if it names one (std::invalid_argument on another value).
+[[nodiscard]] std::optional<Executor> executor_from_environment();
+
+// How a transfer task's flows become SimGrid flows (both executors):
+//   per_pair: one SimGrid flow per flow (source GPU, destination GPU): the reference;
+//   bundled:  a task's flows from one GPU with equal bytes and equal route latency (an
+//             all-to-all's flows from one rank) as one SimGrid flow that crosses every
+//             member's links, each as often as members cross it (platform.cpp, Bundles):
+//             the same max-min shares as long as its members would move at one rate.
+//             Unequal flows (skewed routing) stay flows of their own.
+enum class NetworkModel { per_pair, bundled };
+// Bundle endpoints a GPU has under the bundled model: an all-to-all's flows from a GPU
+// split by route latency (over NVLink; over InfiniBand within a leaf, across spines).
+inline constexpr int kBundleSlotsPerGpu = 4;
+// Full fidelity, bundled, no executor asked for: the reference executor when the bundles
+// carry the step's flows in at most this many SimGrid flows per flow, else the actors.
+// The reference walks one list of every running flow at each completion, which few flows
+// make cheap and which then saves the actors' simcalls and wake-ups: DeepSeek-V3 full
+// with balanced routing gives 0.15-0.21 SimGrid flows per flow at 256-1024 GPUs and runs
+// 2-3x faster on the reference; Zipf-skewed routing gives 0.98-0.99 and runs faster on
+// the actors from 512 GPUs (scripts/bench, 2026-12-01). Between the two: an assumption.
+inline constexpr double kReferenceAtMostSimFlowsPerFlow = 0.5;
 
 struct ExecuteOptions {
+  // The platform's bundle endpoints are made with the process's simulator, so the first
+  // step of the process decides whether there are any: a later step asking for bundles on
+  // a platform without them runs flows of their own.
+  NetworkModel network = NetworkModel::per_pair;
   // Record every link's bytes and peak load (SimGrid's link-load plugin). Fixed when
   // the process's simulator is created: the first execute_step decides.
   bool audit_links = false;
-  std::optional<Executor> executor = std::nullopt;  // empty: default_executor(the program's fidelity)
+  // Empty: TRAINSIM_EXECUTOR's, else for full fidelity with bundles as
+  // kReferenceAtMostSimFlowsPerFlow says, else default_executor(the program's fidelity).
+  std::optional<Executor> executor = std::nullopt;
   // Reference executor only: each transfer task's flows start in an order shuffled with
   // this seed instead of the program's (0). Flows that start at one instant and share
   // links can end in another order under SimGrid 3.32, and what follows them with them:

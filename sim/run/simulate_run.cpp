@@ -58,9 +58,9 @@ std::vector<RampPoint> simulate_ramp(const ClusterSpec& cluster, const WorkloadS
   }
   std::vector<NumbersJob> sims;
   for (const RampPoint& p : ramp)
-    sims.push_back([&cluster, &workload, fidelity = request.fidelity, batch = p.simulated_batch] {
-      const StepProgram prog = build_step_program(cluster, workload, batch, fidelity);
-      const auto x = engine::execute_step(cluster, prog);
+    sims.push_back([&cluster, &workload, &request, batch = p.simulated_batch] {
+      const StepProgram prog = build_step_program(cluster, workload, batch, request.fidelity);
+      const auto x = engine::execute_step(cluster, prog, {.network = request.network_model});
       return std::vector<double>{x.makespan_s, prog.tokens_per_step, x.mean_gpu_power_w()};
     });
   const auto values = run_isolated_all(sims, request.jobs);
@@ -74,13 +74,15 @@ std::vector<RampPoint> simulate_ramp(const ClusterSpec& cluster, const WorkloadS
 
 // Stragglers: the same full-batch step with every GPU at nominal speed, in a child
 // process, before this process creates its simulator (SimGrid exists once per process).
-std::optional<double> nominal_step_s(const ClusterSpec& cluster, const WorkloadSpec& workload, Fidelity fidelity) {
+std::optional<double> nominal_step_s(const ClusterSpec& cluster, const WorkloadSpec& workload,
+                                     const RunRequest& request) {
   if (!cluster.stragglers) return std::nullopt;
   ClusterSpec nominal = cluster;
   nominal.stragglers.reset();
-  return run_isolated([&nominal, &workload, fidelity] {
-           const StepProgram prog = build_step_program(nominal, workload, workload.training.global_batch, fidelity);
-           return std::vector<double>{engine::execute_step(nominal, prog).makespan_s};
+  return run_isolated([&nominal, &workload, &request] {
+           const StepProgram prog =
+               build_step_program(nominal, workload, workload.training.global_batch, request.fidelity);
+           return std::vector<double>{engine::execute_step(nominal, prog, {.network = request.network_model}).makespan_s};
          })
       .at(0);
 }
@@ -122,21 +124,35 @@ MemoryEstimate estimate_full_fidelity_memory(const ClusterSpec& cluster, const W
 }
 
 // scripts/bench fullscale (DeepSeek-V3 full, one step), CPU user+sys seconds on the 2-core
-// project machine (AMD EPYC, idle), 2026-12-01, executables linked with jemalloc: the actors
-// took 3.55 / 8.87 / 38.4 / 153 / 363 s at 128 / 256 / 512 / 1024 / 2048 GPUs (3.21e6 /
-// 7.32e6 / 1.83e7 / 5.11e7 / 1.02e8 flows): through 128 and 2048, 3.55 s x (flows /
-// 3.21e6)^1.34 (within -6 % to +21 % of 256 to 1024). The reference took 2.42 / 6.99 / 50.4 s
-// at 128 / 256 / 512 GPUs: through 128 and 512, 2.42 s x (flows / 3.21e6)^1.74. Peak RSS was
-// 0.96 / 0.83 / 0.61 / 0.59 times the memory estimate at 128 / 256 / 512 / 2048 GPUs (README,
-// Performance): the estimate itself is the peak's bound.
-RunCostEstimate estimate_full_fidelity_cost(const MemoryEstimate& need) {
+// project machine (AMD EPYC, idle), executables linked with jemalloc, at 128 / 256 / 512 /
+// 1024 / 2048 GPUs (3.21e6 / 7.32e6 / 1.83e7 / 5.11e7 / 1.02e8 flows):
+// - per-pair flows (2026-12-01): the actors took 3.55 / 8.87 / 38.4 / 153 / 363 s: through
+//   128 and 2048, 3.55 s x (flows / 3.21e6)^1.34 (within -6 % to +21 % of 256 to 1024); the
+//   reference took 2.42 / 6.99 / 50.4 s at 128 / 256 / 512: through 128 and 512, 2.42 s x
+//   (flows / 3.21e6)^1.74;
+// - bundled flows, balanced routing (2026-12-01, prototype build): the reference took 0.69 /
+//   1.96 / 5.08 / 15.6 / 52.6 s: through 128 and 2048, 0.69 s x (flows / 3.21e6)^1.25
+//   (within -29 % to +20 % of 256 to 1024). Skewed routing forms few bundles and runs on
+//   the actors (engine::kReferenceAtMostSimFlowsPerFlow) as per-pair flows would.
+// Peak RSS was 0.96 / 0.83 / 0.61 / 0.59 times the memory estimate at 128 / 256 / 512 / 2048
+// GPUs (README, Performance): the estimate itself is the peak's bound.
+RunCostEstimate estimate_full_fidelity_cost(const MemoryEstimate& need, const WorkloadSpec& workload,
+                                            engine::NetworkModel network) {
   constexpr double kFlowsAt128 = 3.21e6;
   constexpr double kActorsCpuSAt128 = 3.55, kActorsExponent = 1.34;
   constexpr double kReferenceCpuSAt128 = 2.42, kReferenceExponent = 1.74;
-  const bool actors = engine::default_executor(Fidelity::full) == engine::Executor::actors;
+  constexpr double kBundledCpuSAt128 = 0.69, kBundledExponent = 1.25;
   const double growth = need.transfers / kFlowsAt128;
-  const double cpu_s = actors ? kActorsCpuSAt128 * std::pow(growth, kActorsExponent)
-                              : kReferenceCpuSAt128 * std::pow(growth, kReferenceExponent);
+  const bool bundles = network == engine::NetworkModel::bundled && workload.model.moe &&
+                       workload.model.moe->routing == "balanced";
+  const auto asked = engine::executor_from_environment();
+  double cpu_s = 0;
+  if (bundles && asked.value_or(engine::Executor::reference) == engine::Executor::reference)
+    cpu_s = kBundledCpuSAt128 * std::pow(growth, kBundledExponent);
+  else if (asked.value_or(engine::Executor::actors) == engine::Executor::actors)
+    cpu_s = kActorsCpuSAt128 * std::pow(growth, kActorsExponent);
+  else
+    cpu_s = kReferenceCpuSAt128 * std::pow(growth, kReferenceExponent);
   return {cpu_s, need.bytes};
 }
 
@@ -162,10 +178,10 @@ namespace {
 // step, its summary, memory and straggler outcome, and its Chrome trace when asked.
 StepResult full_batch_step(const ClusterSpec& cluster, const WorkloadSpec& workload, const RunRequest& request,
                            std::string* chrome_trace = nullptr) {
-  const std::optional<double> nominal_s = nominal_step_s(cluster, workload, request.fidelity);
+  const std::optional<double> nominal_s = nominal_step_s(cluster, workload, request);
   const StepProgram program =
       build_step_program(cluster, workload, workload.training.global_batch, request.fidelity);
-  const auto execution = engine::execute_step(cluster, program);
+  const auto execution = engine::execute_step(cluster, program, {.network = request.network_model});
   StepResult result = summarize_step(cluster, workload, program, execution);
   result.memory = plan_gpu_memory(cluster, workload);
   set_straggler_outcome(result, program, nominal_s);

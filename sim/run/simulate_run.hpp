@@ -6,6 +6,7 @@
 #include <string>
 
 #include "sim/config/spec.hpp"
+#include "sim/engine/step_executor.hpp"
 #include "sim/parallel/step_program.hpp"
 #include "sim/reliability/goodput.hpp"
 #include "sim/report/step_result.hpp"
@@ -14,6 +15,7 @@ namespace trainsim {
 
 struct RunRequest {
   Fidelity fidelity = Fidelity::symmetric;
+  engine::NetworkModel network_model = engine::NetworkModel::bundled;  // how flows become SimGrid flows
   int ramp_points = 5;  // batch sizes simulated over the ramp, full batch included; <2: none
   int jobs = 2;         // simulations side by side, one process each
   // A full-fidelity run estimated above this many bytes is refused before anything
@@ -40,14 +42,17 @@ struct MemoryEstimate {
 };
 [[nodiscard]] MemoryEstimate estimate_full_fidelity_memory(const ClusterSpec& cluster, const WorkloadSpec& workload);
 
-// CPU seconds a full-fidelity step of `need` takes on the executor that runs it
-// (engine::default_executor(Fidelity::full)), and its peak memory (resident bytes),
-// from scripts/bench measurements (see the constants' comment in simulate_run.cpp).
+// CPU seconds a full-fidelity step of `need` takes on the executor and network model that
+// run it, and its peak memory (resident bytes), from scripts/bench measurements (see the
+// constants' comment in simulate_run.cpp). With bundled flows the estimate takes the
+// bundles to form where the workload's all-to-alls are balanced (an MoE model with
+// balanced routing; see engine::kReferenceAtMostSimFlowsPerFlow), and not elsewhere.
 struct RunCostEstimate {
   double cpu_s = 0;
   double peak_bytes = 0;
 };
-[[nodiscard]] RunCostEstimate estimate_full_fidelity_cost(const MemoryEstimate& need);
+[[nodiscard]] RunCostEstimate estimate_full_fidelity_cost(const MemoryEstimate& need, const WorkloadSpec& workload,
+                                                          engine::NetworkModel network);
 
 // The memory guard: throws InputError (`--fidelity full: ... above the --max-memory
 // limit ...`) when request.fidelity is full and the estimate is above the limit.
