@@ -130,10 +130,10 @@ MemoryEstimate estimate_full_fidelity_memory(const ClusterSpec& cluster, const W
 //   128 and 2048, 3.55 s x (flows / 3.21e6)^1.34 (within -6 % to +21 % of 256 to 1024); the
 //   reference took 2.42 / 6.99 / 50.4 s at 128 / 256 / 512: through 128 and 512, 2.42 s x
 //   (flows / 3.21e6)^1.74;
-// - bundled flows, balanced routing (2026-12-01, prototype build): the reference took 0.69 /
-//   1.96 / 5.08 / 15.6 / 52.6 s: through 128 and 2048, 0.69 s x (flows / 3.21e6)^1.25
-//   (within -29 % to +20 % of 256 to 1024). Skewed routing forms few bundles and runs on
-//   the actors (engine::kReferenceAtMostSimFlowsPerFlow) as per-pair flows would.
+// - bundled flows, balanced routing (2026-12-01, load 1.1): the reference took 0.71 / 1.92 /
+//   5.05 / 14.65 / 42.1 s: through 128 and 2048, 0.71 s x (flows / 3.21e6)^1.18 (within -2 %
+//   to +27 % of 256 to 1024). Skewed routing forms few bundles and runs on the actors
+//   (engine::kReferenceAtMostSimFlowsPerFlow) as per-pair flows would.
 // Peak RSS was 0.96 / 0.83 / 0.61 / 0.59 times the memory estimate at 128 / 256 / 512 / 2048
 // GPUs (README, Performance): the estimate itself is the peak's bound.
 RunCostEstimate estimate_full_fidelity_cost(const MemoryEstimate& need, const WorkloadSpec& workload,
@@ -141,7 +141,7 @@ RunCostEstimate estimate_full_fidelity_cost(const MemoryEstimate& need, const Wo
   constexpr double kFlowsAt128 = 3.21e6;
   constexpr double kActorsCpuSAt128 = 3.55, kActorsExponent = 1.34;
   constexpr double kReferenceCpuSAt128 = 2.42, kReferenceExponent = 1.74;
-  constexpr double kBundledCpuSAt128 = 0.69, kBundledExponent = 1.25;
+  constexpr double kBundledCpuSAt128 = 0.71, kBundledExponent = 1.18;
   const double growth = need.transfers / kFlowsAt128;
   const bool bundles = network == engine::NetworkModel::bundled && workload.model.moe &&
                        workload.model.moe->routing == "balanced";
