@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <set>
+#include <tuple>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -261,6 +263,51 @@ TEST_CASE("process pool: results in job order whatever the width, errors and cra
   // The numbers form rethrows the first failed job as the error it was.
   CHECK(run_isolated_all({[] { return std::vector<double>{1.5, 2}; }}, 2) == std::vector<std::vector<double>>{{1.5, 2}});
   CHECK_THROWS_AS(run_isolated([]() -> std::vector<double> { throw InputError({}, "x"); }), InputError);
+}
+
+}  // namespace test_step
+
+namespace test_step {
+
+TEST_CASE("the step program holds equal transfer lists once: every micro-batch's all-to-all shares one", "[step]") {
+  // The 128-GPU cut with 16 micro-batches per pipeline.
+  const auto c = load_default_case({"nodes=16", "model.layers=6", "model.moe.first_dense_layers=1", "parallelism.pp=2",
+                                    "parallelism.dp=64", "training.global_batch=1024",
+                                    "training.batch_ramp.start=256"});
+  const auto p = build_step_program(c.cluster, c.workload, c.workload.training.global_batch, Fidelity::full);
+  std::map<const void*, std::size_t> users;  // list -> tasks holding it
+  std::set<const void*> ep_lists;
+  std::size_t ep_tasks = 0, transfers = 0;
+  for (std::size_t v = 0; v < boost::num_vertices(p.graph); ++v) {
+    const StepTask& t = p.graph[v];
+    if (t.transfers.empty()) {
+      REQUIRE(t.transfers.shared() == nullptr);
+      continue;
+    }
+    ++users[t.transfers.shared().get()];
+    transfers += t.transfers.size();
+    if (t.category == Category::ep) {
+      ++ep_tasks;
+      ep_lists.insert(t.transfers.shared().get());
+    }
+  }
+  // Tasks with equal lists hold one: no two distinct lists are equal.
+  std::vector<const std::vector<parallel::Transfer>*> lists;
+  for (const auto& [list, n] : users) lists.push_back(static_cast<const std::vector<parallel::Transfer>*>(list));
+  auto key = [](const std::vector<parallel::Transfer>& l) {
+    std::vector<std::tuple<int, int, double>> k;
+    for (const auto& t : l) k.emplace_back(t.src_gpu, t.dst_gpu, t.bytes);
+    return k;
+  };
+  std::set<std::vector<std::tuple<int, int, double>>> distinct;
+  for (const auto* l : lists) distinct.insert(key(*l));
+  REQUIRE(distinct.size() == lists.size());
+  // Balanced routing: a stage's EP groups move the same bytes in every micro-batch and MoE
+  // layer, so the EP tasks share far fewer lists than there are of them.
+  INFO(ep_tasks << " EP tasks hold " << ep_lists.size() << " lists; " << users.size() << " lists for " << transfers
+                << " transfers in all");
+  REQUIRE(ep_tasks >= 300);
+  REQUIRE(ep_lists.size() * 20 <= ep_tasks);
 }
 
 }  // namespace test_step

@@ -57,7 +57,7 @@ class MaestroRunner final : public DagRunner {
         comms.back()->set_payload_size(f.bytes);
       }
     } else {
-      comms = make_transfers(program().graph[v].transfers);
+      comms = make_transfers(program().graph[v].transfers.items());
     }
     if (flow_order_seed_ != 0) shuffle(comms);
     for (auto& c : comms) {

@@ -21,6 +21,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -63,8 +64,57 @@ namespace {
 constexpr std::size_t kMaxGraphIndex = std::numeric_limits<std::uint32_t>::max();
 }  // namespace
 
+TransferList::TransferList(std::vector<parallel::Transfer> transfers)
+    : list_(transfers.empty() ? nullptr
+                              : std::make_shared<const std::vector<parallel::Transfer>>(std::move(transfers))) {}
+
+TransferList::TransferList(std::initializer_list<parallel::Transfer> transfers)
+    : TransferList(std::vector<parallel::Transfer>(transfers)) {}
+
+TransferList::TransferList(std::shared_ptr<const std::vector<parallel::Transfer>> shared)
+    : list_(shared && !shared->empty() ? std::move(shared) : nullptr) {}
+
+const std::vector<parallel::Transfer>& TransferList::none() {
+  static const std::vector<parallel::Transfer> none;
+  return none;
+}
+
+namespace {
+
+std::size_t hash_of(const std::vector<parallel::Transfer>& transfers) {
+  std::size_t h = transfers.size();
+  auto mix = [&h](std::uint64_t x) { h ^= x + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2); };
+  for (const auto& t : transfers) {
+    mix(static_cast<std::uint32_t>(t.src_gpu) | (static_cast<std::uint64_t>(static_cast<std::uint32_t>(t.dst_gpu)) << 32));
+    std::uint64_t bits = 0;
+    static_assert(sizeof bits == sizeof t.bytes);
+    std::memcpy(&bits, &t.bytes, sizeof bits);
+    mix(bits);
+  }
+  return h;
+}
+
+bool same_transfers(const std::vector<parallel::Transfer>& a, const std::vector<parallel::Transfer>& b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const auto& x, const auto& y) {
+    return x.src_gpu == y.src_gpu && x.dst_gpu == y.dst_gpu && x.bytes == y.bytes;
+  });
+}
+
+}  // namespace
+
 TaskId StepGraphDraft::add_task(StepTask task) {
   if (tasks.size() >= kMaxGraphIndex) throw std::length_error("step program: more than 2^32 - 1 tasks");
+  if (const auto& list = task.transfers.shared()) {
+    const std::size_t h = hash_of(*list);
+    bool found = false;
+    for (auto [it, end] = transfer_lists.equal_range(h); it != end; ++it)
+      if (it->second == list || same_transfers(*it->second, *list)) {
+        task.transfers = TransferList(it->second);
+        found = true;
+        break;
+      }
+    if (!found) transfer_lists.emplace(h, list);
+  }
   tasks.push_back(std::move(task));
   return static_cast<TaskId>(tasks.size() - 1);
 }
@@ -80,6 +130,7 @@ StepGraph make_step_graph(StepGraphDraft&& draft) {
   draft.edges = {};
   for (TaskId v = 0; v < n; ++v) g[v] = std::move(draft.tasks[v]);
   draft.tasks = {};
+  draft.transfer_lists = {};
   return g;
 }
 

@@ -5,7 +5,10 @@
 // nothing of SimGrid; the engine knows nothing of transformers.
 #include <boost/graph/compressed_sparse_row_graph.hpp>
 #include <cstdint>
+#include <initializer_list>
+#include <memory>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -40,6 +43,33 @@ enum class TaskPass { none, F, B, W, BW, FB, optimizer };
 // Streams of a GPU: kernels on one stream run in program order.
 enum class Stream { compute = 0, compute_aux = 1, comm = 2 };
 
+// A transfer task's transfers: an immutable list, shared by every task that moves the same
+// bytes between the same GPUs. The step program interns them as tasks are added
+// (StepGraphDraft::add_task): under balanced routing an EP group's dispatch is the same in
+// every micro-batch and layer, so at 2048 GPUs in full fidelity 5e7 transfers (16 bytes
+// each) are held as a few hundred lists.
+class TransferList {
+ public:
+  TransferList() = default;
+  TransferList(std::vector<parallel::Transfer> transfers);                // NOLINT: implicit, as a vector
+  TransferList(std::initializer_list<parallel::Transfer> transfers);      // NOLINT: implicit, as a vector
+  explicit TransferList(std::shared_ptr<const std::vector<parallel::Transfer>> shared);
+
+  [[nodiscard]] const std::vector<parallel::Transfer>& items() const { return list_ ? *list_ : none(); }
+  [[nodiscard]] auto begin() const { return items().begin(); }
+  [[nodiscard]] auto end() const { return items().end(); }
+  [[nodiscard]] std::size_t size() const { return items().size(); }
+  [[nodiscard]] bool empty() const { return items().empty(); }
+  [[nodiscard]] const parallel::Transfer& operator[](std::size_t i) const { return items()[i]; }
+  [[nodiscard]] const parallel::Transfer& front() const { return items().front(); }
+  // The list itself (tasks that share it share this pointer; null when empty).
+  [[nodiscard]] const std::shared_ptr<const std::vector<parallel::Transfer>>& shared() const { return list_; }
+
+ private:
+  static const std::vector<parallel::Transfer>& none();
+  std::shared_ptr<const std::vector<parallel::Transfer>> list_;
+};
+
 struct StepTask {
   std::string name;
   Category category = Category::attention;
@@ -47,7 +77,7 @@ struct StepTask {
   Stream stream = Stream::compute;
   double seconds = 0;            // compute duration on all of the GPU's SMs
   double model_flops = 0;        // FLOPs counted for throughput/MFU (no recomputation)
-  std::vector<parallel::Transfer> transfers;  // transfer task: all run concurrently; done when all are
+  TransferList transfers;        // transfer task: all run concurrently; done when all are
   // Compute duration on the SMs left while a communication task runs on the GPU
   // (parallelism.comm_sms held by its kernels); the engine runs the task at rate
   // seconds / seconds_sm_shared during such intervals. 0: same as `seconds`.
@@ -74,7 +104,10 @@ struct StepGraphDraft {
   // allocation of the run then searched: 512 GPUs full fidelity took 2x the CPU.)
   std::vector<StepTask> tasks;
   std::vector<std::pair<TaskId, TaskId>> edges;  // (before, after)
+  // Every distinct transfer list so far, by a hash of its contents (TransferList).
+  std::unordered_multimap<std::size_t, std::shared_ptr<const std::vector<parallel::Transfer>>> transfer_lists;
 
+  // Adds the task; its transfers become the list an earlier task holds when equal.
   TaskId add_task(StepTask task);
   void add_edge(std::size_t before, std::size_t after);  // both must be tasks of the draft
 };

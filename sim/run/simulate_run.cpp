@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <functional>
 #include <stdexcept>
+#include <unordered_set>
+#include <vector>
 
 #include <unistd.h>
 
@@ -109,12 +111,22 @@ MemoryEstimate estimate_full_fidelity_memory(const ClusterSpec& cluster, const W
   const StepProgram p = build_step_program(cluster, workload, workload.training.global_batch, Fidelity::symmetric);
   double bytes = 0, transfers = 0;
   const auto& g = p.graph;
+  std::unordered_set<const void*> lists;  // transfer lists counted (tasks share them: TransferList)
+  std::vector<int> involved;
   for (std::size_t v = 0; v < boost::num_vertices(g); ++v) {
     const StepTask& t = g[v];
-    // The task, its name, its flows; its two row starts in the graph (StepGraph: out and
-    // in); its execution record; its entries in the report's per-GPU buckets.
-    bytes += sizeof(StepTask) + t.name.capacity() + t.transfers.capacity() * sizeof(parallel::Transfer);
-    bytes += 2 * sizeof(TaskId) + sizeof(engine::TaskRecord) + sizeof(std::size_t) * (1 + t.transfers.size());
+    // The task and its name; its transfer list, once however many tasks share it (a vector
+    // and shared_ptr's control block, then the transfers); its two row starts in the graph
+    // (StepGraph: out and in); its execution record; its entries in the report's per-GPU
+    // buckets (every GPU it involves).
+    bytes += sizeof(StepTask) + t.name.capacity();
+    if (const auto& list = t.transfers.shared(); list && lists.insert(list.get()).second)
+      bytes += sizeof(*list) + 2 * sizeof(void*) + list->capacity() * sizeof(parallel::Transfer);
+    involved.assign(1, t.gpu);
+    for (const auto& tr : t.transfers) involved.insert(involved.end(), {tr.src_gpu, tr.dst_gpu});
+    std::sort(involved.begin(), involved.end());
+    involved.erase(std::unique(involved.begin(), involved.end()), involved.end());
+    bytes += 2 * sizeof(TaskId) + sizeof(engine::TaskRecord) + sizeof(std::size_t) * involved.size();
     transfers += static_cast<double>(t.transfers.size());
   }
   // An edge: its target in the out-rows, its source and its index in the in-rows.
