@@ -20,7 +20,7 @@ namespace trainsim {
 enum class Fidelity { full, symmetric };
 
 // What a task's time is reported as in the breakdown.
-enum class Category {
+enum class Category : std::uint8_t {
   attention,     // attention block: norms, projections, attention core, MoE gate
   mlp,           // routed + shared experts, or the dense FFN
   embedding_head,
@@ -38,10 +38,10 @@ enum class Category {
 // What a task belongs to, for the schedule's phases in the report: the pass of
 // the pipeline op it is part of (F, B, W, BW, or an FB pair, as PassKind), the
 // optimizer, or none (pipeline sends and data-parallel collectives).
-enum class TaskPass { none, F, B, W, BW, FB, optimizer };
+enum class TaskPass : std::uint8_t { none, F, B, W, BW, FB, optimizer };
 
 // Streams of a GPU: kernels on one stream run in program order.
-enum class Stream { compute = 0, compute_aux = 1, comm = 2 };
+enum class Stream : std::uint8_t { compute = 0, compute_aux = 1, comm = 2 };
 
 // A transfer task's transfers: an immutable list, shared by every task that moves the same
 // bytes between the same GPUs. The step program interns them as tasks are added
@@ -70,22 +70,23 @@ class TransferList {
   std::shared_ptr<const std::vector<parallel::Transfer>> list_;
 };
 
+// Fields ordered largest first (88 bytes; a full-fidelity step of 16,384 GPUs holds 8.5e7).
 struct StepTask {
   std::string name;
-  Category category = Category::attention;
-  int gpu = 0;                   // where it runs (compute) or whose stream it occupies (transfer)
-  Stream stream = Stream::compute;
   double seconds = 0;            // compute duration on all of the GPU's SMs
   double model_flops = 0;        // FLOPs counted for throughput/MFU (no recomputation)
-  TransferList transfers;        // transfer task: all run concurrently; done when all are
   // Compute duration on the SMs left while a communication task runs on the GPU
   // (parallelism.comm_sms held by its kernels); the engine runs the task at rate
   // seconds / seconds_sm_shared during such intervals. 0: same as `seconds`.
   // A transfer task holds those SMs on every GPU that sends or receives one of its
   // transfers, from its start to its end.
   double seconds_sm_shared = 0;
-  TaskPass pass = TaskPass::none;
+  TransferList transfers;        // transfer task: all run concurrently; done when all are
+  int gpu = 0;                   // where it runs (compute) or whose stream it occupies (transfer)
   int pipeline_op = -1;          // index of its op in its pipeline rank's schedule; -1 outside one
+  Category category = Category::attention;
+  Stream stream = Stream::compute;
+  TaskPass pass = TaskPass::none;
   [[nodiscard]] bool is_transfer() const { return !transfers.empty() || is_communication(category); }
 };
 
