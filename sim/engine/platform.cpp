@@ -170,6 +170,11 @@ Simulator::Simulator(const ClusterSpec& spec, const PlatformOptions& options)
   // The actor executor runs one actor per GPU (16,384 at most); its loop is shallow, so
   // a 512 KiB stack each instead of SimGrid's 8 MiB (address space, not memory touched).
   simgrid::s4u::Engine::set_config("contexts/stack-size:512");
+  // No guard page below each actor's stack: SimGrid 3.32 mprotects one per actor, which
+  // splits a memory mapping per actor, and Linux allows 65,536 mappings per process by
+  // default (vm.max_map_count): 16,384 GPUs with their bundle endpoints are 82k actors,
+  // and SimGrid aborted there. The actors' loop is shallow (a few frames, no recursion).
+  simgrid::s4u::Engine::set_config("contexts/guard-size:0");
 
   // Plugins attach to hosts and links as they are created, so before the platform.
   if (options.audit_links) sg_link_load_plugin_init();

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <stdexcept>
+#include <string>
 #include <unordered_set>
 #include <vector>
 
@@ -115,11 +116,12 @@ MemoryEstimate estimate_full_fidelity_memory(const ClusterSpec& cluster, const W
   std::vector<int> involved;
   for (std::size_t v = 0; v < boost::num_vertices(g); ++v) {
     const StepTask& t = g[v];
-    // The task and its name; its transfer list, once however many tasks share it (a vector
+    // The task and its name's heap bytes; its transfer list, once however many tasks share it (a vector
     // and shared_ptr's control block, then the transfers); its two row starts in the graph
     // (StepGraph: out and in); its execution record; its entries in the report's per-GPU
     // buckets (every GPU it involves).
-    bytes += sizeof(StepTask) + t.name.capacity();
+    static const std::size_t kInlineName = std::string().capacity();  // short names live in the string itself
+    bytes += sizeof(StepTask) + (t.name.capacity() > kInlineName ? t.name.capacity() + 1 : 0);
     if (const auto& list = t.transfers.shared(); list && lists.insert(list.get()).second)
       bytes += sizeof(*list) + 2 * sizeof(void*) + list->capacity() * sizeof(parallel::Transfer);
     involved.assign(1, t.gpu);
