@@ -134,7 +134,10 @@ MemoryEstimate estimate_full_fidelity_memory(const ClusterSpec& cluster, const W
   // An edge: its target in the out-rows, its source and its index in the in-rows.
   bytes += static_cast<double>(boost::num_edges(g)) * 3 * sizeof(TaskId);
   const double scale = static_cast<double>(p.num_gpus) / std::max<std::size_t>(1, p.simulated_gpus.size());
-  return {bytes * scale, static_cast<double>(boost::num_vertices(g)) * scale, transfers * scale};
+  // Plus what any run holds: libraries, SimGrid's engine and platform (scripts/bench: a
+  // symmetric run of the 128-GPU cut peaks at 40 MiB).
+  constexpr double kProcessBytes = 40.0 * (1 << 20);
+  return {kProcessBytes + bytes * scale, static_cast<double>(boost::num_vertices(g)) * scale, transfers * scale};
 }
 
 // scripts/bench fullscale (DeepSeek-V3 full, one step), CPU user+sys seconds on the 2-core
@@ -148,8 +151,9 @@ MemoryEstimate estimate_full_fidelity_memory(const ClusterSpec& cluster, const W
 //   5.05 / 14.65 / 42.1 s: through 128 and 2048, 0.71 s x (flows / 3.21e6)^1.18 (within -2 %
 //   to +27 % of 256 to 1024). Skewed routing forms few bundles and runs on the actors
 //   (engine::kReferenceAtMostSimFlowsPerFlow) as per-pair flows would.
-// Peak RSS was 0.96 / 0.83 / 0.61 / 0.59 times the memory estimate at 128 / 256 / 512 / 2048
-// GPUs (README, Performance): the estimate itself is the peak's bound.
+// Peak RSS was 0.98 / 0.94 / 0.88 / 0.82 / 0.81 / 0.79 times the memory estimate at 128 /
+// 256 / 512 / 1024 / 2048 / 16,384 GPUs (2026-12-01, shared transfer lists; README,
+// Performance): the estimate itself is the peak's bound.
 RunCostEstimate estimate_full_fidelity_cost(const MemoryEstimate& need, const WorkloadSpec& workload,
                                             engine::NetworkModel network) {
   constexpr double kFlowsAt128 = 3.21e6;
