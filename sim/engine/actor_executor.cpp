@@ -73,8 +73,12 @@ class ActorRunner final : public DagRunner {
     for (std::size_t v = 0; v < boost::num_vertices(g); ++v) {
       if (bundler_) {
         // Gives the flows their bundle endpoints now, in task order (each task then gets
-        // the same flows when it runs), and spawns the endpoints' actors.
-        for (const SimFlow& f : bundler_->flows(g[v])) mark_used(f.to);
+        // the same flows when it runs): actors for the ends of its SimGrid flows only.
+        for (const SimFlow& f : bundler_->flows(g[v])) {
+          mark_used(f.src);
+          mark_used(f.to);
+        }
+        continue;
       }
       for (const auto& tr : g[v].transfers) {
         if (tr.src_gpu == tr.dst_gpu) continue;
