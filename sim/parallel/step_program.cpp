@@ -79,6 +79,13 @@ const std::vector<parallel::Transfer>& TransferList::none() {
   return none;
 }
 
+void involved_gpus(const StepTask& t, std::vector<int>& gpus) {
+  gpus.assign(1, t.gpu);
+  for (const auto& tr : t.transfers) gpus.insert(gpus.end(), {tr.src_gpu, tr.dst_gpu});
+  std::sort(gpus.begin(), gpus.end());
+  gpus.erase(std::unique(gpus.begin(), gpus.end()), gpus.end());
+}
+
 namespace {
 
 std::size_t hash_of(const std::vector<parallel::Transfer>& transfers) {

@@ -90,6 +90,10 @@ struct StepTask {
   [[nodiscard]] bool is_transfer() const { return !transfers.empty() || is_communication(category); }
 };
 
+// Every GPU task t involves: its own and every sender's and receiver's, sorted, each once,
+// into `gpus` (its old contents dropped; a buffer reused across tasks).
+void involved_gpus(const StepTask& t, std::vector<int>& gpus);
+
 // The DAG in compressed sparse row form, out- and in-edges, 32-bit indices: about 12 bytes
 // per edge where Boost's adjacency_list took about 100 (a list node per edge and two
 // small vectors per task); at 2048 GPUs in full fidelity a step has 6.2 M tasks and

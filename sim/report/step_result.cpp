@@ -183,14 +183,7 @@ StepResult summarize_step(const ClusterSpec& cluster, const WorkloadSpec& worklo
   for (int gpu : program.simulated_gpus) tasks_of_gpu[gpu];
   std::vector<int> involved;
   for (std::size_t v = 0; v < boost::num_vertices(program.graph); ++v) {
-    const StepTask& t = program.graph[v];
-    involved.assign(1, t.gpu);
-    for (const auto& tr : t.transfers) {
-      involved.push_back(tr.src_gpu);
-      involved.push_back(tr.dst_gpu);
-    }
-    std::sort(involved.begin(), involved.end());
-    involved.erase(std::unique(involved.begin(), involved.end()), involved.end());
+    involved_gpus(program.graph[v], involved);
     for (int gpu : involved)
       if (auto it = tasks_of_gpu.find(gpu); it != tasks_of_gpu.end()) it->second.push_back(v);
   }

@@ -124,10 +124,7 @@ MemoryEstimate estimate_full_fidelity_memory(const ClusterSpec& cluster, const W
     bytes += sizeof(StepTask) + (t.name.capacity() > kInlineName ? t.name.capacity() + 1 : 0);
     if (const auto& list = t.transfers.shared(); list && lists.insert(list.get()).second)
       bytes += sizeof(*list) + 2 * sizeof(void*) + list->capacity() * sizeof(parallel::Transfer);
-    involved.assign(1, t.gpu);
-    for (const auto& tr : t.transfers) involved.insert(involved.end(), {tr.src_gpu, tr.dst_gpu});
-    std::sort(involved.begin(), involved.end());
-    involved.erase(std::unique(involved.begin(), involved.end()), involved.end());
+    involved_gpus(t, involved);
     bytes += 2 * sizeof(TaskId) + sizeof(engine::TaskRecord) + sizeof(std::size_t) * involved.size();
     transfers += static_cast<double>(t.transfers.size());
   }
