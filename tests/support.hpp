@@ -126,9 +126,9 @@ inline LoadedCase load_default_case(const std::vector<std::string>& sets) {
 // it holds: fine for the few dozen tasks of a hand-made program.
 inline StepGraphDraft draft_of(StepGraph& g) {
   StepGraphDraft d;
-  for (TaskId v = 0; v < boost::num_vertices(g); ++v) {
+  for (TaskId v = 0; v < num_vertices(g); ++v) {
     d.tasks.push_back(std::move(g[v]));
-    for (auto [e, end] = boost::out_edges(v, g); e != end; ++e) d.add_edge(v, boost::target(*e, g));
+    for (auto [e, end] = out_edges(v, g); e != end; ++e) d.add_edge(v, target(*e, g));
   }
   return d;
 }

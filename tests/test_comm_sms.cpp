@@ -78,7 +78,7 @@ struct Timeline {
 Timeline run_program(StepProgram program) {
   program.num_gpus = 8;
   program.simulated_gpus = {0, 1, 2, 3, 4, 5, 6, 7};
-  const std::size_t n = boost::num_vertices(program.graph);
+  const std::size_t n = num_vertices(program.graph);
   const auto numbers = run_isolated([&] {
     const auto x = engine::execute_step(comm_test_cluster(), program);
     std::vector<double> out{x.makespan_s};

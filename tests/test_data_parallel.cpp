@@ -74,7 +74,7 @@ TEST_CASE("data parallel: DualPipe reduces and gathers each stage once over all 
   REQUIRE(params.size() == 2);
 
   std::map<Kind, double> bytes;
-  for (std::size_t v = 0; v < boost::num_vertices(program.graph); ++v) {
+  for (std::size_t v = 0; v < num_vertices(program.graph); ++v) {
     const StepTask& t = program.graph[v];
     if (t.category != Category::dp) continue;
     REQUIRE(kind_of(t.name) != Kind::other);
@@ -117,7 +117,7 @@ TEST_CASE("data parallel: after the optimizer a GPU receives the parameters of e
   double expected = 0;
   for (const StageParams& s : params) expected += (127.0 / 128 * s.dense + 3.0 / 4 * s.expert) * 2;
   double received = 0;
-  for (std::size_t v = 0; v < boost::num_vertices(program.graph); ++v) {
+  for (std::size_t v = 0; v < num_vertices(program.graph); ++v) {
     const StepTask& t = program.graph[v];
     const Kind k = kind_of(t.name);
     if (t.category != Category::dp || (k != Kind::dense_ag && k != Kind::expert_ag)) continue;
@@ -135,7 +135,7 @@ TEST_CASE("data parallel: expert shards are gathered over the expert-data-parall
   const int per_node = c.cluster.node.gpus;
   const int ep = c.workload.parallelism.ep;
   std::size_t transfers = 0;
-  for (std::size_t v = 0; v < boost::num_vertices(program.graph); ++v) {
+  for (std::size_t v = 0; v < num_vertices(program.graph); ++v) {
     const StepTask& t = program.graph[v];
     if (t.category != Category::dp || kind_of(t.name) != Kind::expert_ag) continue;
     for (const auto& tr : t.transfers) {
@@ -156,7 +156,7 @@ TEST_CASE("data parallel: gradient and AdamW byte counts come from training.opti
     const StepProgram program =
         build_step_program(c.cluster, c.workload, c.workload.training.global_batch, Fidelity::full);
     double bytes = 0;
-    for (std::size_t v = 0; v < boost::num_vertices(program.graph); ++v) {
+    for (std::size_t v = 0; v < num_vertices(program.graph); ++v) {
       const StepTask& t = program.graph[v];
       const Kind k = kind_of(t.name);
       if (t.category == Category::dp && (k == Kind::dense_rs || k == Kind::expert_rs))

@@ -52,7 +52,7 @@ struct FluidFlow {
 // Event-driven: between events every running flow keeps its weighted max-min rate
 // (progressive filling), and an event is a flow's latency running out or its last byte.
 std::vector<double> fluid_task_ends(const StepProgram& p, const engine::Simulator& sim) {
-  const std::size_t n = boost::num_vertices(p.graph);
+  const std::size_t n = num_vertices(p.graph);
   std::vector<FluidFlow> flows;
   std::vector<std::vector<std::size_t>> flows_of(n);
   for (std::size_t v = 0; v < n; ++v) {
@@ -68,7 +68,7 @@ std::vector<double> fluid_task_ends(const StepProgram& p, const engine::Simulato
   std::vector<double> left(flows.size());
   std::vector<std::size_t> waiting_for(n), flows_left(n);
   for (std::size_t v = 0; v < n; ++v) {
-    waiting_for[v] = boost::in_degree(static_cast<TaskId>(v), p.graph);
+    waiting_for[v] = in_degree(static_cast<TaskId>(v), p.graph);
     flows_left[v] = flows_of[v].size();
   }
   std::vector<std::size_t> ended;  // tasks that ended at the current time
@@ -85,8 +85,8 @@ std::vector<double> fluid_task_ends(const StepProgram& p, const engine::Simulato
       const std::size_t v = ended.back();
       ended.pop_back();
       task_end[v] = now;
-      for (auto [e, end] = boost::out_edges(static_cast<TaskId>(v), p.graph); e != end; ++e)
-        if (--waiting_for[boost::target(*e, p.graph)] == 0) start_task(boost::target(*e, p.graph));
+      for (auto [e, end] = out_edges(static_cast<TaskId>(v), p.graph); e != end; ++e)
+        if (--waiting_for[target(*e, p.graph)] == 0) start_task(target(*e, p.graph));
     }
   };
   for (std::size_t v = 0; v < n; ++v)
@@ -156,7 +156,7 @@ struct Ends {
 };
 Ends run_both(const ClusterSpec& cluster, const StepProgram& p, engine::Executor executor,
               engine::NetworkModel network) {
-  const std::size_t n = boost::num_vertices(p.graph);
+  const std::size_t n = num_vertices(p.graph);
   const auto numbers = run_isolated([&] {
     const auto x = engine::execute_step(cluster, p, {.network = network, .executor = executor});
     const auto& sim = engine::Simulator::get();
@@ -176,7 +176,7 @@ Ends run_both(const ClusterSpec& cluster, const StepProgram& p, engine::Executor
 
 std::size_t flows_of(const StepProgram& p) {
   std::size_t flows = 0;
-  for (std::size_t v = 0; v < boost::num_vertices(p.graph); ++v)
+  for (std::size_t v = 0; v < num_vertices(p.graph); ++v)
     for (const auto& t : p.graph[v].transfers) flows += t.src_gpu != t.dst_gpu ? 1 : 0;
   return flows;
 }

@@ -37,7 +37,7 @@ struct Outcome {
 // flow_order_seed: ExecuteOptions' (reference only).
 Outcome run(const ClusterSpec& cluster, const StepProgram& program, engine::Executor executor, bool audit_links,
             std::uint64_t flow_order_seed = 0) {
-  const std::size_t n = boost::num_vertices(program.graph);
+  const std::size_t n = num_vertices(program.graph);
   const auto numbers = run_isolated([&] {
     const auto x = engine::execute_step(
         cluster, program, {.audit_links = audit_links, .executor = executor, .flow_order_seed = flow_order_seed});
@@ -343,7 +343,7 @@ TEST_CASE("engine executors: a progress report comes in order and ends with ever
   const auto c = test::load_default_case(kCut128);
   const ClusterSpec& cluster = c.cluster;
   const StepProgram p = build_step_program(cluster, c.workload, c.workload.training.global_batch, Fidelity::full);
-  const auto tasks = static_cast<double>(boost::num_vertices(p.graph));
+  const auto tasks = static_cast<double>(num_vertices(p.graph));
   const auto numbers = run_isolated([&] {
     std::vector<double> reports;  // done, total, simulated seconds: per report
     engine::set_progress_report([&reports](double simulated_s, std::size_t done, std::size_t total) {

@@ -254,7 +254,7 @@ std::vector<double> phase_numbers(const std::vector<std::string>& sets) {
     for (const RankPhases& p : r.phases.ranks) {
       double first_forward = 0;
       bool forward = true;
-      for (std::size_t v = 0; v < boost::num_vertices(program.graph); ++v) {
+      for (std::size_t v = 0; v < num_vertices(program.graph); ++v) {
         const StepTask& t = program.graph[v];
         if (t.gpu == p.gpu && !t.is_transfer() && t.pipeline_op == 0) {
           forward = forward && t.pass == TaskPass::F;

@@ -81,15 +81,15 @@ Loaded load(const Case& c) {
 
 // Longest path through the step DAG counting only compute durations (transfers take no time).
 double compute_critical_path_s(const StepProgram& p) {
-  std::vector<StepGraph::vertex_descriptor> order;
-  boost::topological_sort(p.graph, std::back_inserter(order));  // reverse topological order
-  std::vector<double> finish(boost::num_vertices(p.graph), 0.0);
+  std::vector<TaskId> order;
+  boost::topological_sort(p.graph.topology, std::back_inserter(order));  // reverse topological order
+  std::vector<double> finish(num_vertices(p.graph), 0.0);
   double longest = 0;
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     const auto v = *it;
     double start = 0;
-    for (auto [e, end] = boost::in_edges(static_cast<trainsim::TaskId>(v), p.graph); e != end; ++e)
-      start = std::max(start, finish[boost::source(*e, p.graph)]);
+    for (auto [e, end] = in_edges(static_cast<trainsim::TaskId>(v), p.graph); e != end; ++e)
+      start = std::max(start, finish[source(*e, p.graph)]);
     finish[v] = start + (p.graph[v].is_transfer() ? 0.0 : p.graph[v].seconds);
     longest = std::max(longest, finish[v]);
   }
@@ -123,7 +123,7 @@ Audit audit(const Case& c, Fidelity fidelity, bool with_links) {
     // Seconds of latency phase each link sees, summed over the flows that cross it:
     // the plugin may count up to latency x bandwidth bytes per flow on top of its bytes.
     std::map<engine::LinkIndex, double> latency_s;
-    for (std::size_t t = 0; t < boost::num_vertices(program.graph); ++t) {
+    for (std::size_t t = 0; t < num_vertices(program.graph); ++t) {
       const StepTask& task = program.graph[t];
       a.serialized_s += task.seconds;
       for (const auto& tr : task.transfers) {
@@ -224,7 +224,7 @@ void check_bytes_conserved(const Case& c, Fidelity fidelity) {
   const auto program = build_step_program(l.cluster, l.workload, l.workload.training.global_batch, fidelity);
   std::map<int, double> sent, received;
   double total = 0;
-  for (std::size_t t = 0; t < boost::num_vertices(program.graph); ++t)
+  for (std::size_t t = 0; t < num_vertices(program.graph); ++t)
     for (const auto& tr : program.graph[t].transfers) {
       REQUIRE(tr.bytes >= 0);
       REQUIRE(tr.src_gpu >= 0);

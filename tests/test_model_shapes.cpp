@@ -231,7 +231,7 @@ std::vector<double> count_tasks(const test::LoadedCase& c, const std::vector<std
     const auto program =
         build_step_program(c.cluster, c.workload, c.workload.training.global_batch, Fidelity::symmetric);
     std::vector<double> counts(q.size(), 0);
-    for (std::size_t v = 0; v < boost::num_vertices(program.graph); ++v) {
+    for (std::size_t v = 0; v < num_vertices(program.graph); ++v) {
       const std::string& name = program.graph[v].name;
       for (std::size_t i = 0; i < q.size(); ++i)
         if (name.rfind(q[i].first, 0) == 0 && name.find(q[i].second) != std::string::npos) counts[i] += 1;

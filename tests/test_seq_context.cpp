@@ -64,7 +64,7 @@ struct Count {
 };
 Count count(const StepProgram& p, Category cat, const std::string& prefix, const std::string& part = "") {
   Count c;
-  for (std::size_t v = 0; v < boost::num_vertices(p.graph); ++v) {
+  for (std::size_t v = 0; v < num_vertices(p.graph); ++v) {
     const StepTask& t = p.graph[v];
     if (t.category != cat || !starts_with(t.name, prefix) || !contains(t.name, part)) continue;
     ++c.tasks;
@@ -184,12 +184,12 @@ TEST_CASE("seq/context: ring attention passes KV blocks around the CP ring, cp-1
     CHECK(bdkv.tasks == cp);  // the last step's dK, dV travel home
     CHECK(bkv.bytes + bdkv.bytes == Approx((2 * cp - 1) * cp * block));
     // Every transfer goes to the next CP rank of the ring (tp 1: the next GPU, mod cp).
-    for (std::size_t v = 0; v < boost::num_vertices(p.graph); ++v)
+    for (std::size_t v = 0; v < num_vertices(p.graph); ++v)
       for (const auto& tr : p.graph[v].transfers)
         if (p.graph[v].category == Category::cp) CHECK(tr.dst_gpu == (tr.src_gpu + 1) % cp);
     // The attention core runs as cp steps on each of the cp ranks.
     int core_steps = 0;
-    for (std::size_t v = 0; v < boost::num_vertices(p.graph); ++v)
+    for (std::size_t v = 0; v < num_vertices(p.graph); ++v)
       if (p.graph[v].category == Category::attention && starts_with(p.graph[v].name, "F mb0 L1 attn core"))
         ++core_steps;
     CHECK(core_steps == cp * cp);
@@ -197,12 +197,12 @@ TEST_CASE("seq/context: ring attention passes KV blocks around the CP ring, cp-1
     // Overlap: a forward KV transfer waits only for the block it forwards (the
     // previous transfer, or the block's projections for the first), never for
     // the attention step computed beside it.
-    for (std::size_t v = 0; v < boost::num_vertices(p.graph); ++v) {
+    for (std::size_t v = 0; v < num_vertices(p.graph); ++v) {
       const StepTask& t = p.graph[v];
       if (t.category != Category::cp || !starts_with(t.name, "F mb0 L1 attn core") || contains(t.name, "core0"))
         continue;
-      for (auto [e, end] = boost::in_edges(static_cast<trainsim::TaskId>(v), p.graph); e != end; ++e)
-        CHECK(p.graph[boost::source(*e, p.graph)].category == Category::cp);
+      for (auto [e, end] = in_edges(static_cast<trainsim::TaskId>(v), p.graph); e != end; ++e)
+        CHECK(p.graph[source(*e, p.graph)].category == Category::cp);
     }
   }
 }
@@ -233,7 +233,7 @@ TEST_CASE("seq/context: gradients are reduced over dp x cp", "[step][cp][dp]") {
   const DenseCase c = dense_case({"parallelism.cp=4", "parallelism.dp=2", "training.global_batch=4"});
   const StepProgram p = build_step_program(c.cluster, c.workload, 4, Fidelity::full);
   std::set<int> members;
-  for (std::size_t v = 0; v < boost::num_vertices(p.graph); ++v) {
+  for (std::size_t v = 0; v < num_vertices(p.graph); ++v) {
     const StepTask& t = p.graph[v];
     if (t.category != Category::dp || !starts_with(t.name, "dp reduce-scatter")) continue;
     for (const auto& tr : t.transfers) {
@@ -279,11 +279,11 @@ TEST_CASE("seq/context: a pipeline transfer gates the first task of the next sta
                                     sp ? "parallelism.sequence_parallel=true" : "parallelism.sequence_parallel=false"});
     const StepProgram p = build_step_program(c.cluster, c.workload, 4, Fidelity::symmetric);
     int checked = 0;
-    for (std::size_t v = 0; v < boost::num_vertices(p.graph); ++v) {
+    for (std::size_t v = 0; v < num_vertices(p.graph); ++v) {
       const StepTask& t = p.graph[v];
       if (t.category != Category::pp) continue;
-      for (auto [e, end] = boost::out_edges(static_cast<trainsim::TaskId>(v), p.graph); e != end; ++e) {
-        const StepTask& next = p.graph[boost::target(*e, p.graph)];
+      for (auto [e, end] = out_edges(static_cast<trainsim::TaskId>(v), p.graph); e != end; ++e) {
+        const StepTask& next = p.graph[target(*e, p.graph)];
         // Without SP the chain starts with a compute task; with SP with its all-gather.
         if (sp)
           CHECK(((next.category == Category::tp && contains(next.name, " tp ag")) || !is_communication(next.category)));

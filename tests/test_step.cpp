@@ -54,7 +54,7 @@ std::vector<double> simulate(const Case& c, Fidelity f) {
     double busiest_compute = 0;
     for (int gpu : program.simulated_gpus) {
       double sum = 0;
-      for (std::size_t v = 0; v < boost::num_vertices(program.graph); ++v)
+      for (std::size_t v = 0; v < num_vertices(program.graph); ++v)
         if (program.graph[v].gpu == gpu && !program.graph[v].is_transfer()) sum += program.graph[v].seconds;
       busiest_compute = std::max(busiest_compute, sum);
     }
@@ -131,7 +131,7 @@ std::vector<double> count_pp(const Case& c) {
   return run_isolated([&] {
     const auto program = build_step_program(c.cluster, c.workload, c.workload.training.global_batch, Fidelity::symmetric);
     double pp = 0;
-    for (std::size_t v = 0; v < boost::num_vertices(program.graph); ++v)
+    for (std::size_t v = 0; v < num_vertices(program.graph); ++v)
       if (program.graph[v].category == Category::pp) pp += 1;
     return std::vector<double>{pp, static_cast<double>(program.microbatches),
                                static_cast<double>(program.stage_layers.size())};
@@ -161,7 +161,7 @@ TEST_CASE("GPU energy from SimGrid's plugin is idle power throughout plus (busy 
   REQUIRE(x.gpu_energy_j.size() == program.simulated_gpus.size());
   // Compute time per GPU: the union of its compute tasks' intervals.
   std::map<int, std::vector<std::pair<double, double>>> intervals;
-  for (std::size_t v = 0; v < boost::num_vertices(program.graph); ++v)
+  for (std::size_t v = 0; v < num_vertices(program.graph); ++v)
     if (!program.graph[v].is_transfer() && x.tasks[v].end_s > x.tasks[v].start_s)
       intervals[program.graph[v].gpu].emplace_back(x.tasks[v].start_s, x.tasks[v].end_s);
   const double idle = c.cluster.gpu.power_idle_w, busy = c.cluster.gpu.power_busy_w;
@@ -278,7 +278,7 @@ TEST_CASE("the step program holds equal transfer lists once: every micro-batch's
   std::map<const void*, std::size_t> users;  // list -> tasks holding it
   std::set<const void*> ep_lists;
   std::size_t ep_tasks = 0, transfers = 0;
-  for (std::size_t v = 0; v < boost::num_vertices(p.graph); ++v) {
+  for (std::size_t v = 0; v < num_vertices(p.graph); ++v) {
     const StepTask& t = p.graph[v];
     if (t.transfers.empty()) {
       REQUIRE(t.transfers.shared() == nullptr);

@@ -51,7 +51,7 @@ double step_seconds(const LoadedCase& c, Fidelity f) {
 // Seconds of every compute task on `gpu`, summed.
 double compute_seconds_on(const StepProgram& program, int gpu) {
   double sum = 0;
-  for (std::size_t v = 0; v < boost::num_vertices(program.graph); ++v)
+  for (std::size_t v = 0; v < num_vertices(program.graph); ++v)
     if (program.graph[v].gpu == gpu && !program.graph[v].is_transfer()) sum += program.graph[v].seconds;
   return sum;
 }

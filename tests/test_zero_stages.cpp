@@ -54,7 +54,7 @@ std::string collective_of(const std::string& task) {
 // Bytes of every data-parallel collective of the program, by name.
 std::map<std::string, double> dp_collectives(const StepProgram& p) {
   std::map<std::string, double> bytes;
-  for (std::size_t v = 0; v < boost::num_vertices(p.graph); ++v) {
+  for (std::size_t v = 0; v < num_vertices(p.graph); ++v) {
     const StepTask& t = p.graph[v];
     if (t.category != Category::dp) continue;
     double& b = bytes[collective_of(t.name)];
@@ -94,7 +94,7 @@ double sum(const std::vector<double>& v) {
 
 // The task named exactly `name`; fails the test when there is none.
 std::size_t task_named(const StepProgram& p, const std::string& name) {
-  for (std::size_t v = 0; v < boost::num_vertices(p.graph); ++v)
+  for (std::size_t v = 0; v < num_vertices(p.graph); ++v)
     if (p.graph[v].name == name && p.graph[v].gpu == 0) return v;
   FAIL("no task " << name);
   return 0;
@@ -102,14 +102,14 @@ std::size_t task_named(const StepProgram& p, const std::string& name) {
 
 // Whether task v has a direct predecessor whose name starts with `prefix`.
 bool waits_for(const StepProgram& p, std::size_t v, const std::string& prefix) {
-  for (auto [e, end] = boost::in_edges(static_cast<trainsim::TaskId>(v), p.graph); e != end; ++e)
-    if (starts_with(p.graph[boost::source(*e, p.graph)].name, prefix)) return true;
+  for (auto [e, end] = in_edges(static_cast<trainsim::TaskId>(v), p.graph); e != end; ++e)
+    if (starts_with(p.graph[source(*e, p.graph)].name, prefix)) return true;
   return false;
 }
 
 // Seconds of GPU 0's optimizer task.
 double optimizer_seconds(const StepProgram& p) {
-  for (std::size_t v = 0; v < boost::num_vertices(p.graph); ++v)
+  for (std::size_t v = 0; v < num_vertices(p.graph); ++v)
     if (p.graph[v].category == Category::optimizer && p.graph[v].gpu == 0) return p.graph[v].seconds;
   FAIL("no optimizer task");
   return 0;
@@ -226,7 +226,7 @@ TEST_CASE("zero 3: experts are gathered per layer over the expert-data-parallel 
   const int per_node = c.cluster.node.gpus;
   const int ep = c.workload.parallelism.ep;
   std::size_t transfers = 0;
-  for (std::size_t v = 0; v < boost::num_vertices(p.graph); ++v) {
+  for (std::size_t v = 0; v < num_vertices(p.graph); ++v) {
     const StepTask& t = p.graph[v];
     if (!starts_with(t.name, "dp expert all-gather L")) continue;
     for (const auto& tr : t.transfers) {
@@ -238,12 +238,12 @@ TEST_CASE("zero 3: experts are gathered per layer over the expert-data-parallel 
   CHECK(transfers > 0);
   // Each replica's compute waits for its own EP position's expert gather, and only that one.
   std::size_t gated = 0;
-  for (std::size_t v = 0; v < boost::num_vertices(p.graph); ++v) {
+  for (std::size_t v = 0; v < num_vertices(p.graph); ++v) {
     const StepTask& t = p.graph[v];
     if (t.is_transfer()) continue;
     int expert_gathers = 0;
-    for (auto [e, end] = boost::in_edges(static_cast<trainsim::TaskId>(v), p.graph); e != end; ++e) {
-      const StepTask& src = p.graph[boost::source(*e, p.graph)];
+    for (auto [e, end] = in_edges(static_cast<trainsim::TaskId>(v), p.graph); e != end; ++e) {
+      const StepTask& src = p.graph[source(*e, p.graph)];
       if (!starts_with(src.name, "dp expert all-gather L")) continue;
       ++expert_gathers;
       CHECK(src.gpu % ep == t.gpu % ep);

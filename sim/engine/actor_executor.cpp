@@ -70,7 +70,7 @@ class ActorRunner final : public DagRunner {
         actors_(static_cast<std::size_t>(bundler ? num_endpoints() : num_gpus)),
         bundler_(std::move(bundler)) {
     const auto& g = program.graph;
-    for (std::size_t v = 0; v < boost::num_vertices(g); ++v) {
+    for (std::size_t v = 0; v < num_vertices(g); ++v) {
       if (bundler_) {
         // Gives the flows their bundle endpoints now, in task order (each task then gets
         // the same flows when it runs): actors for the ends of its SimGrid flows only.

@@ -34,13 +34,13 @@ DagRunner::DagRunner(const StepProgram& program, double t0, int num_gpus)
       computing_on_gpu_(static_cast<std::size_t>(num_gpus)), busy_since_(static_cast<std::size_t>(num_gpus), 0),
       busy_s_(static_cast<std::size_t>(num_gpus), 0) {
   const auto& g = program.graph;
-  const std::size_t n = boost::num_vertices(g);
+  const std::size_t n = num_vertices(g);
   waiting_.assign(n, 0);
   pending_.assign(n, 0);
   result_.tasks.resize(n);
   for (std::size_t v = 0; v < n; ++v) {
     std::vector<std::size_t> preds;
-    for (auto [e, end] = boost::in_edges(static_cast<TaskId>(v), g); e != end; ++e) preds.push_back(boost::source(*e, g));
+    for (auto [e, end] = in_edges(static_cast<TaskId>(v), g); e != end; ++e) preds.push_back(source(*e, g));
     std::sort(preds.begin(), preds.end());
     waiting_[v] = static_cast<int>(std::unique(preds.begin(), preds.end()) - preds.begin());
   }
@@ -59,7 +59,7 @@ void DagRunner::start_ready() {
 StepExecution DagRunner::take_result() {
   const auto& g = program_.graph;
   for (std::size_t v = 0; v < waiting_.size(); ++v)
-    if (waiting_[v] >= 0) throw std::logic_error("step program task never ran (dependency cycle?): " + g[v].name);
+    if (waiting_[v] >= 0) throw std::logic_error("step program task never ran (dependency cycle?): " + g[v].name.str());
   for (int gpu : program_.simulated_gpus) result_.gpu_busy_s.push_back(busy_s_.at(static_cast<std::size_t>(gpu)));
   return std::move(result_);
 }
@@ -215,7 +215,7 @@ void DagRunner::finish(std::size_t v) {
   if ((finished_ & 1023) == 0) report_progress();
   const auto& g = program_.graph;
   std::vector<std::size_t> succs;
-  for (auto [e, end] = boost::out_edges(static_cast<TaskId>(v), g); e != end; ++e) succs.push_back(boost::target(*e, g));
+  for (auto [e, end] = out_edges(static_cast<TaskId>(v), g); e != end; ++e) succs.push_back(target(*e, g));
   std::sort(succs.begin(), succs.end());
   succs.erase(std::unique(succs.begin(), succs.end()), succs.end());
   for (std::size_t s : succs)

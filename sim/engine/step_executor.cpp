@@ -135,7 +135,7 @@ namespace {
 Executor executor_for_bundles(const StepProgram& program, Bundler& bundler) {
   double flows = 0, simgrid_flows = 0;
   const auto& g = program.graph;
-  for (std::size_t v = 0; v < boost::num_vertices(g); ++v) {
+  for (std::size_t v = 0; v < num_vertices(g); ++v) {
     for (const auto& t : g[v].transfers) flows += t.src_gpu != t.dst_gpu ? 1 : 0;
     simgrid_flows += static_cast<double>(bundler.flows(g[v]).size());
   }

@@ -74,6 +74,16 @@ TransferList::TransferList(std::initializer_list<parallel::Transfer> transfers)
 TransferList::TransferList(std::shared_ptr<const std::vector<parallel::Transfer>> shared)
     : list_(shared && !shared->empty() ? std::move(shared) : nullptr) {}
 
+TaskName::TaskName(std::string text)
+    : text_(text.empty() ? nullptr : std::make_shared<const std::string>(std::move(text))) {}
+
+TaskName::TaskName(const char* text) : TaskName(std::string(text)) {}
+
+const std::string& TaskName::none() {
+  static const std::string empty;
+  return empty;
+}
+
 const std::vector<parallel::Transfer>& TransferList::none() {
   static const std::vector<parallel::Transfer> none;
   return none;
@@ -122,6 +132,10 @@ TaskId StepGraphDraft::add_task(StepTask task) {
       }
     if (!found) transfer_lists.emplace(h, list);
   }
+  if (const auto& name = task.name.shared()) {
+    const auto [it, added] = names.emplace(std::string_view(*name), name);
+    if (!added) task.name = TaskName(it->second);
+  }
   tasks.push_back(std::move(task));
   return static_cast<TaskId>(tasks.size() - 1);
 }
@@ -133,11 +147,12 @@ void StepGraphDraft::add_edge(std::size_t before, std::size_t after) {
 
 StepGraph make_step_graph(StepGraphDraft&& draft) {
   const auto n = static_cast<TaskId>(draft.tasks.size());
-  StepGraph g(boost::edges_are_unsorted_multi_pass, draft.edges.begin(), draft.edges.end(), n);
+  StepGraph g{StepTopology(boost::edges_are_unsorted_multi_pass, draft.edges.begin(), draft.edges.end(), n),
+              std::move(draft.tasks)};
   draft.edges = {};
-  for (TaskId v = 0; v < n; ++v) g[v] = std::move(draft.tasks[v]);
   draft.tasks = {};
   draft.transfer_lists = {};
+  draft.names = {};
   return g;
 }
 

@@ -4,10 +4,13 @@
 // the pipeline schedule and the collectives; executed by sim/engine. It knows
 // nothing of SimGrid; the engine knows nothing of transformers.
 #include <boost/graph/compressed_sparse_row_graph.hpp>
+#include <concepts>
 #include <cstdint>
 #include <initializer_list>
+#include <ostream>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -70,9 +73,38 @@ class TransferList {
   std::shared_ptr<const std::vector<parallel::Transfer>> list_;
 };
 
-// Fields ordered largest first (88 bytes; a full-fidelity step of 16,384 GPUs holds 8.5e7).
+// A task's name: immutable text shared by every task of that name. In full fidelity every
+// GPU of a stage runs a task named "F mb3 L12 mlp"; StepGraphDraft::add_task interns names
+// as it interns transfer lists, so a task holds a pointer (16 bytes) where a string took 32.
+class TaskName {
+ public:
+  TaskName() = default;
+  TaskName(std::string text);  // NOLINT: implicit, as a string
+  TaskName(const char* text);  // NOLINT: implicit, as a string
+  explicit TaskName(std::shared_ptr<const std::string> shared) : text_(std::move(shared)) {}
+
+  [[nodiscard]] const std::string& str() const { return text_ ? *text_ : none(); }
+  operator const std::string&() const { return str(); }  // NOLINT: reads as the string it is
+  [[nodiscard]] const char* c_str() const { return str().c_str(); }
+  [[nodiscard]] bool empty() const { return str().empty(); }
+  // The text itself (tasks that share it share this pointer; null when empty).
+  [[nodiscard]] const std::shared_ptr<const std::string>& shared() const { return text_; }
+  friend bool operator==(const TaskName& a, const TaskName& b) { return a.str() == b.str(); }
+  friend std::ostream& operator<<(std::ostream& out, const TaskName& n) { return out << n.str(); }
+  template <class Text>
+    requires std::convertible_to<const Text&, std::string_view>
+  friend bool operator==(const TaskName& a, const Text& b) {
+    return a.str() == std::string_view(b);
+  }
+
+ private:
+  static const std::string& none();
+  std::shared_ptr<const std::string> text_;
+};
+
+// Fields ordered largest first (72 bytes; a full-fidelity step of 16,384 GPUs holds 5e7).
 struct StepTask {
-  std::string name;
+  TaskName name;
   double seconds = 0;            // compute duration on all of the GPU's SMs
   double model_flops = 0;        // FLOPs counted for throughput/MFU (no recomputation)
   // Compute duration on the SMs left while a communication task runs on the GPU
@@ -94,13 +126,35 @@ struct StepTask {
 // into `gpus` (its old contents dropped; a buffer reused across tasks).
 void involved_gpus(const StepTask& t, std::vector<int>& gpus);
 
-// The DAG in compressed sparse row form, out- and in-edges, 32-bit indices: about 12 bytes
-// per edge where Boost's adjacency_list took about 100 (a list node per edge and two
-// small vectors per task); at 2048 GPUs in full fidelity a step has 6.2 M tasks and
-// 17.8 M edges. Immutable: builders add to a StepGraphDraft and make the graph once.
-using StepGraph = boost::compressed_sparse_row_graph<boost::bidirectionalS, StepTask, boost::no_property,
-                                                     boost::no_property, std::uint32_t, std::uint32_t>;
-using TaskId = StepGraph::vertex_descriptor;
+// The DAG's edges in compressed sparse row form, out- and in-edges, 32-bit indices: about
+// 12 bytes per edge where Boost's adjacency_list took about 100 (a list node per edge and two
+// small vectors per task); at 2048 GPUs in full fidelity a step has 6.2 M tasks and 17.8 M
+// edges. The tasks are a vector beside it, not the graph's vertex properties: Boost's CSR
+// constructors default-construct every vertex property, so a graph holding the tasks was
+// made while the draft still held them all (twice the tasks' memory at the peak).
+using StepTopology = boost::compressed_sparse_row_graph<boost::bidirectionalS, boost::no_property, boost::no_property,
+                                                        boost::no_property, std::uint32_t, std::uint32_t>;
+using TaskId = StepTopology::vertex_descriptor;
+
+// The step DAG: task v is tasks[v] and vertex v of the topology. Immutable: builders add to
+// a StepGraphDraft and make the graph once. Read it with the Boost-style free functions
+// below (num_vertices, in_edges, source, ...), found by argument-dependent lookup.
+struct StepGraph {
+  StepTopology topology;
+  std::vector<StepTask> tasks;
+  [[nodiscard]] const StepTask& operator[](std::size_t v) const { return tasks[v]; }
+  [[nodiscard]] StepTask& operator[](std::size_t v) { return tasks[v]; }
+};
+using StepEdge = StepTopology::edge_descriptor;
+
+[[nodiscard]] inline std::size_t num_vertices(const StepGraph& g) { return g.tasks.size(); }
+[[nodiscard]] inline std::size_t num_edges(const StepGraph& g) { return boost::num_edges(g.topology); }
+[[nodiscard]] inline auto out_edges(TaskId v, const StepGraph& g) { return boost::out_edges(v, g.topology); }
+[[nodiscard]] inline auto in_edges(TaskId v, const StepGraph& g) { return boost::in_edges(v, g.topology); }
+[[nodiscard]] inline std::size_t in_degree(TaskId v, const StepGraph& g) { return boost::in_degree(v, g.topology); }
+[[nodiscard]] inline std::size_t out_degree(TaskId v, const StepGraph& g) { return boost::out_degree(v, g.topology); }
+[[nodiscard]] inline TaskId source(StepEdge e, const StepGraph& g) { return boost::source(e, g.topology); }
+[[nodiscard]] inline TaskId target(StepEdge e, const StepGraph& g) { return boost::target(e, g.topology); }
 
 // A step graph being built: tasks in the order added (their ids), edges as pairs.
 struct StepGraphDraft {
@@ -111,8 +165,11 @@ struct StepGraphDraft {
   std::vector<std::pair<TaskId, TaskId>> edges;  // (before, after)
   // Every distinct transfer list so far, by a hash of its contents (TransferList).
   std::unordered_multimap<std::size_t, std::shared_ptr<const std::vector<parallel::Transfer>>> transfer_lists;
+  // Every distinct name so far, keyed by its own text.
+  std::unordered_map<std::string_view, std::shared_ptr<const std::string>> names;
 
-  // Adds the task; its transfers become the list an earlier task holds when equal.
+  // Adds the task; its transfers and its name become the list and the name an earlier task
+  // holds when equal.
   TaskId add_task(StepTask task);
   void add_edge(std::size_t before, std::size_t after);  // both must be tasks of the draft
 };

@@ -101,7 +101,7 @@ SchedulePhases schedule_phases(const ParallelismSpec& p, const StepProgram& prog
   };
   std::map<int, Tasks> of_gpu;
   const auto& g = program.graph;
-  for (std::size_t v = 0; v < boost::num_vertices(g); ++v) {
+  for (std::size_t v = 0; v < num_vertices(g); ++v) {
     const StepTask& t = g[v];
     const engine::TaskRecord& rec = execution.tasks[v];
     const Interval span{rec.start_s, rec.end_s};

@@ -34,8 +34,8 @@ int comm_rank(Category c) {
 // more): from its own predecessors' end to the last peer's compute end.
 std::pair<double, double> imbalance_wait(const StepProgram& p, const engine::StepExecution& x, std::size_t v, int gpu) {
   double own = 0, peers = 0;
-  for (auto [e, end] = boost::in_edges(static_cast<TaskId>(v), p.graph); e != end; ++e) {
-    const std::size_t u = boost::source(*e, p.graph);
+  for (auto [e, end] = in_edges(static_cast<TaskId>(v), p.graph); e != end; ++e) {
+    const std::size_t u = source(*e, p.graph);
     const StepTask& t = p.graph[u];
     if (t.gpu == gpu)
       own = std::max(own, x.tasks[u].end_s);
@@ -160,7 +160,7 @@ StepResult summarize_step(const ClusterSpec& cluster, const WorkloadSpec& worklo
   r.simulated_gpus = static_cast<int>(program.simulated_gpus.size());
   r.microbatches = program.microbatches;
   r.parallelism = workload.parallelism;
-  r.tasks = boost::num_vertices(program.graph);
+  r.tasks = num_vertices(program.graph);
   r.notes = program.notes;
   r.step_time_s = execution.makespan_s;
   r.tokens_per_step = program.tokens_per_step;
@@ -182,7 +182,7 @@ StepResult summarize_step(const ClusterSpec& cluster, const WorkloadSpec& worklo
   std::map<int, std::vector<std::size_t>> tasks_of_gpu;
   for (int gpu : program.simulated_gpus) tasks_of_gpu[gpu];
   std::vector<int> involved;
-  for (std::size_t v = 0; v < boost::num_vertices(program.graph); ++v) {
+  for (std::size_t v = 0; v < num_vertices(program.graph); ++v) {
     involved_gpus(program.graph[v], involved);
     for (int gpu : involved)
       if (auto it = tasks_of_gpu.find(gpu); it != tasks_of_gpu.end()) it->second.push_back(v);
@@ -544,7 +544,7 @@ std::string to_chrome_trace(const StepProgram& program, const engine::StepExecut
   // zero-length slice draws nothing and some viewers mis-nest it) and counted in otherData.
   std::map<std::pair<int, int>, std::vector<TraceSlice>> groups;
   std::size_t dropped = 0;
-  for (std::size_t v = 0; v < boost::num_vertices(g); ++v) {
+  for (std::size_t v = 0; v < num_vertices(g); ++v) {
     const StepTask& t = g[v];
     const long long start = std::llround(x.tasks[v].start_s * 1e9), end = std::llround(x.tasks[v].end_s * 1e9);
     if (end <= start) {

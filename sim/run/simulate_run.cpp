@@ -110,18 +110,21 @@ std::string mebibytes(double bytes) { return fmt::format("{:.0f} MiB", bytes / (
 
 MemoryEstimate estimate_full_fidelity_memory(const ClusterSpec& cluster, const WorkloadSpec& workload) {
   const StepProgram p = build_step_program(cluster, workload, workload.training.global_batch, Fidelity::symmetric);
-  double bytes = 0, transfers = 0;
+  double bytes = 0, transfers = 0, names_bytes = 0;
   const auto& g = p.graph;
   std::unordered_set<const void*> lists;  // transfer lists counted (tasks share them: TransferList)
+  std::unordered_set<const void*> names;  // names counted (every replica's task shares one: TaskName)
   std::vector<int> involved;
-  for (std::size_t v = 0; v < boost::num_vertices(g); ++v) {
+  for (std::size_t v = 0; v < num_vertices(g); ++v) {
     const StepTask& t = g[v];
-    // The task and its name's heap bytes; its transfer list, once however many tasks share it (a vector
-    // and shared_ptr's control block, then the transfers); its two row starts in the graph
-    // (StepGraph: out and in); its execution record; its entries in the report's per-GPU
-    // buckets (every GPU it involves).
+    // The task; its name, once (a full step's replicas of a task share it: not scaled); its
+    // transfer list, once however many tasks share it (a vector and shared_ptr's control
+    // block, then the transfers); its two row starts in the graph (StepGraph: out and in);
+    // its execution record; its entries in the report's per-GPU buckets (every GPU it involves).
     static const std::size_t kInlineName = std::string().capacity();  // short names live in the string itself
-    bytes += sizeof(StepTask) + (t.name.capacity() > kInlineName ? t.name.capacity() + 1 : 0);
+    bytes += sizeof(StepTask);
+    if (const auto& name = t.name.shared(); name && names.insert(name.get()).second)
+      names_bytes += sizeof(std::string) + 2 * sizeof(void*) + (name->capacity() > kInlineName ? name->capacity() + 1 : 0);
     if (const auto& list = t.transfers.shared(); list && lists.insert(list.get()).second)
       bytes += sizeof(*list) + 2 * sizeof(void*) + list->capacity() * sizeof(parallel::Transfer);
     involved_gpus(t, involved);
@@ -129,12 +132,12 @@ MemoryEstimate estimate_full_fidelity_memory(const ClusterSpec& cluster, const W
     transfers += static_cast<double>(t.transfers.size());
   }
   // An edge: its target in the out-rows, its source and its index in the in-rows.
-  bytes += static_cast<double>(boost::num_edges(g)) * 3 * sizeof(TaskId);
+  bytes += static_cast<double>(num_edges(g)) * 3 * sizeof(TaskId);
   const double scale = static_cast<double>(p.num_gpus) / std::max<std::size_t>(1, p.simulated_gpus.size());
   // Plus what any run holds: libraries, SimGrid's engine and platform (scripts/bench: a
   // symmetric run of the 128-GPU cut peaks at 40 MiB).
   constexpr double kProcessBytes = 40.0 * (1 << 20);
-  return {kProcessBytes + bytes * scale, static_cast<double>(boost::num_vertices(g)) * scale, transfers * scale};
+  return {kProcessBytes + names_bytes + bytes * scale, static_cast<double>(num_vertices(g)) * scale, transfers * scale};
 }
 
 // scripts/bench fullscale (DeepSeek-V3 full, one step), CPU user+sys seconds on the 2-core
