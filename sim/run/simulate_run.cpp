@@ -110,25 +110,32 @@ std::string mebibytes(double bytes) { return fmt::format("{:.0f} MiB", bytes / (
 
 MemoryEstimate estimate_full_fidelity_memory(const ClusterSpec& cluster, const WorkloadSpec& workload) {
   const StepProgram p = build_step_program(cluster, workload, workload.training.global_batch, Fidelity::symmetric);
-  double bytes = 0, transfers = 0, names_bytes = 0;
+  double bytes = 0, transfers = 0, names_bytes = 0, tasks = 0;
   const auto& g = p.graph;
   std::unordered_set<const void*> lists;  // transfer lists counted (tasks share them: TransferList)
   std::unordered_set<const void*> names;  // names counted (every replica's task shares one: TaskName)
+  const std::unordered_set<int> simulated(p.simulated_gpus.begin(), p.simulated_gpus.end());
   std::vector<int> involved;
   for (std::size_t v = 0; v < num_vertices(g); ++v) {
     const StepTask& t = g[v];
+    // Each simulated GPU holds its own copy of a collective's task; the full step holds one
+    // task for every GPU the collective involves (an EP dispatch: one for its 64 GPUs). So a
+    // task stands for (its simulated GPUs / its GPUs) full-step tasks per simulated replica.
+    involved_gpus(t, involved);
+    const auto on_simulated = std::count_if(involved.begin(), involved.end(), [&](int gpu) { return simulated.contains(gpu); });
+    const double weight = involved.empty() ? 1.0 : static_cast<double>(on_simulated) / static_cast<double>(involved.size());
     // The task; its name, once (a full step's replicas of a task share it: not scaled); its
     // transfer list, once however many tasks share it (a vector and shared_ptr's control
     // block, then the transfers); its two row starts in the graph (StepGraph: out and in);
     // its execution record; its entries in the report's per-GPU buckets (every GPU it involves).
     static const std::size_t kInlineName = std::string().capacity();  // short names live in the string itself
-    bytes += sizeof(StepTask);
+    double task_bytes = sizeof(StepTask) + 2 * sizeof(TaskId) + sizeof(engine::TaskRecord) + sizeof(std::size_t) * involved.size();
     if (const auto& name = t.name.shared(); name && names.insert(name.get()).second)
       names_bytes += sizeof(std::string) + 2 * sizeof(void*) + (name->capacity() > kInlineName ? name->capacity() + 1 : 0);
     if (const auto& list = t.transfers.shared(); list && lists.insert(list.get()).second)
-      bytes += sizeof(*list) + 2 * sizeof(void*) + list->capacity() * sizeof(parallel::Transfer);
-    involved_gpus(t, involved);
-    bytes += 2 * sizeof(TaskId) + sizeof(engine::TaskRecord) + sizeof(std::size_t) * involved.size();
+      task_bytes += sizeof(*list) + 2 * sizeof(void*) + list->capacity() * sizeof(parallel::Transfer);
+    bytes += weight * task_bytes;
+    tasks += weight;
     transfers += static_cast<double>(t.transfers.size());
   }
   // An edge: its target in the out-rows, its source and its index in the in-rows.
@@ -137,7 +144,7 @@ MemoryEstimate estimate_full_fidelity_memory(const ClusterSpec& cluster, const W
   // Plus what any run holds: libraries, SimGrid's engine and platform (scripts/bench: a
   // symmetric run of the 128-GPU cut peaks at 40 MiB).
   constexpr double kProcessBytes = 40.0 * (1 << 20);
-  return {kProcessBytes + names_bytes + bytes * scale, static_cast<double>(num_vertices(g)) * scale, transfers * scale};
+  return {kProcessBytes + names_bytes + bytes * scale, tasks * scale, transfers * scale};
 }
 
 // scripts/bench fullscale (DeepSeek-V3 full, one step), CPU user+sys seconds on the 2-core
