@@ -127,9 +127,11 @@ MemoryEstimate estimate_full_fidelity_memory(const ClusterSpec& cluster, const W
     // The task; its name, once (a full step's replicas of a task share it: not scaled); its
     // transfer list, once however many tasks share it (a vector and shared_ptr's control
     // block, then the transfers); its two row starts in the graph (StepGraph: out and in);
-    // its execution record; its entries in the report's per-GPU buckets (every GPU it involves).
+    // its execution record and the runner's two counters (DagRunner: unfinished predecessors,
+    // running activities); its entries in the report's per-GPU buckets (every GPU it involves).
     static const std::size_t kInlineName = std::string().capacity();  // short names live in the string itself
-    double task_bytes = sizeof(StepTask) + 2 * sizeof(TaskId) + sizeof(engine::TaskRecord) + sizeof(std::size_t) * involved.size();
+    double task_bytes = sizeof(StepTask) + 2 * sizeof(TaskId) + sizeof(engine::TaskRecord) + 2 * sizeof(int) +
+                        sizeof(std::size_t) * involved.size();
     if (const auto& name = t.name.shared(); name && names.insert(name.get()).second)
       names_bytes += sizeof(std::string) + 2 * sizeof(void*) + (name->capacity() > kInlineName ? name->capacity() + 1 : 0);
     if (const auto& list = t.transfers.shared(); list && lists.insert(list.get()).second)
