@@ -157,25 +157,29 @@ MemoryEstimate estimate_full_fidelity_memory(const ClusterSpec& cluster, const W
 //   reference took 2.42 / 6.99 / 50.4 s at 128 / 256 / 512: through 128 and 512, 2.42 s x
 //   (flows / 3.21e6)^1.74;
 // - bundled flows, balanced routing (2026-12-01, load 1.1): the reference took 0.71 / 1.92 /
-//   5.05 / 14.65 / 42.1 s: through 128 and 2048, 0.71 s x (flows / 3.21e6)^1.18 (within -2 %
-//   to +27 % of 256 to 1024). Skewed routing forms few bundles and runs on the actors
-//   (engine::kReferenceAtMostSimFlowsPerFlow) as per-pair flows would.
-// Peak RSS was 0.98 / 0.94 / 0.88 / 0.82 / 0.81 / 0.79 times the memory estimate at 128 /
-// 256 / 512 / 1024 / 2048 / 16,384 GPUs (2026-12-01, shared transfer lists; README,
-// Performance): the estimate itself is the peak's bound.
+//   5.05 / 14.65 / 42.1 s, and 159 s at 4096 GPUs (2.06e8 flows), 1,902 s at 16,384 (8.44e8).
+//   No power law holds across that range: SimGrid 3.32 walks maestro's list of running flows
+//   at every completion (perf: 45 % of the CPU at 4096 GPUs, 74 % at 16,384), and both grow
+//   with the flows. So a x f + b x f^2 with f = flows / 3.21e6, through 128 and 4096 GPUs:
+//   0.682 s x f + 0.0280 s x f^2 (2048 GPUs: 50 s; 16,384: 2,112 s, +11 %). Skewed routing
+//   forms few bundles and runs on the actors (engine::kReferenceAtMostSimFlowsPerFlow) as
+//   per-pair flows would.
+// Peak RSS was 1.05 / 1.04 / 1.03 / 1.01 / 1.00 times the memory estimate at 128 / 256 /
+// 512 / 1024 / 2048 GPUs (2026-12-01, tasks beside the graph, interned names; README,
+// Performance).
 RunCostEstimate estimate_full_fidelity_cost(const MemoryEstimate& need, const WorkloadSpec& workload,
                                             engine::NetworkModel network) {
   constexpr double kFlowsAt128 = 3.21e6;
   constexpr double kActorsCpuSAt128 = 3.55, kActorsExponent = 1.34;
   constexpr double kReferenceCpuSAt128 = 2.42, kReferenceExponent = 1.74;
-  constexpr double kBundledCpuSAt128 = 0.71, kBundledExponent = 1.18;
+  constexpr double kBundledCpuSPerFlowUnit = 0.682, kBundledCpuSPerFlowUnitSquared = 0.0280;
   const double growth = need.transfers / kFlowsAt128;
   const bool bundles = network == engine::NetworkModel::bundled && workload.model.moe &&
                        workload.model.moe->routing == "balanced";
   const auto asked = engine::executor_from_environment();
   double cpu_s = 0;
   if (bundles && asked.value_or(engine::Executor::reference) == engine::Executor::reference)
-    cpu_s = kBundledCpuSAt128 * std::pow(growth, kBundledExponent);
+    cpu_s = kBundledCpuSPerFlowUnit * growth + kBundledCpuSPerFlowUnitSquared * growth * growth;
   else if (asked.value_or(engine::Executor::actors) == engine::Executor::actors)
     cpu_s = kActorsCpuSAt128 * std::pow(growth, kActorsExponent);
   else
