@@ -310,4 +310,26 @@ TEST_CASE("the step program holds equal transfer lists once: every micro-batch's
   REQUIRE(ep_lists.size() * 20 <= ep_tasks);
 }
 
+TEST_CASE("the step program holds each task name once: every replica's task shares its stage's", "[step]") {
+  const auto c = load_default_case({"nodes=16", "model.layers=6", "model.moe.first_dense_layers=1", "parallelism.pp=2",
+                                    "parallelism.dp=64", "training.global_batch=256",
+                                    "training.batch_ramp.start=256"});
+  const auto p = build_step_program(c.cluster, c.workload, c.workload.training.global_batch, Fidelity::full);
+  std::map<std::string, std::set<const void*>> held;  // name -> the strings that hold it
+  std::size_t named = 0;
+  for (std::size_t v = 0; v < num_vertices(p.graph); ++v) {
+    const TaskName& name = p.graph[v].name;
+    REQUIRE_FALSE(name.empty());
+    held[name.str()].insert(name.shared().get());
+    ++named;
+  }
+  for (const auto& [name, strings] : held) {
+    INFO(name);
+    REQUIRE(strings.size() == 1);
+  }
+  // 64 replicas per stage run the same compute tasks: far fewer names than tasks.
+  INFO(held.size() << " names for " << named << " tasks");
+  REQUIRE(held.size() * 20 <= named);
+}
+
 }  // namespace test_step

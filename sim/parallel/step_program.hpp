@@ -7,8 +7,8 @@
 #include <concepts>
 #include <cstdint>
 #include <initializer_list>
-#include <ostream>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <unordered_map>
