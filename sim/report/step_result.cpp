@@ -29,20 +29,55 @@ int comm_rank(Category c) {
   }
 }
 
+// An EP task's compute predecessors' latest end, and the latest on a GPU other than that
+// one's: a GPU's peers' latest end is then one of the two. Made once per EP task, for the 64
+// GPUs of its group (scanning its predecessors for each was O(group^2) per task).
+struct PeerEnds {
+  double first = 0;
+  int first_gpu = -1;
+  double second = 0;  // the latest on any GPU but first_gpu
+  [[nodiscard]] double without(int gpu) const { return gpu == first_gpu ? second : first; }
+};
+
+// Every EP task's PeerEnds, by task id (ascending).
+struct EpPeerEnds {
+  std::vector<std::size_t> tasks;
+  std::vector<PeerEnds> ends;
+  [[nodiscard]] const PeerEnds& of(std::size_t v) const {
+    return ends[static_cast<std::size_t>(std::lower_bound(tasks.begin(), tasks.end(), v) - tasks.begin())];
+  }
+};
+
+EpPeerEnds ep_peer_ends(const StepProgram& p, const engine::StepExecution& x) {
+  EpPeerEnds out;
+  for (std::size_t v = 0; v < num_vertices(p.graph); ++v) {
+    if (p.graph[v].category != Category::ep) continue;
+    PeerEnds e;
+    for (auto [it, end] = in_edges(static_cast<TaskId>(v), p.graph); it != end; ++it) {
+      const std::size_t u = source(*it, p.graph);
+      const StepTask& t = p.graph[u];
+      if (t.is_transfer()) continue;
+      const double at = x.tasks[u].end_s;
+      if (at > e.first) {
+        if (t.gpu != e.first_gpu) e.second = e.first;  // the old latest is on another GPU
+        e.first = at;
+        e.first_gpu = t.gpu;
+      } else if (t.gpu != e.first_gpu) {
+        e.second = std::max(e.second, at);
+      }
+    }
+    out.tasks.push_back(v);
+    out.ends.push_back(e);
+  }
+  return out;
+}
+
 // Interval where GPU `gpu` had finished its own part before an expert all-to-all
 // but waited for slower peers of its EP group (skewed routing loads their experts
-// more): from its own predecessors' end to the last peer's compute end.
-std::pair<double, double> imbalance_wait(const StepProgram& p, const engine::StepExecution& x, std::size_t v, int gpu) {
-  double own = 0, peers = 0;
-  for (auto [e, end] = in_edges(static_cast<TaskId>(v), p.graph); e != end; ++e) {
-    const std::size_t u = source(*e, p.graph);
-    const StepTask& t = p.graph[u];
-    if (t.gpu == gpu)
-      own = std::max(own, x.tasks[u].end_s);
-    else if (!t.is_transfer())
-      peers = std::max(peers, x.tasks[u].end_s);
-  }
-  return {own, std::min(peers, x.tasks[v].start_s)};
+// more): from its own predecessors' end (own_end) to the last peer's compute end.
+std::pair<double, double> imbalance_wait(const engine::StepExecution& x, std::size_t v, int gpu, double own_end,
+                                         const EpPeerEnds& peers) {
+  return {own_end, std::min(peers.of(v).without(gpu), x.tasks[v].start_s)};
 }
 
 // Per-GPU breakdown by a sweep over the GPU's task intervals: time with compute
@@ -52,7 +87,7 @@ std::pair<double, double> imbalance_wait(const StepProgram& p, const engine::Ste
 // wait; time with nothing running is bubble.
 std::map<std::string, double> gpu_breakdown(const StepProgram& p, const engine::StepExecution& x,
                                             const std::vector<std::size_t>& gpu_tasks, int gpu, double makespan,
-                                            double& busy) {
+                                            const EpPeerEnds& peers, double& busy) {
   enum class Kind { compute, comm, wait };
   struct Event {
     double t;
@@ -66,12 +101,26 @@ std::map<std::string, double> gpu_breakdown(const StepProgram& p, const engine::
     ev.push_back({from, +1, c, kind});
     ev.push_back({to, -1, c, kind});
   };
-  for (std::size_t v : gpu_tasks) {
+  // The latest end of this GPU's own predecessors of each task in gpu_tasks (ascending ids),
+  // from its own tasks' out-edges: every task on this GPU is in gpu_tasks.
+  std::vector<double> own_end(gpu_tasks.size(), 0.0);
+  for (std::size_t u : gpu_tasks) {
+    if (p.graph[u].gpu != gpu) continue;
+    for (auto [e, end] = out_edges(static_cast<TaskId>(u), p.graph); e != end; ++e) {
+      const auto at = std::lower_bound(gpu_tasks.begin(), gpu_tasks.end(), target(*e, p.graph));
+      if (at != gpu_tasks.end() && *at == target(*e, p.graph)) {
+        double& own = own_end[static_cast<std::size_t>(at - gpu_tasks.begin())];
+        own = std::max(own, x.tasks[u].end_s);
+      }
+    }
+  }
+  for (std::size_t i = 0; i < gpu_tasks.size(); ++i) {
+    const std::size_t v = gpu_tasks[i];
     const StepTask& t = p.graph[v];
     const auto& r = x.tasks[v];
     add(r.start_s, r.end_s, t.category, t.is_transfer() ? Kind::comm : Kind::compute);
     if (t.category == Category::ep) {
-      const auto [from, to] = imbalance_wait(p, x, v, gpu);
+      const auto [from, to] = imbalance_wait(x, v, gpu, own_end[i], peers);
       add(from, to, t.category, Kind::wait);
     }
   }
@@ -188,9 +237,10 @@ StepResult summarize_step(const ClusterSpec& cluster, const WorkloadSpec& worklo
       if (auto it = tasks_of_gpu.find(gpu); it != tasks_of_gpu.end()) it->second.push_back(v);
   }
   double busy_sum = 0;
+  const EpPeerEnds peers = ep_peer_ends(program, execution);
   for (int gpu : program.simulated_gpus) {
     double busy = 0;
-    for (const auto& [k, v] : gpu_breakdown(program, execution, tasks_of_gpu[gpu], gpu, r.step_time_s, busy))
+    for (const auto& [k, v] : gpu_breakdown(program, execution, tasks_of_gpu[gpu], gpu, r.step_time_s, peers, busy))
       r.breakdown[k] += v;
     busy_sum += busy;
   }
