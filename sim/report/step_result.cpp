@@ -107,8 +107,9 @@ std::map<std::string, double> gpu_breakdown(const StepProgram& p, const engine::
   for (std::size_t u : gpu_tasks) {
     if (p.graph[u].gpu != gpu) continue;
     for (auto [e, end] = out_edges(static_cast<TaskId>(u), p.graph); e != end; ++e) {
-      const auto at = std::lower_bound(gpu_tasks.begin(), gpu_tasks.end(), target(*e, p.graph));
-      if (at != gpu_tasks.end() && *at == target(*e, p.graph)) {
+      const std::size_t w = target(*e, p.graph);
+      const auto at = std::lower_bound(gpu_tasks.begin(), gpu_tasks.end(), w);
+      if (at != gpu_tasks.end() && *at == w) {
         double& own = own_end[static_cast<std::size_t>(at - gpu_tasks.begin())];
         own = std::max(own, x.tasks[u].end_s);
       }
