@@ -101,13 +101,15 @@ std::map<std::string, double> gpu_breakdown(const StepProgram& p, const engine::
     ev.push_back({from, +1, c, kind});
     ev.push_back({to, -1, c, kind});
   };
-  // The latest end of this GPU's own predecessors of each task in gpu_tasks (ascending ids),
-  // from its own tasks' out-edges: every task on this GPU is in gpu_tasks.
+  // The latest end of this GPU's own predecessors of each EP task in gpu_tasks (ascending
+  // ids), from its own tasks' out-edges: every task on this GPU is in gpu_tasks. None
+  // without EP tasks (dense models).
   std::vector<double> own_end(gpu_tasks.size(), 0.0);
   for (std::size_t u : gpu_tasks) {
-    if (p.graph[u].gpu != gpu) continue;
+    if (peers.tasks.empty() || p.graph[u].gpu != gpu) continue;
     for (auto [e, end] = out_edges(static_cast<TaskId>(u), p.graph); e != end; ++e) {
       const std::size_t w = target(*e, p.graph);
+      if (p.graph[w].category != Category::ep) continue;
       const auto at = std::lower_bound(gpu_tasks.begin(), gpu_tasks.end(), w);
       if (at != gpu_tasks.end() && *at == w) {
         double& own = own_end[static_cast<std::size_t>(at - gpu_tasks.begin())];
