@@ -1,6 +1,6 @@
 // Issue 14: the bundled network model (step_executor.hpp, NetworkModel; platform.cpp,
-// Bundles). A transfer task's flows from one GPU with equal bytes and equal route latency
-// run as one SimGrid flow to a bundle endpoint whose route lists every member's links.
+// Bundles). A transfer task's flows with equal bytes and equal route latency, from any
+// GPUs, run as one SimGrid flow to a bundle endpoint whose route lists every member's links.
 // Here: how endpoints are given out, that a bundle's route is its members' routes one
 // after the other, and that the shipped 128-GPU cuts in full fidelity give the per-pair
 // step within 1 % (the issue's bar for a coarser mode) with fewer SimGrid flows. Held to
@@ -40,73 +40,90 @@ const std::vector<std::string> kCut128 = {"nodes=16",          "model.layers=6",
 
 }  // namespace
 
-TEST_CASE("engine bundles: a GPU's endpoints each hold one set of destinations of one route latency",
+TEST_CASE("engine bundles: an endpoint holds one list of flows of one route latency, from its members' GPUs",
           "[engine][bundles]") {
-  // 2 nodes, multi-plane: GPU 0 reaches GPU 8 over its own plane, GPUs 9-15 over NVLink
-  // then their planes (a longer route), and GPUs 1-7 over NVLink alone.
+  // 2 nodes, multi-plane: GPU g reaches GPU g + 8 over its own plane, the other GPUs of
+  // node 1 over NVLink then their planes (a longer route), and GPUs of its node over
+  // NVLink alone. Two endpoints per GPU.
   const ClusterSpec cluster = test::h800_like_cluster(2);
   const auto got = run_isolated([&] {
-    engine::Simulator::create(cluster, {.bundle_slots_per_gpu = 4});
-    auto e = [](int src, std::vector<int> dsts) { return static_cast<double>(engine::bundle_endpoint(src, dsts)); };
+    engine::Simulator::create(cluster, {.bundle_slots_per_gpu = 2});
+    auto e = [](std::vector<engine::FlowEnds> members) {
+      return static_cast<double>(engine::bundle_endpoint(members));
+    };
     return std::vector<double>{
         static_cast<double>(engine::num_endpoints()),
-        e(0, {9, 10, 11}),  // the first endpoint of GPU 0 (endpoint 16)
-        e(0, {9, 10, 11}),  // the same set, the same endpoint
-        e(0, {9, 10}),  // another set, the next endpoint
-        e(0, {8, 9}),  // routes of two latencies: none
-        e(0, {9}),  // one member: none
-        e(0, {1, 2, 3}),  // NVLink only: the third endpoint
-        e(0, {12, 13}),  // the fourth
-        e(0, {14, 15}),  // GPU 0 has no endpoint left
-        e(1, {14, 15}),  // GPU 1's first (endpoint 16 + 4)
-        e(0, {9, 10, 11}),  // still the first
+        e({{0, 9}, {0, 10}, {0, 11}}),  // GPU 0's first endpoint (endpoint 16)
+        e({{0, 9}, {0, 10}, {0, 11}}),  // the same list, the same endpoint
+        e({{0, 9}, {0, 10}}),           // another list, GPU 0's second
+        e({{0, 8}, {0, 9}}),            // routes of two latencies: none
+        e({{0, 9}}),                    // one member: none
+        e({{0, 0}, {1, 1}}),            // self flows: none
+        e({{0, 12}, {1, 13}}),          // GPU 0 has none left: GPU 1's first (16 + 2)
+        e({{1, 2}, {2, 3}}),            // NVLink only: GPU 1's second
+        e({{1, 3}, {1, 4}}),            // GPU 1, the only member GPU, has none left
+        e({{1, 5}, {3, 4}}),            // GPU 1 has none left: GPU 3's first (16 + 6)
+        e({{0, 9}, {0, 10}, {0, 11}}),  // still the first
     };
   });
-  REQUIRE(got[0] == 16 + 16 * 4);
+  const auto source = run_isolated([&] {
+    engine::Simulator::create(cluster, {.bundle_slots_per_gpu = 2});
+    const int first = engine::bundle_endpoint(std::vector<engine::FlowEnds>{{0, 12}, {1, 13}});
+    const int spilled = engine::bundle_endpoint(std::vector<engine::FlowEnds>{{3, 12}, {2, 13}});
+    return std::vector<double>{static_cast<double>(engine::bundle_source(first)),
+                               static_cast<double>(engine::bundle_source(spilled))};
+  });
+  REQUIRE(got[0] == 16 + 16 * 2);
   CHECK(got[1] == 16);
   CHECK(got[2] == 16);
   CHECK(got[3] == 17);
   CHECK(got[4] == -1);
   CHECK(got[5] == -1);
-  CHECK(got[6] == 18);
-  CHECK(got[7] == 19);
-  CHECK(got[8] == -1);
-  CHECK(got[9] == 20);
-  CHECK(got[10] == 16);
+  CHECK(got[6] == -1);
+  CHECK(got[7] == 18);
+  CHECK(got[8] == 19);
+  CHECK(got[9] == -1);
+  CHECK(got[10] == 22);
+  CHECK(got[11] == 16);
+  // A bundle's SimGrid flow leaves from the GPU whose endpoint holds it.
+  CHECK(source == std::vector<double>{0, 3});
 }
 
 TEST_CASE("engine bundles: a platform without endpoints gives none", "[engine][bundles]") {
   const ClusterSpec cluster = test::h800_like_cluster(2);
   const auto got = run_isolated([&] {
     engine::Simulator::create(cluster);
-    return std::vector<double>{static_cast<double>(engine::num_endpoints()),
-                               static_cast<double>(engine::bundle_endpoint(0, std::vector<int>{9, 10}))};
+    return std::vector<double>{
+        static_cast<double>(engine::num_endpoints()),
+        static_cast<double>(engine::bundle_endpoint(std::vector<engine::FlowEnds>{{0, 9}, {0, 10}}))};
   });
   CHECK(got[0] == 16);
   CHECK(got[1] == -1);
 }
 
-TEST_CASE("engine bundles: a bundle's route is its members' routes one after the other, at one member's latency",
+TEST_CASE("engine bundles: a bundle's route is its members' routes one after the other, at their latency",
           "[engine][bundles]") {
   const ClusterSpec cluster = test::h800_like_cluster(2);
+  const std::vector<engine::FlowEnds> members{{3, 9}, {3, 10}, {4, 13}};  // NVLink, then a plane
   const auto got = run_isolated([&] {
     engine::Simulator::create(cluster, {.bundle_slots_per_gpu = 2});
-    const int e = engine::bundle_endpoint(3, std::vector<int>{9, 10, 12});
+    const int e = engine::bundle_endpoint(members);
+    REQUIRE(engine::bundle_source(e) == 3);
     auto bundle = simgrid_route(engine::gpu_host(3), engine::endpoint_host(e));
-    std::vector<double> members;
-    for (int d : {9, 10, 12}) {
-      const auto r = simgrid_route(engine::gpu_host(3), engine::gpu_host(d));
+    std::vector<double> routes;
+    for (const auto& m : members) {
+      const auto r = simgrid_route(engine::gpu_host(m.src), engine::gpu_host(m.dst));
       REQUIRE(r[0] == bundle[0]);  // the same latency, to the bit
-      members.insert(members.end(), r.begin() + 1, r.end());
+      routes.insert(routes.end(), r.begin() + 1, r.end());
     }
-    REQUIRE(members.size() + 1 == bundle.size());
+    REQUIRE(routes.size() + 1 == bundle.size());
     bundle.erase(bundle.begin());
-    // Every member crosses GPU 3's NVLink out: the bundle lists it three times.
-    REQUIRE(bundle == members);
+    REQUIRE(bundle == routes);
     return bundle;
   });
+  // Two members leave over GPU 3's NVLink: the bundle lists it twice.
   REQUIRE(got.size() > 3);
-  CHECK(std::count(got.begin(), got.end(), got.front()) == 3);
+  CHECK(std::count(got.begin(), got.end(), got.front()) == 2);
 }
 
 TEST_CASE("engine bundles: the 128-GPU DeepSeek-V3 cuts give the per-pair step within 1 % with fewer SimGrid flows",

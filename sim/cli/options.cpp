@@ -115,8 +115,8 @@ void add_run_options(CLI::App& cmd, RunOptions& opts, unsigned which) {
   if (which & fidelity_option)
     with_names(cmd.add_option("--network-model", opts.network_model,
                               "per-pair: a SimGrid flow per GPU pair and transfer (the reference); bundled (default): "
-                              "a transfer's flows from one GPU with equal bytes and route latency as one SimGrid flow "
-                              "over all their links, the same max-min shares while they would move at one rate "
+                              "a transfer's flows with equal bytes and route latency as one SimGrid flow over all their "
+                              "links, the same max-min shares while they would move at one rate "
                               "(README, Network models)"),
                network_model_names())
         ->group(kRunGroup);

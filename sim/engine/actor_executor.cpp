@@ -21,8 +21,8 @@
 // backtrace (unwinding was a third of a symmetric step's CPU under the actors). Only
 // actors that sleep are rung; one ring wakes an actor for every job queued meanwhile.
 //
-// Bundled network model (bundles.hpp): a bundle is a flow from its GPU to a bundle
-// endpoint, a host of its own with an actor of its own that receives it.
+// Bundled network model (bundles.hpp): a bundle is a flow from the GPU that holds its
+// endpoint to that endpoint, a host of its own with an actor of its own that receives it.
 //
 // Flows are matched per (source, destination) pair: both actors queue their sides in
 // the order DagRunner asks for them, and a mailbox matches puts with gets first come,

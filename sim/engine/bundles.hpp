@@ -1,19 +1,26 @@
 #pragma once
 // Engine-internal: the bundled network model's grouping (step_executor.hpp, NetworkModel).
-// Which SimGrid flows carry a transfer task's flows: a task's flows from one GPU with
-// equal bytes and equal route latency become one flow to a bundle endpoint of that GPU
-// (platform.cpp, Bundles); the rest, and everything when the platform has no endpoints
-// left, stay flows of their own. Only sim/engine/*.cpp include this header.
+// Which SimGrid flows carry a transfer task's flows: a task's flows with equal bytes and
+// equal route latency, in one region of the fabric (a plane, a node's NVLink; joined where
+// the task's flows cross from one to another), become one flow to a bundle endpoint
+// (platform.cpp, Bundles), whatever GPUs they leave from; a group of one, a group no endpoint is left for, and everything when
+// the platform has no endpoints, stay flows of their own.
+// Only sim/engine/*.cpp include this header.
 #include <cstddef>
 #include <cstdint>
+#include <map>
+#include <tuple>
+#include <unordered_map>
 #include <vector>
 
+#include "sim/engine/platform.hpp"
+#include "sim/engine/simgrid_access.hpp"
 #include "sim/parallel/step_program.hpp"
 
 namespace trainsim::engine {
 
 // One SimGrid flow: from GPU src to endpoint `to` (a GPU, or a bundle endpoint standing
-// for several destinations), `bytes` for each of the flows it carries.
+// for several flows), `bytes` for each of the flows it carries.
 struct SimFlow {
   int src = 0;
   int to = 0;
@@ -25,42 +32,29 @@ struct SimFlow {
 
 class Bundler {
  public:
-  explicit Bundler(int num_gpus);
-
-  // Task t's SimGrid flows, self transfers left out: its flows grouped by (source, bytes)
-  // in order of first appearance; a group's members in order, a bundle where they came
-  // first. The same task gives the same flows every time (an endpoint, once given a set
-  // of destinations, keeps it). Valid until the next call.
+  // Task t's SimGrid flows, self transfers left out: its flows grouped by (bytes, route
+  // latency, region: Simulator::link_region, joined by the task's flows that cross
+  // regions), groups in order of first appearance, members in order; a group of two or
+  // more is one flow to its endpoint. Tasks that share a transfer list (StepGraphDraft
+  // interns them) share their flows, worked out once: an endpoint, once given a list of
+  // members, keeps it. Valid as long as the Bundler and t's program.
   const std::vector<SimFlow>& flows(const StepTask& t);
 
  private:
   struct Group {
-    int src = 0;
     std::uint64_t bytes = 0;
-    std::vector<int> dsts;
-    int next = -1;  // the source's next group in groups_
+    std::vector<FlowEnds> members;
   };
-  // A (source, destination list) seen before, and where each member goes: a bundle
-  // endpoint, or -1 (a flow of its own).
-  struct Family {
-    std::vector<int> dsts;
-    std::vector<int> endpoint;
-  };
-  // Families remembered per GPU; beyond, a list is worked out each time it comes (the
-  // endpoints keep their sets, so the answer is the same).
-  static constexpr std::size_t kFamiliesPerGpu = 16;
+  using Region = std::uint32_t;  // Simulator::link_region
+  std::vector<SimFlow> group(const std::vector<parallel::Transfer>& transfers);
+  Region root(Region region);
 
-  void group(const StepTask& t);
-  const Family& family(int src, const std::vector<int>& dsts);
-
-  std::vector<std::vector<Family>> families_;  // by source GPU
-  Family scratch_;
-  std::vector<Group> groups_;
-  std::vector<int> group_head_;  // by source GPU: its first group in groups_, or -1
-  std::vector<SimFlow> flows_;
-  std::vector<char> placed_;
-  std::vector<int> members_;
-  std::vector<std::size_t> at_;
+  std::unordered_map<const std::vector<parallel::Transfer>*, std::vector<SimFlow>> by_list_;
+  std::vector<Group> groups_;  // scratch
+  // Scratch: (bytes, latency, region) → group; union-find over the regions of the task.
+  std::map<std::tuple<std::uint64_t, double, Region>, std::size_t> group_of_;
+  std::unordered_map<Region, Region> parent_;
+  const std::vector<SimFlow> none_;
 };
 
 }  // namespace trainsim::engine

@@ -38,6 +38,7 @@
 #include <limits>
 #include <span>
 #include <stdexcept>
+#include <unordered_map>
 #include <string>
 
 #include "sim/engine/bundles.hpp"
@@ -47,11 +48,11 @@
 namespace trainsim::engine {
 namespace sgr = simgrid::kernel::routing;
 
-// Bundles (the bundled network model, step_executor.hpp). A transfer task's flows from one
-// GPU that carry equal bytes over routes of equal latency (an all-to-all's flows from one
-// rank to its peers) run as ONE SimGrid flow from the GPU to a bundle endpoint, a host
-// whose route from that GPU lists every member's links, a link that m members cross m
-// times. SimGrid's max-min solver then gives the bundle, on that link, an element of
+// Bundles (the bundled network model, step_executor.hpp). A transfer task's flows that
+// carry equal bytes over routes of equal latency (an all-to-all's flows of one hop kind, a
+// ring step's flows) run as ONE SimGrid flow from one member's GPU to a bundle endpoint, a
+// host whose route from that GPU lists every member's links, a link that m members cross
+// m times. SimGrid's max-min solver then gives the bundle, on that link, an element of
 // weight m (lmm::System::expand adds to the element a repeated link already has): m
 // shares of the bundle's rate, exactly what m flows of that latency would take there, and
 // the bundle's sharing penalty is the members' common latency, as each member's would be.
@@ -59,10 +60,10 @@ namespace sgr = simgrid::kernel::routing;
 // rate; what it cannot do is let some members run faster than the slowest (measured
 // against per-pair flows: tests/test_engine_cross_traffic.cpp).
 // A GPU has a fixed number of endpoints (hosts must exist before SimGrid seals the
-// platform); an endpoint is given a member set once and keeps it.
+// platform); an endpoint is given a list of members once and keeps it.
 struct Bundle {
-  int src = -1;                   // the GPU whose flows it carries; -1: unused
-  std::vector<int> dsts;          // its members' destinations
+  int src = -1;                   // the GPU its SimGrid flow leaves from; -1: unused
+  std::vector<FlowEnds> members;  // its flows, in order
   std::vector<LinkIndex> links;   // every member's route, one after the other
   double latency_s = 0;           // every member's route latency
 };
@@ -83,11 +84,13 @@ struct Simulator::Impl {
   std::vector<simgrid::kernel::resource::StandardLinkImpl*> link_impls;  // by LinkIndex: what a route lists
   std::vector<double> bandwidth_bytes_per_s;
   std::vector<double> latency_s;
+  std::vector<std::uint32_t> link_region;  // by LinkIndex: see Simulator::link_region
   std::vector<int> gpu_by_netpoint;        // netpoint id → GPU, or num_gpus + bundle slot
   // Bundled network model: slot g·slots_per_gpu + k is GPU g's k-th bundle endpoint.
   int slots_per_gpu = 0;
   std::vector<simgrid::s4u::Host*> bundle_hosts;  // by slot
   std::vector<Bundle> bundles;                    // by slot; src -1 while unused
+  std::unordered_map<std::uint64_t, std::vector<int>> slots_by_members;  // members' hash → slots given them
 };
 
 namespace {
@@ -124,6 +127,33 @@ class GraphZone final : public sgr::NetZoneImpl {
  private:
   const Simulator::Impl& impl_;
 };
+
+// Simulator::link_region for every directed link: the connected parts of the graph
+// without its GPU vertices (switches, NICs and the links between them), a link in the part
+// of its end that is no GPU (or its own when both are).
+std::vector<std::uint32_t> switch_regions(const ClusterGraph& g) {
+  const auto n = static_cast<std::size_t>(num_vertices(g.graph));
+  std::vector<std::uint32_t> parent(n);
+  for (std::size_t v = 0; v < n; ++v) parent[v] = static_cast<std::uint32_t>(v);
+  auto find = [&](std::uint32_t v) {
+    while (parent[v] != v) v = parent[v] = parent[parent[v]];
+    return v;
+  };
+  auto is_gpu = [&](VertexId v) { return g.vertex(v).kind == VertexKind::gpu; };
+  for (std::size_t e = 0; e < g.edges.size(); ++e) {
+    const auto a = static_cast<std::uint32_t>(g.edge_source(e)), b = static_cast<std::uint32_t>(g.edge_target(e));
+    if (is_gpu(a) || is_gpu(b)) continue;
+    const auto ra = find(a), rb = find(b);
+    if (ra != rb) parent[std::max(ra, rb)] = std::min(ra, rb);
+  }
+  std::vector<std::uint32_t> region(2 * g.edges.size());
+  for (std::size_t e = 0; e < g.edges.size(); ++e) {
+    const auto a = static_cast<std::uint32_t>(g.edge_source(e)), b = static_cast<std::uint32_t>(g.edge_target(e));
+    const std::uint32_t r = !is_gpu(a) ? find(a) : !is_gpu(b) ? find(b) : static_cast<std::uint32_t>(n + e);
+    region[2 * e] = region[2 * e + 1] = r;
+  }
+  return region;
+}
 
 double efficiency(const ClusterSpec& spec, EdgeKind kind) {
   return kind == EdgeKind::nvlink ? spec.node.nvlink_efficiency : spec.network.nic_efficiency;
@@ -227,6 +257,7 @@ Simulator::Simulator(const ClusterSpec& spec, const PlatformOptions& options)
     }
   }
   for (const auto* link : im.links) im.link_impls.push_back(link->get_impl());
+  im.link_region = switch_regions(g);
   zone->get_iface()->seal();
   // Tracking must start once the platform is sealed: SimGrid 3.32 loses it when asked
   // while the link is being made (and then aborts at the link's first load update).
@@ -248,15 +279,18 @@ std::vector<LinkIndex> Simulator::route_links(int src_gpu, int dst_gpu) const {
   return {cached.begin(), cached.end()};
 }
 
+std::uint32_t Simulator::link_region(LinkIndex link) const { return impl_->link_region.at(link); }
+
 double Simulator::route_latency_s(int src_gpu, int dst_gpu) const {
   double latency = 0;
-  for (LinkIndex link : route_links(src_gpu, dst_gpu)) latency += impl_->latency_s[link];
+  for (LinkIndex link : impl_->routes.links(src_gpu, dst_gpu)) latency += impl_->latency_s[link];
   return latency;
 }
 
 double Simulator::route_bandwidth_bytes_per_s(int src_gpu, int dst_gpu) const {
   double bandwidth = std::numeric_limits<double>::infinity();
-  for (LinkIndex link : route_links(src_gpu, dst_gpu)) bandwidth = std::min(bandwidth, impl_->bandwidth_bytes_per_s[link]);
+  for (LinkIndex link : impl_->routes.links(src_gpu, dst_gpu))
+    bandwidth = std::min(bandwidth, impl_->bandwidth_bytes_per_s[link]);
   return bandwidth;
 }
 
@@ -299,31 +333,55 @@ int num_endpoints() {
   return im.graph.num_gpus() + static_cast<int>(im.bundle_hosts.size());
 }
 
-int bundle_endpoint(int src_gpu, std::span<const int> dsts) {
+namespace {
+
+std::uint64_t members_hash(std::span<const FlowEnds> members) {
+  std::uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a over the (source, destination) pairs
+  for (const FlowEnds& m : members)
+    for (const int x : {m.src, m.dst}) h = (h ^ static_cast<std::uint32_t>(x)) * 0x100000001b3ULL;
+  return h;
+}
+
+}  // namespace
+
+int bundle_endpoint(std::span<const FlowEnds> members) {
   auto& im = Simulator::get().impl();
   const int gpus = im.graph.num_gpus();
-  if (im.slots_per_gpu == 0 || dsts.size() < 2) return -1;
-  const auto first = static_cast<std::size_t>(src_gpu) * static_cast<std::size_t>(im.slots_per_gpu);
-  for (std::size_t slot = first; slot < first + static_cast<std::size_t>(im.slots_per_gpu); ++slot) {
-    Bundle& b = im.bundles[slot];
-    if (b.src == src_gpu) {
-      if (std::equal(b.dsts.begin(), b.dsts.end(), dsts.begin(), dsts.end())) return gpus + static_cast<int>(slot);
-      continue;
-    }
-    // A free endpoint: only for members of one latency (the bundle's penalty and delay).
-    const double latency = Simulator::get().route_latency_s(src_gpu, dsts.front());
-    for (const int d : dsts)
-      if (d == src_gpu || d < 0 || d >= gpus || Simulator::get().route_latency_s(src_gpu, d) != latency) return -1;
-    b.src = src_gpu;
-    b.dsts.assign(dsts.begin(), dsts.end());
-    b.latency_s = latency;
-    for (const int d : dsts) {
-      const auto route = im.routes.links(src_gpu, d);
-      b.links.insert(b.links.end(), route.begin(), route.end());
-    }
-    return gpus + static_cast<int>(slot);
+  if (im.slots_per_gpu == 0 || members.size() < 2) return -1;
+  auto& given = im.slots_by_members[members_hash(members)];
+  for (const int slot : given) {
+    const Bundle& b = im.bundles[static_cast<std::size_t>(slot)];
+    if (std::equal(b.members.begin(), b.members.end(), members.begin(), members.end())) return gpus + slot;
   }
-  return -1;  // every endpoint of the GPU holds another set
+  // A free endpoint: only for members of one latency (the bundle's penalty and delay).
+  const Simulator& sim = Simulator::get();
+  const double latency = sim.route_latency_s(members.front().src, members.front().dst);
+  for (const FlowEnds& m : members)
+    if (m.src == m.dst || m.src < 0 || m.src >= gpus || m.dst < 0 || m.dst >= gpus ||
+        sim.route_latency_s(m.src, m.dst) != latency)
+      return -1;
+  for (const FlowEnds& owner : members) {
+    const auto first = static_cast<std::size_t>(owner.src) * static_cast<std::size_t>(im.slots_per_gpu);
+    for (std::size_t slot = first; slot < first + static_cast<std::size_t>(im.slots_per_gpu); ++slot) {
+      Bundle& b = im.bundles[slot];
+      if (b.src >= 0) continue;
+      b.src = owner.src;
+      b.members.assign(members.begin(), members.end());
+      b.latency_s = latency;
+      for (const FlowEnds& m : members) {
+        const auto route = im.routes.links(m.src, m.dst);
+        b.links.insert(b.links.end(), route.begin(), route.end());
+      }
+      given.push_back(static_cast<int>(slot));
+      return gpus + static_cast<int>(slot);
+    }
+  }
+  return -1;  // every endpoint of every member's GPU holds another list
+}
+
+int bundle_source(int endpoint) {
+  const auto& im = Simulator::get().impl();
+  return im.bundles.at(static_cast<std::size_t>(endpoint - im.graph.num_gpus())).src;
 }
 
 

@@ -5,6 +5,7 @@
 // SimGrid's engine can be created once per process, so the Simulator is a
 // process-wide object made by Simulator::create() and reached by Simulator::get().
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <stdexcept>
 #include <vector>
@@ -33,8 +34,8 @@ using LinkIndex = std::size_t;
 // (SimGrid's plugins attach to links as they are made).
 struct PlatformOptions {
   bool audit_links = false;  // SimGrid's link-load plugin on every link (bytes carried, peak load)
-  // Bundled network model (step_executor.hpp): hosts per GPU that each stand for one set
-  // of its flows' destinations (platform.cpp, Bundles); 0: none, every flow is its own.
+  // Bundled network model (step_executor.hpp): hosts per GPU that each stand for one list
+  // of flows of one route latency (platform.cpp, Bundles); 0: none, every flow is its own.
   int bundle_slots_per_gpu = 0;
 };
 
@@ -63,6 +64,9 @@ class Simulator {
   [[nodiscard]] double link_bandwidth_bytes_per_s(LinkIndex link) const;
   [[nodiscard]] double link_latency_s(LinkIndex link) const;
   [[nodiscard]] EdgeKind link_kind(LinkIndex link) const;
+  // The part of the fabric a link belongs to: the connected parts of the cluster graph
+  // without its GPUs (one plane's NICs and switches, one node's NVSwitch), as a number.
+  [[nodiscard]] std::uint32_t link_region(LinkIndex link) const;
 
   // The route SimGrid uses between two GPUs (the topology's route()), as directed links.
   [[nodiscard]] std::vector<LinkIndex> route_links(int src_gpu, int dst_gpu) const;

@@ -20,11 +20,20 @@ namespace trainsim::engine {
 // Bundles) follow, from num_gpus. The host a flow to or from the endpoint uses.
 [[nodiscard]] simgrid::s4u::Host* endpoint_host(int endpoint);
 [[nodiscard]] int num_endpoints();
-// The endpoint that carries src_gpu's flows to exactly `dsts` (in this order) as one
-// bundle: the one that holds that set, else a free one of src_gpu given it; -1 when
-// there is none to give, the platform has none (PlatformOptions::bundle_slots_per_gpu),
-// fewer than two members, or members whose routes differ in latency.
-[[nodiscard]] int bundle_endpoint(int src_gpu, std::span<const int> dsts);
+// A flow's source and destination GPUs.
+struct FlowEnds {
+  int src = 0;
+  int dst = 0;
+  bool operator==(const FlowEnds&) const = default;
+};
+// The endpoint that carries `members` (in this order) as one bundle: the one that holds
+// that list, else a free one of a member's source GPU (the first in member order that has
+// one left), given it; -1 when no member's GPU has one left, the platform has none
+// (PlatformOptions::bundle_slots_per_gpu), fewer than two members, a self flow, or
+// members whose routes differ in latency.
+[[nodiscard]] int bundle_endpoint(std::span<const FlowEnds> members);
+// The GPU whose host a bundle endpoint's SimGrid flow leaves from.
+[[nodiscard]] int bundle_source(int endpoint);
 
 // One actor-less Comm per transfer (source host → destination host, payload = bytes), not
 // started yet. Self transfers (src = dst) move no data and are skipped.

@@ -164,7 +164,7 @@ StepExecution execute_step(const ClusterSpec& cluster, const StepProgram& progra
   const double t0 = sg::Engine::get_clock();
 
   std::optional<Bundler> bundler;
-  if (bundled) bundler.emplace(sim.num_gpus());
+  if (bundled) bundler.emplace();
   std::optional<Executor> executor = options.executor;
   if (!executor) executor = executor_from_environment();
   if (!executor && bundled && program.fidelity == Fidelity::full) executor = executor_for_bundles(program, *bundler);

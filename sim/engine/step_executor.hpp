@@ -74,22 +74,28 @@ struct StepExecution {
 
 // How a transfer task's flows become SimGrid flows (both executors):
 //   per_pair: one SimGrid flow per flow (source GPU, destination GPU): the reference;
-//   bundled:  a task's flows from one GPU with equal bytes and equal route latency (an
-//             all-to-all's flows from one rank) as one SimGrid flow that crosses every
-//             member's links, each as often as members cross it (platform.cpp, Bundles):
-//             the same max-min shares as long as its members would move at one rate.
-//             Unequal flows (skewed routing) stay flows of their own.
+//   bundled:  a task's flows with equal bytes and equal route latency, from any GPUs (an
+//             all-to-all's flows of one hop kind, a ring step's flows) as one SimGrid
+//             flow that crosses every member's links, each as often as members cross it
+//             (platform.cpp, Bundles): the same max-min shares as long as its members
+//             would move at one rate. Flows of unequal size (skewed routing) bundle only
+//             with their equals.
 enum class NetworkModel { per_pair, bundled };
-// Bundle endpoints a GPU has under the bundled model: an all-to-all's flows from a GPU
-// split by route latency (over NVLink; over InfiniBand within a leaf, across spines).
+// Bundle endpoints a GPU has under the bundled model; a bundle takes one of the first
+// member GPU that has one left. The default 2048-GPU step gives out 2,432 of its 8,192
+// (56 GPUs give all 4, and later members' GPUs take the rest), the 128-GPU Zipf cut 179
+// of 512 (6 GPUs give all 4).
 inline constexpr int kBundleSlotsPerGpu = 4;
 // Full fidelity, bundled, no executor asked for: the reference executor when the bundles
 // carry the step's flows in at most this many SimGrid flows per flow, else the actors.
 // The reference walks one list of every running flow at each completion, which few flows
 // make cheap and which then saves the actors' simcalls and wake-ups: DeepSeek-V3 full
-// with balanced routing gives 0.15-0.21 SimGrid flows per flow at 256-1024 GPUs and runs
-// 2-3x faster on the reference; Zipf-skewed routing gives 0.98-0.99 and runs faster on
-// the actors from 512 GPUs (scripts/bench, 2026-12-01). Between the two: an assumption.
+// with balanced routing gives 0.022-0.031 SimGrid flows per flow on the 128-GPU cuts
+// (tests/test_engine_bundles.cpp) and 0.027 at 2048 GPUs; bundles of one GPU's flows gave
+// 0.15-0.21 at 256-1024 GPUs and ran 2-3x faster on the reference than on the actors.
+// Zipf-skewed routing gives 0.89 on the 128-GPU cut (0.98-0.99 with bundles of one GPU's
+// flows, which ran faster on the actors from 512 GPUs: scripts/bench, 2026-12-01).
+// Between the two: an assumption.
 inline constexpr double kReferenceAtMostSimFlowsPerFlow = 0.5;
 
 struct ExecuteOptions {
