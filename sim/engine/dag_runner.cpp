@@ -29,6 +29,12 @@ void comm_gpus(const StepTask& t, std::vector<int>& gpus) {
   gpus.erase(std::unique(gpus.begin(), gpus.end()), gpus.end());
 }
 
+const std::vector<int>& DagRunner::task_comm_gpus(const StepTask& t) {
+  auto [it, added] = comm_gpus_by_list_.try_emplace(t.transfers.shared().get());
+  if (added) comm_gpus(t, it->second);
+  return it->second;
+}
+
 DagRunner::DagRunner(const StepProgram& program, double t0, int num_gpus)
     : program_(program), t0_(t0), comm_tasks_on_gpu_(static_cast<std::size_t>(num_gpus), 0),
       computing_on_gpu_(static_cast<std::size_t>(num_gpus)), busy_since_(static_cast<std::size_t>(num_gpus), 0),
@@ -97,8 +103,7 @@ void DagRunner::start(std::size_t v) {
     result_.simgrid_flows += flows;
     if (flows == 0) return finish(v);
     pending_[v] = static_cast<int>(flows);
-    comm_gpus(t, gpus_);
-    for (int gpu : gpus_)
+    for (int gpu : task_comm_gpus(t))
       if (comm_tasks_on_gpu_[static_cast<std::size_t>(gpu)]++ == 0) reschedule_computing(gpu);
   } else {
     if (t.seconds <= 0) return finish(v);
@@ -204,8 +209,7 @@ void DagRunner::report_progress() {
 void DagRunner::finish(std::size_t v) {
   const StepTask& t = program_.graph[v];
   if (t.is_transfer()) {
-    comm_gpus(t, gpus_);
-    for (int gpu : gpus_)
+    for (int gpu : task_comm_gpus(t))
       if (--comm_tasks_on_gpu_[static_cast<std::size_t>(gpu)] == 0) reschedule_computing(gpu);
   }
   const double now = sg::Engine::get_clock() - t0_;

@@ -26,6 +26,7 @@
 #include <functional>
 #include <optional>
 #include <queue>
+#include <unordered_map>
 #include <vector>
 
 #include "sim/engine/bundles.hpp"
@@ -89,6 +90,7 @@ class DagRunner {
   void arm_timer();
   void on_timer();
   void report_progress();
+  const std::vector<int>& task_comm_gpus(const StepTask& t);
 
   const StepProgram& program_;
   double t0_;
@@ -98,7 +100,8 @@ class DagRunner {
   std::chrono::steady_clock::time_point last_report_ = std::chrono::steady_clock::now();
   std::vector<int> comm_tasks_on_gpu_;                    // per GPU: running transfer tasks that send or receive there
   std::vector<std::vector<Computing>> computing_on_gpu_;  // per GPU: running compute tasks
-  std::vector<int> gpus_;                                 // comm_gpus' buffer (start, finish)
+  // comm_gpus per transfer list (tasks that share one share it; worked out once).
+  std::unordered_map<const std::vector<parallel::Transfer>*, std::vector<int>> comm_gpus_by_list_;
   std::vector<double> busy_since_;                        // per GPU: since when one has run
   std::vector<double> busy_s_;                            // per GPU: seconds with one running
   std::priority_queue<Due, std::vector<Due>, std::greater<>> dues_;  // earliest first
@@ -111,7 +114,7 @@ class DagRunner {
 [[nodiscard]] const ProgressReport& progress_report();
 
 // GPUs whose SMs a transfer task's kernels hold: every sender and receiver, sorted, into
-// `gpus` (its old contents dropped; a buffer reused, as this runs twice per transfer task).
+// `gpus` (its old contents dropped).
 void comm_gpus(const StepTask& t, std::vector<int>& gpus);
 
 // The actor-based executor (actor_executor.cpp): runs `program` from now to its end.

@@ -156,13 +156,15 @@ MemoryEstimate estimate_full_fidelity_memory(const ClusterSpec& cluster, const W
 //   128 and 2048, 3.55 s x (flows / 3.21e6)^1.34 (within -6 % to +21 % of 256 to 1024); the
 //   reference took 2.42 / 6.99 / 50.4 s at 128 / 256 / 512: through 128 and 512, 2.42 s x
 //   (flows / 3.21e6)^1.74;
-// - bundled flows, balanced routing (2026-12-01, load 1.1): the reference took 0.71 / 1.92 /
-//   5.05 / 14.65 / 42.1 s, and 159 s at 4096 GPUs (2.06e8 flows), 1,902 s at 16,384 (8.44e8).
-//   No power law holds across that range: SimGrid 3.32 walks maestro's list of running flows
-//   at every completion (perf: 45 % of the CPU at 4096 GPUs, 74 % at 16,384), and both grow
-//   with the flows. So a x f + b x f^2 with f = flows / 3.21e6, through 128 and 4096 GPUs:
-//   0.682 s x f + 0.0280 s x f^2 (2048 GPUs: 50 s; 16,384: 2,112 s, +11 %). Skewed routing
-//   forms few bundles and runs on the actors (engine::kReferenceAtMostSimFlowsPerFlow) as
+// - bundled flows, balanced routing, bundles over GPUs within a fabric region (2026-12-01,
+//   load 1.2): the reference took 0.59 / 1.31 / 2.63 / 6.14 / 15.3 s, 35.2 s at 4096 GPUs
+//   (2.06e8 flows) and 352 s at 16,384 (8.44e8). The growth steepens with the cluster
+//   (GPUs^1.13 from 128 to 1024, ^1.66 from 4096 to 16,384: SimGrid 3.32 walks maestro's
+//   list of running flows at every completion, and its max-min solver a connected part of
+//   the sharing problem at every event, both growing with the flows). So c + a x f + b x f^2 with
+//   f = flows / 3.21e6, through 128, 2048 and 16,384 GPUs: 0.230 s + 0.357 s x f +
+//   0.00373 s x f^2 (256 / 512 / 1024 / 4096 GPUs: -19 / -9 / +12 / +9 %). Skewed routing
+//   forms fewer bundles and runs on the actors (engine::kReferenceAtMostSimFlowsPerFlow) as
 //   per-pair flows would.
 // Peak RSS was 1.05 / 1.04 / 1.03 / 1.01 / 1.00 times the memory estimate at 128 / 256 /
 // 512 / 1024 / 2048 GPUs (2026-12-01, tasks beside the graph, interned names; README,
@@ -172,14 +174,14 @@ RunCostEstimate estimate_full_fidelity_cost(const MemoryEstimate& need, const Wo
   constexpr double kFlowsAt128 = 3.21e6;
   constexpr double kActorsCpuSAt128 = 3.55, kActorsExponent = 1.34;
   constexpr double kReferenceCpuSAt128 = 2.42, kReferenceExponent = 1.74;
-  constexpr double kBundledCpuSPerFlowUnit = 0.682, kBundledCpuSPerFlowUnitSquared = 0.0280;
+  constexpr double kBundledCpuS = 0.230, kBundledCpuSPerFlowUnit = 0.357, kBundledCpuSPerFlowUnitSquared = 0.00373;
   const double growth = need.transfers / kFlowsAt128;
   const bool bundles = network == engine::NetworkModel::bundled && workload.model.moe &&
                        workload.model.moe->routing == "balanced";
   const auto asked = engine::executor_from_environment();
   double cpu_s = 0;
   if (bundles && asked.value_or(engine::Executor::reference) == engine::Executor::reference)
-    cpu_s = kBundledCpuSPerFlowUnit * growth + kBundledCpuSPerFlowUnitSquared * growth * growth;
+    cpu_s = kBundledCpuS + kBundledCpuSPerFlowUnit * growth + kBundledCpuSPerFlowUnitSquared * growth * growth;
   else if (asked.value_or(engine::Executor::actors) == engine::Executor::actors)
     cpu_s = kActorsCpuSAt128 * std::pow(growth, kActorsExponent);
   else
