@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
-#include <utility>
+
+#include <boost/pending/disjoint_sets.hpp>
+#include <boost/property_map/property_map.hpp>
 
 #include "sim/engine/platform.hpp"
 
@@ -18,42 +20,41 @@ const std::vector<SimFlow>& Bundler::flows(const StepTask& t) {
   return it->second;
 }
 
-// Union-find over regions: the representative of the regions joined to `region` so far.
-Bundler::Region Bundler::root(Region region) {
-  Region r = region;
-  for (auto it = parent_.try_emplace(r, r).first; it->second != r; it = parent_.find(r)) r = it->second;
-  while (region != r) {  // path compression
-    Region& up = parent_[region];
-    region = std::exchange(up, r);
-  }
-  return r;
-}
-
 std::vector<SimFlow> Bundler::group(const std::vector<parallel::Transfer>& transfers) {
+  if (transfers.size() == 1) {  // nothing to bundle (a pipeline transfer)
+    const auto& tr = transfers.front();
+    if (tr.src_gpu == tr.dst_gpu) return {};
+    return {{tr.src_gpu, tr.dst_gpu, flow_bytes(tr.bytes)}};
+  }
   const Simulator& sim = Simulator::get();
   // A bundle's members lie in one region: a part of the fabric (Simulator::link_region:
   // one plane's NICs and switches, one node's NVSwitch), or parts the task's flows join
   // (a flow over NVLink then a plane joins the two). So a bundle never joins parts of
-  // SimGrid's sharing problem that the fabric keeps apart: the max-min solver redoes a
-  // whole connected part at each event, and bundles over every plane made the
+  // SimGrid's sharing problem that the task's flows keep apart: the max-min solver redoes
+  // a whole connected part at each event, and bundles over every plane made the
   // 16,384-GPU step one part (perf: 84 % of its CPU in that walk).
-  parent_.clear();
+  const std::size_t n = sim.num_regions();
+  rank_.assign(n, 0);
+  parent_.resize(n);
+  auto rank_of = boost::make_iterator_property_map(rank_.begin(), boost::identity_property_map());
+  auto parent_of = boost::make_iterator_property_map(parent_.begin(), boost::identity_property_map());
+  boost::disjoint_sets<decltype(rank_of), decltype(parent_of)> joined(rank_of, parent_of);
+  for (std::size_t r = 0; r < n; ++r) joined.make_set(r);
+  first_region_.clear();
   for (const auto& tr : transfers) {
     if (tr.src_gpu == tr.dst_gpu) continue;
     const auto route = sim.route_links(tr.src_gpu, tr.dst_gpu);
-    for (std::size_t i = 1; i < route.size(); ++i) {
-      const Region a = root(sim.link_region(route[0])), b = root(sim.link_region(route[i]));
-      if (a != b) parent_[std::max(a, b)] = std::min(a, b);
-    }
+    first_region_.push_back(sim.link_region(route.front()));
+    for (std::size_t i = 1; i < route.size(); ++i) joined.union_set(first_region_.back(), sim.link_region(route[i]));
   }
   groups_.clear();
   group_of_.clear();
+  std::size_t flow = 0;
   for (const auto& tr : transfers) {
     if (tr.src_gpu == tr.dst_gpu) continue;
     const std::uint64_t bytes = flow_bytes(tr.bytes);
     const double latency = sim.route_latency_s(tr.src_gpu, tr.dst_gpu);
-    const auto route = sim.route_links(tr.src_gpu, tr.dst_gpu);
-    const Region region = route.empty() ? 0 : root(sim.link_region(route.front()));
+    const std::size_t region = joined.find_set(first_region_[flow++]);
     const auto [at, added] = group_of_.try_emplace({bytes, latency, region}, groups_.size());
     if (added) groups_.push_back({bytes, {}});
     groups_[at->second].members.push_back({tr.src_gpu, tr.dst_gpu});

@@ -1,10 +1,11 @@
 #pragma once
 // Engine-internal: the bundled network model's grouping (step_executor.hpp, NetworkModel).
 // Which SimGrid flows carry a transfer task's flows: a task's flows with equal bytes and
-// equal route latency, in one region of the fabric (a plane, a node's NVLink; joined where
-// the task's flows cross from one to another), become one flow to a bundle endpoint
-// (platform.cpp, Bundles), whatever GPUs they leave from; a group of one, a group no endpoint is left for, and everything when
-// the platform has no endpoints, stay flows of their own.
+// equal route latency in one region of the fabric (a plane, a node's NVLink; joined where
+// the task's flows cross from one to another) become one flow to a bundle endpoint
+// (platform.cpp, Bundles), whatever GPUs they leave from; a group of one, a group no
+// endpoint is left for, and everything when the platform has no endpoints, stay flows of
+// their own.
 // Only sim/engine/*.cpp include this header.
 #include <cstddef>
 #include <cstdint>
@@ -13,7 +14,6 @@
 #include <unordered_map>
 #include <vector>
 
-#include "sim/engine/platform.hpp"
 #include "sim/engine/simgrid_access.hpp"
 #include "sim/parallel/step_program.hpp"
 
@@ -45,15 +45,15 @@ class Bundler {
     std::uint64_t bytes = 0;
     std::vector<FlowEnds> members;
   };
-  using Region = std::uint32_t;  // Simulator::link_region
   std::vector<SimFlow> group(const std::vector<parallel::Transfer>& transfers);
-  Region root(Region region);
 
   std::unordered_map<const std::vector<parallel::Transfer>*, std::vector<SimFlow>> by_list_;
   std::vector<Group> groups_;  // scratch
-  // Scratch: (bytes, latency, region) → group; union-find over the regions of the task.
-  std::map<std::tuple<std::uint64_t, double, Region>, std::size_t> group_of_;
-  std::unordered_map<Region, Region> parent_;
+  // Scratch: (bytes, latency, region) → group; union-find over the fabric's regions; each
+  // flow's first link's region.
+  std::map<std::tuple<std::uint64_t, double, std::size_t>, std::size_t> group_of_;
+  std::vector<std::size_t> rank_, parent_;
+  std::vector<std::uint32_t> first_region_;
   const std::vector<SimFlow> none_;
 };
 

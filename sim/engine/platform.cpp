@@ -27,6 +27,8 @@
 // on the NIC attachment, NIC cable and switch-to-switch edges (InfiniBand: ~40 of 50 GB/s).
 #include "sim/engine/platform.hpp"
 
+#include <boost/pending/disjoint_sets.hpp>
+#include <boost/property_map/property_map.hpp>
 #include <simgrid/kernel/routing/NetPoint.hpp>
 #include <simgrid/kernel/routing/NetZoneImpl.hpp>
 #include <fmt/format.h>
@@ -38,8 +40,8 @@
 #include <limits>
 #include <span>
 #include <stdexcept>
-#include <unordered_map>
 #include <string>
+#include <unordered_map>
 
 #include "sim/engine/bundles.hpp"
 #include "sim/engine/route_cache.hpp"
@@ -85,6 +87,7 @@ struct Simulator::Impl {
   std::vector<double> bandwidth_bytes_per_s;
   std::vector<double> latency_s;
   std::vector<std::uint32_t> link_region;  // by LinkIndex: see Simulator::link_region
+  std::uint32_t num_regions = 0;
   std::vector<int> gpu_by_netpoint;        // netpoint id → GPU, or num_gpus + bundle slot
   // Bundled network model: slot g·slots_per_gpu + k is GPU g's k-th bundle endpoint.
   int slots_per_gpu = 0;
@@ -128,30 +131,28 @@ class GraphZone final : public sgr::NetZoneImpl {
   const Simulator::Impl& impl_;
 };
 
-// Simulator::link_region for every directed link: the connected parts of the graph
-// without its GPU vertices (switches, NICs and the links between them), a link in the part
-// of its end that is no GPU (or its own when both are).
-std::vector<std::uint32_t> switch_regions(const ClusterGraph& g) {
+// Simulator::link_region for every directed link, numbered from 0 in link order: the
+// connected parts of the graph without its GPU vertices (switches, NICs and the links
+// between them), a link in the part of its end that is no GPU (its own when both are).
+std::vector<std::uint32_t> switch_regions(const ClusterGraph& g, std::uint32_t& count) {
   const auto n = static_cast<std::size_t>(num_vertices(g.graph));
-  std::vector<std::uint32_t> parent(n);
-  for (std::size_t v = 0; v < n; ++v) parent[v] = static_cast<std::uint32_t>(v);
-  auto find = [&](std::uint32_t v) {
-    while (parent[v] != v) v = parent[v] = parent[parent[v]];
-    return v;
-  };
   auto is_gpu = [&](VertexId v) { return g.vertex(v).kind == VertexKind::gpu; };
-  for (std::size_t e = 0; e < g.edges.size(); ++e) {
-    const auto a = static_cast<std::uint32_t>(g.edge_source(e)), b = static_cast<std::uint32_t>(g.edge_target(e));
-    if (is_gpu(a) || is_gpu(b)) continue;
-    const auto ra = find(a), rb = find(b);
-    if (ra != rb) parent[std::max(ra, rb)] = std::min(ra, rb);
-  }
+  // Union-find (Boost) over the vertices; iterator property maps, whose get() ADL finds.
+  std::vector<std::size_t> rank(n), parent(n);
+  auto rank_of = boost::make_iterator_property_map(rank.begin(), boost::identity_property_map());
+  auto parent_of = boost::make_iterator_property_map(parent.begin(), boost::identity_property_map());
+  boost::disjoint_sets<decltype(rank_of), decltype(parent_of)> parts(rank_of, parent_of);
+  for (std::size_t v = 0; v < n; ++v) parts.make_set(v);
+  for (std::size_t e = 0; e < g.edges.size(); ++e)
+    if (!is_gpu(g.edge_source(e)) && !is_gpu(g.edge_target(e))) parts.union_set(g.edge_source(e), g.edge_target(e));
+  std::unordered_map<std::size_t, std::uint32_t> number;  // a part's representative (or n + edge) → region
   std::vector<std::uint32_t> region(2 * g.edges.size());
   for (std::size_t e = 0; e < g.edges.size(); ++e) {
-    const auto a = static_cast<std::uint32_t>(g.edge_source(e)), b = static_cast<std::uint32_t>(g.edge_target(e));
-    const std::uint32_t r = !is_gpu(a) ? find(a) : !is_gpu(b) ? find(b) : static_cast<std::uint32_t>(n + e);
-    region[2 * e] = region[2 * e + 1] = r;
+    const VertexId a = g.edge_source(e), b = g.edge_target(e);
+    const std::size_t part = !is_gpu(a) ? parts.find_set(a) : !is_gpu(b) ? parts.find_set(b) : n + e;
+    region[2 * e] = region[2 * e + 1] = number.try_emplace(part, static_cast<std::uint32_t>(number.size())).first->second;
   }
+  count = static_cast<std::uint32_t>(number.size());
   return region;
 }
 
@@ -257,7 +258,7 @@ Simulator::Simulator(const ClusterSpec& spec, const PlatformOptions& options)
     }
   }
   for (const auto* link : im.links) im.link_impls.push_back(link->get_impl());
-  im.link_region = switch_regions(g);
+  im.link_region = switch_regions(g, im.num_regions);
   zone->get_iface()->seal();
   // Tracking must start once the platform is sealed: SimGrid 3.32 loses it when asked
   // while the link is being made (and then aborts at the link's first load update).
@@ -280,6 +281,7 @@ std::vector<LinkIndex> Simulator::route_links(int src_gpu, int dst_gpu) const {
 }
 
 std::uint32_t Simulator::link_region(LinkIndex link) const { return impl_->link_region.at(link); }
+std::uint32_t Simulator::num_regions() const { return impl_->num_regions; }
 
 double Simulator::route_latency_s(int src_gpu, int dst_gpu) const {
   double latency = 0;

@@ -65,8 +65,10 @@ class Simulator {
   [[nodiscard]] double link_latency_s(LinkIndex link) const;
   [[nodiscard]] EdgeKind link_kind(LinkIndex link) const;
   // The part of the fabric a link belongs to: the connected parts of the cluster graph
-  // without its GPUs (one plane's NICs and switches, one node's NVSwitch), as a number.
+  // without its GPUs (one plane's NICs and switches, one node's NVSwitch), numbered from 0
+  // to num_regions() - 1.
   [[nodiscard]] std::uint32_t link_region(LinkIndex link) const;
+  [[nodiscard]] std::uint32_t num_regions() const;
 
   // The route SimGrid uses between two GPUs (the topology's route()), as directed links.
   [[nodiscard]] std::vector<LinkIndex> route_links(int src_gpu, int dst_gpu) const;
