@@ -3,9 +3,6 @@
 #include <algorithm>
 #include <cmath>
 
-#include <boost/pending/disjoint_sets.hpp>
-#include <boost/property_map/property_map.hpp>
-
 #include "sim/engine/platform.hpp"
 
 namespace trainsim::engine {
@@ -33,19 +30,13 @@ std::vector<SimFlow> Bundler::group(const std::vector<parallel::Transfer>& trans
   // SimGrid's sharing problem that the task's flows keep apart: the max-min solver redoes
   // a whole connected part at each event, and bundles over every plane made the
   // 16,384-GPU step one part (perf: 84 % of its CPU in that walk).
-  const std::size_t n = sim.num_regions();
-  rank_.assign(n, 0);
-  parent_.resize(n);
-  auto rank_of = boost::make_iterator_property_map(rank_.begin(), boost::identity_property_map());
-  auto parent_of = boost::make_iterator_property_map(parent_.begin(), boost::identity_property_map());
-  boost::disjoint_sets<decltype(rank_of), decltype(parent_of)> joined(rank_of, parent_of);
-  for (std::size_t r = 0; r < n; ++r) joined.make_set(r);
+  joined_.reset(sim.num_regions());
   first_region_.clear();
   for (const auto& tr : transfers) {
     if (tr.src_gpu == tr.dst_gpu) continue;
     const auto route = sim.route_links(tr.src_gpu, tr.dst_gpu);
     first_region_.push_back(sim.link_region(route.front()));
-    for (std::size_t i = 1; i < route.size(); ++i) joined.union_set(first_region_.back(), sim.link_region(route[i]));
+    for (std::size_t i = 1; i < route.size(); ++i) joined_.join(first_region_.back(), sim.link_region(route[i]));
   }
   groups_.clear();
   group_of_.clear();
@@ -54,7 +45,7 @@ std::vector<SimFlow> Bundler::group(const std::vector<parallel::Transfer>& trans
     if (tr.src_gpu == tr.dst_gpu) continue;
     const std::uint64_t bytes = flow_bytes(tr.bytes);
     const double latency = sim.route_latency_s(tr.src_gpu, tr.dst_gpu);
-    const std::size_t region = joined.find_set(first_region_[flow++]);
+    const std::size_t region = joined_.find(first_region_[flow++]);
     const auto [at, added] = group_of_.try_emplace({bytes, latency, region}, groups_.size());
     if (added) groups_.push_back({bytes, {}});
     groups_[at->second].members.push_back({tr.src_gpu, tr.dst_gpu});

@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "sim/engine/disjoint_sets.hpp"
 #include "sim/engine/simgrid_access.hpp"
 #include "sim/parallel/step_program.hpp"
 
@@ -52,7 +53,7 @@ class Bundler {
   // Scratch: (bytes, latency, region) → group; union-find over the fabric's regions; each
   // flow's first link's region.
   std::map<std::tuple<std::uint64_t, double, std::size_t>, std::size_t> group_of_;
-  std::vector<std::size_t> rank_, parent_;
+  DisjointSets joined_{0};
   std::vector<std::uint32_t> first_region_;
   const std::vector<SimFlow> none_;
 };

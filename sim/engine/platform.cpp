@@ -27,8 +27,6 @@
 // on the NIC attachment, NIC cable and switch-to-switch edges (InfiniBand: ~40 of 50 GB/s).
 #include "sim/engine/platform.hpp"
 
-#include <boost/pending/disjoint_sets.hpp>
-#include <boost/property_map/property_map.hpp>
 #include <simgrid/kernel/routing/NetPoint.hpp>
 #include <simgrid/kernel/routing/NetZoneImpl.hpp>
 #include <fmt/format.h>
@@ -44,6 +42,7 @@
 #include <unordered_map>
 
 #include "sim/engine/bundles.hpp"
+#include "sim/engine/disjoint_sets.hpp"
 #include "sim/engine/route_cache.hpp"
 #include "sim/engine/simgrid_access.hpp"
 
@@ -137,19 +136,14 @@ class GraphZone final : public sgr::NetZoneImpl {
 std::vector<std::uint32_t> switch_regions(const ClusterGraph& g, std::uint32_t& count) {
   const auto n = static_cast<std::size_t>(num_vertices(g.graph));
   auto is_gpu = [&](VertexId v) { return g.vertex(v).kind == VertexKind::gpu; };
-  // Union-find (Boost) over the vertices; iterator property maps, whose get() ADL finds.
-  std::vector<std::size_t> rank(n), parent(n);
-  auto rank_of = boost::make_iterator_property_map(rank.begin(), boost::identity_property_map());
-  auto parent_of = boost::make_iterator_property_map(parent.begin(), boost::identity_property_map());
-  boost::disjoint_sets<decltype(rank_of), decltype(parent_of)> parts(rank_of, parent_of);
-  for (std::size_t v = 0; v < n; ++v) parts.make_set(v);
+  DisjointSets parts(n);  // over the vertices
   for (std::size_t e = 0; e < g.edges.size(); ++e)
-    if (!is_gpu(g.edge_source(e)) && !is_gpu(g.edge_target(e))) parts.union_set(g.edge_source(e), g.edge_target(e));
+    if (!is_gpu(g.edge_source(e)) && !is_gpu(g.edge_target(e))) parts.join(g.edge_source(e), g.edge_target(e));
   std::unordered_map<std::size_t, std::uint32_t> number;  // a part's representative (or n + edge) → region
   std::vector<std::uint32_t> region(2 * g.edges.size());
   for (std::size_t e = 0; e < g.edges.size(); ++e) {
     const VertexId a = g.edge_source(e), b = g.edge_target(e);
-    const std::size_t part = !is_gpu(a) ? parts.find_set(a) : !is_gpu(b) ? parts.find_set(b) : n + e;
+    const std::size_t part = !is_gpu(a) ? parts.find(a) : !is_gpu(b) ? parts.find(b) : n + e;
     region[2 * e] = region[2 * e + 1] = number.try_emplace(part, static_cast<std::uint32_t>(number.size())).first->second;
   }
   count = static_cast<std::uint32_t>(number.size());
